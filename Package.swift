@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// appd depends on nothing but the toolchain: Foundation, Dispatch, Glibc,
+/// Synchronization and the test libraries. What Swift cannot reach in glibc
+/// (signalfd, epoll, prctl, SO_PEERCRED, an async-signal-safe fork/exec)
+/// lives in the small `CSystem` target.
+let package = Package(
+    name: "appd",
+    products: [
+        .executable(name: "appd", targets: ["appd"]),
+        .executable(name: "appctl", targets: ["appctl"]),
+        .executable(name: "demo-worker", targets: ["demo-worker"]),
+    ],
+    targets: [
+        .target(name: "CSystem", path: "Sources/CSystem", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "Shared", path: "Sources/Shared"),
+        .executableTarget(name: "appd", dependencies: ["Shared", "CSystem"], path: "Sources/Daemon"),
+        .executableTarget(name: "appctl", dependencies: ["Shared", "CSystem"], path: "Sources/Ctl"),
+        .executableTarget(name: "demo-worker", path: "Sources/DemoWorker"),
+        .testTarget(
+            name: "AppdTests",
+            dependencies: ["appd", "appctl", "demo-worker", "Shared"],
+            path: "Tests/AppdTests"
+        ),
+    ]
+)

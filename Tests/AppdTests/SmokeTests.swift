@@ -1,0 +1,8 @@
+import Testing
+@testable import appd
+import Shared
+
+@Test func exitStatusReadsLikePeopleSpeak() {
+    #expect(ExitStatus(waitStatus: 255 << 8).description == "exited 255")
+    #expect(ExitStatus(waitStatus: 9).description == "killed by SIGKILL")
+}
