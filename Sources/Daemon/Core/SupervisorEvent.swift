@@ -1,0 +1,57 @@
+import Shared
+
+/// Identifies a worker slot: a group and a worker id in `0..<count`.
+struct WorkerRef: Hashable, Sendable, CustomStringConvertible {
+    var group: String
+    var id: Int
+
+    var description: String { "\(group)#\(id)" }
+}
+
+/// Something that happened, fed by the shell into the core.
+enum SupervisorEvent: Sendable, Equatable {
+    /// `waitpid` reported this pid; it may also be a reparented grandchild.
+    case childExited(pid: Int32, status: ExitStatus)
+    /// The shell carried out a `.spawn` effect and the process exists.
+    case spawned(WorkerRef, pid: Int32)
+    /// The shell could not start the process (exec failed, no such file...).
+    case spawnFailed(WorkerRef, reason: String)
+    /// The process sent READY=1 on the notify socket.
+    case ready(pid: Int32)
+    /// The deadline timer fired: the core checks every deadline against `now`.
+    case deadlinesDue
+}
+
+/// Something an operator asked for, by signal or over the control socket.
+/// Both paths go through the same request, so `kill -USR1` and
+/// `appctl reload` behave identically.
+enum SupervisorRequest: Sendable, Equatable {
+    /// Stop every group and exit (SIGINT, SIGTERM, `appctl stop`).
+    case stopDaemon
+    /// Apply `config` (when given: groups added, removed, resized,
+    /// reconfigured), then roll `group` or every group.
+    case reload(group: String?, config: DaemonConfig?)
+    /// Stop and start at once, not rolling.
+    case restart(group: String?)
+    case stopGroup(String)
+    case startGroup(String)
+    case scale(group: String, count: Int)
+    case signal(group: String?, UnixSignal)
+}
+
+/// Why the core refused a request; the shell turns it into an error reply.
+enum RequestRejection: Error, Equatable, CustomStringConvertible {
+    case unknownGroup(String)
+    case reloadInProgress(group: String)
+    case daemonStopping
+    case invalidCount(Int)
+
+    var description: String {
+        switch self {
+        case .unknownGroup(let name): return "no group named '\(name)'"
+        case .reloadInProgress(let group): return "group '\(group)' is already reloading"
+        case .daemonStopping: return "the daemon is stopping"
+        case .invalidCount(let count): return "count must be 0 or more, got \(count)"
+        }
+    }
+}

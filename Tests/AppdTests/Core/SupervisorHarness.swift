@@ -1,0 +1,114 @@
+@testable import appd
+import Shared
+
+/// Swift Testing has an `ExitStatus` of its own; in these tests the name means ours.
+typealias ExitStatus = Shared.ExitStatus
+
+/// Drives the pure `Supervisor` the way the shell does, with a fake clock and
+/// fake pids: spawn effects get a pid (or a failure) at once, signals are
+/// recorded, and processes exit only when a test says so.
+struct SupervisorHarness {
+    var supervisor: Supervisor
+    var now = MonotonicInstant(seconds: 1000)
+    private var nextPid: Int32 = 100
+    /// Pids the fake OS considers alive.
+    var alive: Set<Int32> = []
+    var signals: [(pid: Int32, signal: UnixSignal)] = []
+    var notices: [SupervisorNotice] = []
+    var logs: [String] = []
+    var exitCode: Int32?
+    /// Exits fed into the core for supervised processes, per group.
+    var exitsFed: [String: Int] = [:]
+    /// Slots whose next spawn fails (exec error).
+    var failingSpawns: Set<WorkerRef> = []
+    /// Set when an effect signals a pid that is not alive.
+    var violations: [String] = []
+
+    init(_ groups: [GroupConfig], backoff: RestartBackoff = RestartBackoff()) {
+        supervisor = Supervisor(config: Self.config(groups), backoff: backoff)
+        perform(supervisor.start(now: now))
+    }
+
+    static func config(_ groups: [GroupConfig]) -> DaemonConfig {
+        DaemonConfig(sourcePath: nil, controlSocket: "/s", pidFile: "/p", statusFile: "/st", logFile: "-", stopTimeout: 2, groups: groups)
+    }
+
+    static func group(_ name: String, count: Int, readiness: Readiness = .none, reloadable: Bool = true, stopTimeout: Double = 2) -> GroupConfig {
+        GroupConfig(name: name, command: ["/bin/true"], count: count, reloadable: reloadable, readiness: readiness,
+                    readyTimeout: 5, stopTimeout: stopTimeout)
+    }
+
+    mutating func perform(_ effects: [SupervisorEffect]) {
+        var queue = effects[...]
+        while let effect = queue.popFirst() {
+            switch effect {
+            case .spawn(let order):
+                let followUp: SupervisorEvent
+                if failingSpawns.contains(order.worker) {
+                    followUp = .spawnFailed(order.worker, reason: "execve: No such file or directory")
+                } else {
+                    nextPid += 1
+                    alive.insert(nextPid)
+                    followUp = .spawned(order.worker, pid: nextPid)
+                }
+                queue.append(contentsOf: supervisor.handle(followUp, now: now))
+            case .signal(let pid, let signal):
+                if !alive.contains(pid) { violations.append("signalled dead pid \(pid) with \(signal)") }
+                signals.append((pid, signal))
+            case .log(let record):
+                logs.append(record.message)
+            case .notice(let notice):
+                notices.append(notice)
+            case .exit(let code):
+                if exitCode != nil { violations.append("exit emitted twice") }
+                exitCode = code
+            }
+        }
+    }
+
+    mutating func send(_ event: SupervisorEvent) { perform(supervisor.handle(event, now: now)) }
+
+    @discardableResult
+    mutating func request(_ request: SupervisorRequest) -> RequestRejection? {
+        do {
+            perform(try supervisor.apply(request, now: now))
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// The process exits; the fake OS reaps it.
+    mutating func exit(_ pid: Int32, _ status: ExitStatus = .exited(code: 0)) {
+        guard alive.remove(pid) != nil else { return }
+        if let owner = supervisor.owner(of: pid) { exitsFed[owner.group, default: 0] += 1 }
+        send(.childExited(pid: pid, status: status))
+    }
+
+    /// Advances the fake clock, firing deadlines the way the shell's timer does.
+    mutating func advance(_ seconds: Double) {
+        let target = now.adding(seconds: seconds)
+        while let deadline = supervisor.nextDeadline, deadline <= target {
+            now = max(now, deadline)
+            send(.deadlinesDue)
+        }
+        now = target
+    }
+
+    /// Every process that got `signal` (its default action) exits with it.
+    mutating func obeySignals() {
+        for (pid, signal) in signals where alive.contains(pid) && signal != .user1 {
+            exit(pid, .killed(signal: signal))
+        }
+    }
+
+    func pid(_ group: String, _ id: Int) -> Int32? {
+        supervisor.group(named: group)?.slots[id].process?.pid
+    }
+
+    func state(_ group: String, _ id: Int) -> WorkerSlot.State? {
+        supervisor.group(named: group)?.slots[id].state
+    }
+
+    func signalsSent(to pid: Int32) -> [UnixSignal] { signals.filter { $0.pid == pid }.map(\.signal) }
+}
