@@ -1,2 +1,251 @@
 #include "csystem.h"
-int cs_placeholder(void) { return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+_Static_assert(CS_POLL_IN == EPOLLIN && CS_POLL_OUT == EPOLLOUT && CS_POLL_ERR == EPOLLERR
+                   && CS_POLL_HUP == EPOLLHUP,
+               "CS_POLL_* must equal the EPOLL* bits");
+
+/* ---- spawn: everything below until cs_spawn runs in the forked child, so
+   it may only call async-signal-safe functions. ---- */
+
+/* Reports {step, errno} to the parent through the close-on-exec pipe. */
+static _Noreturn void child_fail(int error_pipe, int step) {
+    int report[2] = {step, errno};
+    while (write(error_pipe, report, sizeof report) < 0 && errno == EINTR) {}
+    _exit(127);
+}
+
+/* Writes the decimal digits of value and a NUL (async-signal-safe itoa). */
+static void write_decimal(char *slot, pid_t value) {
+    char digits[21];
+    int count = 0;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    for (int i = 0; i < count; i++) slot[i] = digits[count - 1 - i];
+    slot[count] = '\0';
+}
+
+/* Marks every fd >= first close-on-exec. close_range's CLOEXEC flag needs
+   Linux 5.11; older kernels get the loop. */
+static int cloexec_from(int first) {
+    if (close_range((unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+    if (errno != ENOSYS && errno != EINVAL) return -1;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    int last = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > 1048576 ? 1048576 : (int)limit.rlim_cur;
+    for (int fd = first; fd < last; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent, int error_pipe) {
+    /* Dispositions first (the mask still blocks everything), then the mask:
+       a child must not inherit the master's blocked TERM/INT/USR1. Raw
+       rt_sigaction, because glibc's sigaction refuses the signals it keeps
+       for itself (32, 33) although exec passes on their SIG_IGN too. All
+       zeros is SIG_DFL with no flags and an empty mask on every layout. */
+    static const unsigned long default_action[8];
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, default_action, NULL, NSIG / 8);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+
+    /* Own process group: a terminal's Ctrl-C reaches only the master. */
+    if (setpgid(0, 0) != 0) child_fail(error_pipe, CS_STEP_SETUP);
+    /* Die with the master, even when it is SIGKILLed; it may already be gone. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_pipe, CS_STEP_SETUP);
+    if (getppid() != parent) _exit(127);
+    if (req->cwd != NULL && chdir(req->cwd) != 0) child_fail(error_pipe, CS_STEP_CHDIR);
+
+    /* Sources may overlap their targets (0..2+n): park every source above the
+       target range first, then dup2 down; dup2 clears close-on-exec. */
+    int count = 3 + req->listen_count;
+    int parked[count];
+    for (int i = 0; i < count; i++) {
+        int source = i == 0 ? req->stdin_fd
+                   : i == 1 ? req->stdout_fd
+                   : i == 2 ? req->stderr_fd
+                   : req->listen_fds[i - 3];
+        parked[i] = fcntl(source, F_DUPFD_CLOEXEC, count);
+        if (parked[i] < 0) child_fail(error_pipe, CS_STEP_FDS);
+    }
+    for (int i = 0; i < count; i++) {
+        if (dup2(parked[i], i) < 0) child_fail(error_pipe, CS_STEP_FDS);
+    }
+    if (cloexec_from(count) != 0) child_fail(error_pipe, CS_STEP_FDS);
+
+    if (req->listen_pid_slot != NULL) write_decimal(req->listen_pid_slot, getpid());
+    execve(req->path, req->argv, req->envp);
+    child_fail(error_pipe, CS_STEP_EXEC);
+}
+
+int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, int *failed_step) {
+    *failed_step = CS_STEP_FORK;
+    int error_pipe[2];
+    if (pipe2(error_pipe, O_CLOEXEC) != 0) return errno;
+
+    /* No handler of the master may run in the child before it resets them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(error_pipe[0]);
+        child_run(req, parent, error_pipe[1]);
+    }
+    int fork_error = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(error_pipe[1]);
+    if (pid < 0) {
+        close(error_pipe[0]);
+        return fork_error;
+    }
+
+    /* EOF: execve succeeded and closed the pipe. {step, errno}: the child failed. */
+    int report[2] = {CS_STEP_SETUP, EIO};
+    ssize_t got;
+    while ((got = read(error_pipe[0], report, sizeof report)) < 0 && errno == EINTR) {}
+    close(error_pipe[0]);
+    if (got == 0) {
+        *out_pid = pid;
+        return 0;
+    }
+    /* Reap it here so a failed exec leaves no zombie for the master. */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    *failed_step = report[0];
+    return report[1] != 0 ? report[1] : EIO;
+}
+
+/* ---- signalfd ---- */
+
+int cs_signalfd_create(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int cs_signalfd_next(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t got;
+    while ((got = read(fd, &info, sizeof info)) < 0 && errno == EINTR) {}
+    if (got < 0) return errno == EAGAIN ? 0 : -1;
+    return (int)info.ssi_signo;
+}
+
+/* ---- epoll (struct epoll_event is packed on x86_64, so Swift never sees it) ---- */
+
+int cs_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cs_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event event = {.events = events, .data.u64 = token};
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int cs_epoll_wait(int epfd, struct cs_poll_event *out, int max, int timeout_ms) {
+    struct epoll_event events[256];
+    int ready = epoll_wait(epfd, events, max < 256 ? max : 256, timeout_ms);
+    for (int i = 0; i < ready; i++) {
+        out[i].events = events[i].events;
+        out[i].token = events[i].data.u64;
+    }
+    return ready;
+}
+
+/* ---- timerfd ---- */
+
+int cs_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }
+
+int cs_timerfd_arm(int fd, uint64_t at_ns) {
+    if (at_ns == 0) at_ns = 1; /* an all-zero value would disarm */
+    struct itimerspec spec = {.it_value = {.tv_sec = (time_t)(at_ns / 1000000000u), .tv_nsec = (long)(at_ns % 1000000000u)}};
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+int cs_timerfd_disarm(int fd) {
+    struct itimerspec spec = {0};
+    return timerfd_settime(fd, 0, &spec, NULL);
+}
+
+int cs_timerfd_acknowledge(int fd) {
+    uint64_t expirations;
+    ssize_t got;
+    while ((got = read(fd, &expirations, sizeof expirations)) < 0 && errno == EINTR) {}
+    if (got < 0) return errno == EAGAIN ? 0 : -1;
+    return expirations > 0;
+}
+
+/* ---- processes ---- */
+
+int cs_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+/* ---- sockets ---- */
+
+int cs_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred cred;
+    socklen_t length = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int cs_set_pass_credentials(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+}
+
+ssize_t cs_recv_with_credentials(int fd, void *buf, size_t len, pid_t *pid, uid_t *uid, int *truncated) {
+    union {
+        struct cmsghdr align;
+        char bytes[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
+    ssize_t got;
+    while ((got = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+    if (got < 0) return -1;
+    *pid = 0;
+    *uid = (uid_t)-1;
+    *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof cred);
+            *pid = cred.pid;
+            *uid = cred.uid;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            /* Nobody asked for them: close what a sender slipped in. */
+            size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < fds; i++) {
+                int passed;
+                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+                close(passed);
+            }
+        }
+    }
+    return got;
+}
+
+int cs_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+int cs_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

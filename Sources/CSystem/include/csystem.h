@@ -1,4 +1,86 @@
 #ifndef CSYSTEM_H
 #define CSYSTEM_H
-int cs_placeholder(void);
+
+/*
+ * What Swift's Glibc module cannot reach: fork/exec done async-signal-safely,
+ * signalfd, epoll, timerfd, prctl, SO_PEERCRED, SCM_CREDENTIALS, accept4,
+ * pipe2. Each function is a thin call; the logic lives in Swift
+ * (Sources/Daemon/System). Unless noted, functions return -1 with errno set
+ * on failure, like the calls they wrap.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A fork/exec request; every pointer stays owned by the caller. */
+struct cs_spawn_request {
+    const char *path;          /* passed to execve as is */
+    char *const *argv;         /* NULL-terminated */
+    char *const *envp;         /* NULL-terminated */
+    const char *cwd;           /* NULL: inherit */
+    const int *listen_fds;     /* become fds 3..3+listen_count-1 */
+    int listen_count;
+    int stdin_fd;
+    int stdout_fd;
+    int stderr_fd;
+    /* Points into one envp string just after "LISTEN_PID=", with room for 20
+       digits and a NUL; the child writes its own pid there. NULL: no slot. */
+    char *listen_pid_slot;
+};
+
+/* The step of cs_spawn that failed. */
+enum { CS_STEP_FORK = 1, CS_STEP_SETUP, CS_STEP_CHDIR, CS_STEP_FDS, CS_STEP_EXEC };
+
+/* Starts the child in its own process group, killed when the forking thread
+   dies, with default signal dispositions, an empty signal mask and only
+   fds 0..2+listen_count open. Returns 0 and sets *out_pid, or returns the
+   errno of the failed step and sets *failed_step; a child that failed is
+   already reaped. */
+int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, int *failed_step);
+
+/* signalfd (non-blocking, close-on-exec) for the given signal numbers. */
+int cs_signalfd_create(const int *signals, int count);
+/* Next pending signal number, 0 when drained, -1 on error. */
+int cs_signalfd_next(int fd);
+
+/* epoll; event bits equal EPOLLIN/EPOLLOUT/EPOLLERR/EPOLLHUP. */
+enum {
+    CS_POLL_IN = 0x001,
+    CS_POLL_OUT = 0x004,
+    CS_POLL_ERR = 0x008,
+    CS_POLL_HUP = 0x010,
+};
+enum { CS_POLL_ADD = 1, CS_POLL_DEL = 2, CS_POLL_MOD = 3 };
+struct cs_poll_event {
+    uint32_t events;
+    uint64_t token;
+};
+int cs_epoll_create(void);
+int cs_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+/* Fills at most min(max, 256) events; returns how many. */
+int cs_epoll_wait(int epfd, struct cs_poll_event *out, int max, int timeout_ms);
+
+/* timerfd on CLOCK_MONOTONIC (non-blocking, close-on-exec). */
+int cs_timerfd_create(void);
+/* Fires at an absolute CLOCK_MONOTONIC time; a past time fires at once. */
+int cs_timerfd_arm(int fd, uint64_t at_ns);
+int cs_timerfd_disarm(int fd);
+/* Reads the expiry count; 0 when nothing fired yet. */
+int cs_timerfd_acknowledge(int fd);
+
+int cs_set_child_subreaper(void);
+
+int cs_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+int cs_set_pass_credentials(int fd);
+/* recvmsg of one datagram with its sender's credentials (pid 0 if absent).
+   *truncated is set when the datagram was longer than len; file descriptors
+   passed along are closed. Returns the bytes stored. */
+ssize_t cs_recv_with_credentials(int fd, void *buf, size_t len, pid_t *pid, uid_t *uid, int *truncated);
+
+/* accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC. */
+int cs_accept(int fd);
+/* pipe2 with O_CLOEXEC. */
+int cs_pipe(int fds[2]);
+
 #endif

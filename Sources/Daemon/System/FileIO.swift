@@ -1,0 +1,74 @@
+import Glibc
+
+/// Reads and writes on the master's non-blocking fds (pipes, sockets), where
+/// "not now" (EAGAIN) is an ordinary answer rather than an error.
+enum FileIO {
+    enum ReadResult: Equatable, Sendable {
+        case bytes([UInt8])
+        case wouldBlock
+        case endOfFile
+        case failed(SystemError)
+    }
+
+    /// Up to `max` bytes.
+    static func read(_ fd: Int32, max: Int) -> ReadResult {
+        var buffer = [UInt8](repeating: 0, count: max)
+        let count = buffer.withUnsafeMutableBytes { raw in
+            retryingInterrupts { Glibc.read(fd, raw.baseAddress, raw.count) }
+        }
+        switch count {
+        case 0: return .endOfFile
+        case 1...: return .bytes(Array(buffer[..<count]))
+        case _ where errno == EAGAIN || errno == EWOULDBLOCK: return .wouldBlock
+        default: return .failed(.last("read(fd \(fd))"))
+        }
+    }
+
+    /// Writes what the fd takes now and returns how many bytes that was
+    /// (possibly fewer than given: keep the rest for the next writable
+    /// event); nil when it takes nothing now (EAGAIN).
+    static func write(_ fd: Int32, _ bytes: ArraySlice<UInt8>) throws(SystemError) -> Int? {
+        let count = bytes.withUnsafeBytes { raw in
+            retryingInterrupts { Glibc.write(fd, raw.baseAddress, raw.count) }
+        }
+        if count >= 0 { return count }
+        if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
+        throw .last("write(fd \(fd))")
+    }
+
+    static func write(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) -> Int? {
+        try write(fd, bytes[...])
+    }
+
+    /// Closes without retrying: on Linux the fd is gone even when close
+    /// reports EINTR, and a retry could close someone else's new fd.
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    static func setNonBlocking(_ fd: Int32) throws(SystemError) {
+        let flags = try checked("fcntl(fd \(fd), F_GETFL)", fcntl(fd, F_GETFL))
+        try checked("fcntl(fd \(fd), F_SETFL)", fcntl(fd, F_SETFL, flags | O_NONBLOCK))
+    }
+
+    /// /dev/null, opened once (close-on-exec) and shared: every child's stdin.
+    static func nullDevice() throws(SystemError) -> Int32 {
+        try nullDeviceFD.get()
+    }
+
+    private static let nullDeviceFD: Result<Int32, SystemError> = {
+        let fd = open("/dev/null", O_RDWR | O_CLOEXEC)
+        return fd >= 0 ? .success(fd) : .failure(.last("open(/dev/null)"))
+    }()
+
+    /// Creates `path` and any missing parents with `mode` (like `mkdir -p`);
+    /// existing directories are left as they are.
+    static func createDirectories(_ path: String, mode: mode_t) throws(SystemError) {
+        if path.isEmpty || mkdir(path, mode) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw .last("mkdir(\(path))")
+        }
+        try createDirectories(String(path[..<slash]), mode: mode)
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw .last("mkdir(\(path))") }
+    }
+}

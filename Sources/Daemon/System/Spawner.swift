@@ -1,0 +1,117 @@
+import CSystem
+import Glibc
+
+/// One child to start: argv, environment and fds, already resolved.
+struct SpawnRequest: Sendable {
+    /// Absolute path of the program (see `Spawner.resolveExecutable`).
+    var executable: String
+    /// argv, argv[0] included.
+    var arguments: [String]
+    /// The whole environment: nothing of the master's is inherited implicitly.
+    /// LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES are the spawner's own.
+    var environment: [String: String]
+    var workingDirectory: String
+    /// Listening sockets handed down at fds 3.. (systemd socket activation).
+    var listenFDs: [Int32] = []
+    /// LISTEN_FDNAMES, one name per listen fd.
+    var listenNames: [String] = []
+    var stdout: Int32
+    var stderr: Int32
+}
+
+/// Starts children with `cs_spawn`, an async-signal-safe fork/exec.
+///
+/// Not `Foundation.Process`: it spawns with the calling thread's signal mask
+/// (the master's blocked TERM would make a graceful stop do nothing) and its
+/// own reaping collides with the master's `waitpid(-1)` reaper. Each child
+/// gets stdin from /dev/null, its own process group, SIGKILL when the master
+/// dies (PR_SET_PDEATHSIG), default signal handling, and no fd but 0..2 and
+/// its listen sockets.
+enum Spawner {
+    /// The variables that describe the fds being handed down; never passed
+    /// through from `environment`, where a stale value would lie to the child.
+    private static let listenVariables: Set<String> = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
+    private static let listenPidPrefix = "LISTEN_PID="
+
+    /// Returns the child's pid once it has exec'd. A child that could not
+    /// exec has been reaped already; the error names the step that failed,
+    /// e.g. `execve(/usr/bin/nope): No such file or directory`.
+    static func spawn(_ request: SpawnRequest) throws(SystemError) -> Int32 {
+        let stdin = try FileIO.nullDevice()
+        var environment = request.environment
+            .filter { !listenVariables.contains($0.key) }
+            .map { "\($0.key)=\($0.value)" }
+            .sorted()
+        let handsDownSockets = !request.listenFDs.isEmpty
+        if handsDownSockets {
+            environment.append("LISTEN_FDS=\(request.listenFDs.count)")
+            environment.append("LISTEN_FDNAMES=" + request.listenNames.joined(separator: ":"))
+            // Room for 20 digits; the child writes its own pid over the zeros.
+            environment.append(listenPidPrefix + String(repeating: "0", count: 20))
+        }
+        let argv = CStringArray(request.arguments)
+        let envp = CStringArray(environment)
+        let listenPidSlot = handsDownSockets ? envp.pointers[environment.count - 1]! + listenPidPrefix.utf8.count : nil
+
+        var pid: pid_t = 0
+        var failedStep: Int32 = 0
+        let error = request.executable.withCString { path in
+            request.workingDirectory.withCString { cwd in
+                request.listenFDs.withUnsafeBufferPointer { fds in
+                    var spawn = cs_spawn_request(
+                        path: path, argv: argv.pointers, envp: envp.pointers, cwd: cwd,
+                        listen_fds: fds.baseAddress, listen_count: Int32(fds.count),
+                        stdin_fd: stdin, stdout_fd: request.stdout, stderr_fd: request.stderr,
+                        listen_pid_slot: listenPidSlot
+                    )
+                    return cs_spawn(&spawn, &pid, &failedStep)
+                }
+            }
+        }
+        withExtendedLifetime((argv, envp)) {}
+        guard error == 0 else {
+            let call = switch Int(failedStep) {
+            case Int(CS_STEP_FORK): "fork(\(request.executable))"
+            case Int(CS_STEP_CHDIR): "chdir(\(request.workingDirectory))"
+            case Int(CS_STEP_FDS): "dup2(\(request.executable))"
+            case Int(CS_STEP_EXEC): "execve(\(request.executable))"
+            default: "setpgid/prctl(\(request.executable))"
+            }
+            throw SystemError(call: call, errno: error)
+        }
+        return pid
+    }
+
+    /// Where `name` runs from: a name with a slash as is, else the first
+    /// executable regular file of that name in `searchPath` (PATH syntax;
+    /// nil means "/usr/local/bin:/usr/bin:/bin"). nil when there is none.
+    static func resolveExecutable(_ name: String, searchPath: String?) -> String? {
+        if name.isEmpty { return nil }
+        if name.contains("/") { return isExecutableFile(name) ? name : nil }
+        let directories = (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+        return directories.lazy.map { "\($0)/\(name)" }.first(where: isExecutableFile)
+    }
+
+    private static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
+    }
+}
+
+/// A NULL-terminated array of C strings (argv, envp), freed with the object.
+private final class CStringArray {
+    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    private let count: Int
+
+    init(_ strings: [String]) {
+        count = strings.count
+        pointers = .allocate(capacity: count + 1)
+        for (index, string) in strings.enumerated() { pointers[index] = strdup(string) }
+        pointers[count] = nil
+    }
+
+    deinit {
+        for index in 0..<count { free(pointers[index]) }
+        pointers.deallocate()
+    }
+}

@@ -1,0 +1,413 @@
+import Foundation
+import Glibc
+import Testing
+@testable import appd
+import Shared
+
+/// The syscall layer against the real kernel: real children, sockets, fds.
+/// Serialized because some tests look at this process's children (zombies)
+/// and signal mask; other suites may still run alongside, so no test reaps
+/// with `waitpid(-1)` or blocks a signal process-wide.
+@Suite(.serialized) struct SystemTests {
+    // MARK: Spawner
+
+    @Test func spawnedChildSeesItsEnvironmentAndCwdAndNoLeakedFDs() throws {
+        try withTemporaryDirectory { directory in
+            let run = try runToCompletion(
+                ["/bin/sh", "-c", #"echo "$GREETING ${HOME-unset}"; pwd; ls /proc/self/fd"#],
+                environment: ["GREETING": "hello world"], workingDirectory: directory
+            )
+            // fd 3 is the directory ls opens to list /proc/self/fd.
+            #expect(run.output == "hello world unset\n\(directory)\n0\n1\n2\n3\n")
+            #expect(ExitStatus(waitStatus: run.status) == .exited(code: 0))
+        }
+    }
+
+    @Test func listenSocketsArriveAtFD3WithTheChildsOwnPid() throws {
+        let socket = try ListeningSocket.bind(.tcp(host: "127.0.0.1", port: 0))
+        defer { FileIO.close(socket) }
+        let run = try runToCompletion(
+            ["/bin/sh", "-c", #"echo $LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$; readlink /proc/$$/fd/3; ls /proc/self/fd"#],
+            environment: ["LISTEN_PID": "999", "LISTEN_FDS": "7"], listenFDs: [socket], listenNames: ["web"]
+        )
+        let lines = run.output.split(separator: "\n").map(String.init)
+        try #require(lines.count == 7, "\(run.output)")
+        #expect(lines[0] == "1 web \(run.pid) \(run.pid)")
+        #expect(lines[1].hasPrefix("socket:["))
+        #expect(Array(lines[2...]) == ["0", "1", "2", "3", "4"])
+    }
+
+    @Test func childStartsWithEmptyMaskAndDefaultDispositions() throws {
+        try SignalMask.ignore([UnixSignal(number: SIGPIPE)])
+        let pid = try withSignalsBlockedOnThisThread([.terminate, .user1]) {
+            try Spawner.spawn(request(["/bin/sleep", "30"], stdout: FileIO.nullDevice()))
+        }
+        #expect(ProcessControl.send(.terminate, to: pid))
+        let status = try #require(waitForExit(pid))
+        #expect(ExitStatus(waitStatus: status) == .killed(signal: .terminate))
+
+        let run = try withSignalsBlockedOnThisThread([.terminate]) {
+            try runToCompletion(["/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"])
+        }
+        #expect(run.output == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+    }
+
+    @Test func failedExecThrowsItsErrnoAndLeavesNoZombie() throws {
+        let error = try #require(throws: SystemError.self) {
+            try Spawner.spawn(request(["/nonexistent/program"], stdout: FileIO.nullDevice()))
+        }
+        #expect(error.errno == ENOENT)
+        #expect(error.description == "execve(/nonexistent/program): No such file or directory")
+        #expect(zombieForksOfThisProcess() == 0)
+
+        let chdirError = try #require(throws: SystemError.self) {
+            try Spawner.spawn(request(["/bin/true"], workingDirectory: "/nonexistent", stdout: FileIO.nullDevice()))
+        }
+        #expect(chdirError.call == "chdir(/nonexistent)")
+        #expect(zombieForksOfThisProcess() == 0)
+    }
+
+    @Test func reapOneDecodesTheExitStatus() throws {
+        let pid = try Spawner.spawn(request(["/bin/sh", "-c", "exit 3"], stdout: FileIO.nullDevice()))
+        let status = try #require(waitForExit(pid))
+        #expect(ExitStatus(waitStatus: status).description == "exited 3")
+        #expect(ProcessControl.reapOne(pid) == nil)
+        #expect(!ProcessControl.send(.terminate, to: pid))
+        #expect(!ProcessControl.send(.terminate, to: 0))
+    }
+
+    @Test func resolveExecutableSearchesPath() {
+        #expect(Spawner.resolveExecutable("sh", searchPath: "/nonexistent:/bin") == "/bin/sh")
+        #expect(Spawner.resolveExecutable("/bin/sh", searchPath: nil) == "/bin/sh")
+        #expect(Spawner.resolveExecutable("tmp", searchPath: "/") == nil)
+        #expect(Spawner.resolveExecutable("no-such-program-here", searchPath: nil) == nil)
+    }
+
+    // MARK: Sockets
+
+    @Test func tcpSocketBindsAFreePortAndRefusesASecondBind() throws {
+        let fd = try ListeningSocket.bind(.tcp(host: "127.0.0.1", port: 0))
+        defer { FileIO.close(fd) }
+        let port = try #require(ListeningSocket.localPort(fd))
+        #expect(port > 0)
+        #expect(isCloseOnExec(fd))
+        #expect(connects(AF_INET, "127.0.0.1", port))
+        let error = try #require(throws: SystemError.self) {
+            try ListeningSocket.bind(.tcp(host: "127.0.0.1", port: port))
+        }
+        #expect(error.description == "bind(tcp://127.0.0.1:\(port)): Address already in use")
+    }
+
+    @Test(.enabled(if: ipv6LoopbackWorks())) func tcpSocketBindsIPv6Loopback() throws {
+        let fd = try ListeningSocket.bind(.tcp(host: "::1", port: 0))
+        defer { FileIO.close(fd) }
+        let port = try #require(ListeningSocket.localPort(fd))
+        #expect(connects(AF_INET6, "::1", port))
+    }
+
+    @Test func unixListenSocketReplacesAStaleFileButNotAnotherFile() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/web.sock"
+            FileIO.close(try ListeningSocket.bind(.unix(path: path)))  // stale: closed, not unlinked
+            let fd = try ListeningSocket.bind(.unix(path: path))
+            defer { FileIO.close(fd) }
+            #expect(try #require(throws: SystemError.self) { try ListeningSocket.bind(.unix(path: path)) }.errno == EADDRINUSE)
+
+            let plain = directory + "/plain"
+            #expect(FileManager.default.createFile(atPath: plain, contents: Data()))
+            #expect(try #require(throws: SystemError.self) { try ListeningSocket.bind(.unix(path: plain)) }.errno == EEXIST)
+            #expect(FileManager.default.fileExists(atPath: plain))
+        }
+    }
+
+    @Test func controlListenerIsPrivateExclusiveAndKnowsItsPeer() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/appd.sock"
+            FileIO.close(try UnixControlListener(path: path).fd)  // a crashed daemon's stale socket
+            let listener = try UnixControlListener(path: path)
+            defer { listener.remove() }
+
+            var info = stat()
+            #expect(lstat(path, &info) == 0 && info.st_mode & 0o777 == 0o600)
+            #expect(isCloseOnExec(listener.fd))
+
+            #expect(try listener.accept() == nil)
+            let error = try #require(throws: SystemError.self) { try UnixControlListener(path: path) }
+            #expect(error.errno == EADDRINUSE)
+            #expect(error.description.contains("another daemon is listening there"))
+            #expect(lstat(path, &info) == 0, "the live daemon's socket must stay")
+            // The liveness probe was a real connection: the daemon sees it come and go.
+            let probe = try #require(try eventually { try listener.accept() })
+            #expect(FileIO.read(probe, max: 1) == .endOfFile)
+            FileIO.close(probe)
+
+            let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            defer { FileIO.close(client) }
+            let connected = try UnixSocketAddress(path).withSockaddr { connect(client, $0, $1) }
+            #expect(connected == 0)
+            let accepted = try #require(try eventually { try listener.accept() })
+            defer { FileIO.close(accepted) }
+            #expect(isCloseOnExec(accepted) && fcntl(accepted, F_GETFL) & O_NONBLOCK != 0)
+            let peer = try #require(UnixControlListener.peerCredentials(accepted))
+            #expect(peer.pid == getpid() && peer.uid == getuid() && peer.gid == getgid())
+        }
+    }
+
+    @Test func notifySocketKnowsTheSendingChild() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/notify.sock"
+            let notify = try NotifySocket(path: path)
+            defer { notify.remove() }
+            #expect(try notify.receive() == nil)
+
+            let python = try #require(Spawner.resolveExecutable("python3", searchPath: ProcessInfo.processInfo.environment["PATH"]))
+            let script = "import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b'READY=1', sys.argv[1])"
+            let run = try runToCompletion([python, "-c", script, path])
+            #expect(ExitStatus(waitStatus: run.status) == .exited(code: 0))
+            let datagram = try #require(try eventually { try notify.receive() })
+            #expect(datagram == NotifySocket.Datagram(pid: run.pid, uid: getuid(), payload: Array("READY=1".utf8), truncated: false))
+        }
+    }
+
+    @Test func systemdNotifierReachesPathAndAbstractSockets() throws {
+        let abstract = try NotifySocket(path: "@appd-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        defer { abstract.remove() }
+        try SystemdNotifier.notify("READY=1", socketPath: abstract.path)
+        let ready = try #require(try eventually { try abstract.receive() })
+        #expect(ready.pid == getpid() && String(decoding: ready.payload, as: UTF8.self) == "READY=1")
+
+        try SystemdNotifier.notify(String(repeating: "x", count: 5000), socketPath: abstract.path)
+        let long = try #require(try eventually { try abstract.receive() })
+        #expect(long.truncated && long.payload.count == NotifySocket.maximumDatagram)
+
+        try SystemdNotifier.notify("READY=1", socketPath: nil)  // not under systemd: nothing happens
+    }
+
+    // MARK: Pid file
+
+    @Test func pidFileLockAdmitsOneHolder() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/run/deeper/appd.pid"
+            let lock = try PidFileLock(path: path)
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == "\(getpid())\n")
+            var info = stat()
+            #expect(stat(directory + "/run", &info) == 0 && info.st_mode & 0o777 == 0o700)
+
+            #expect(throws: PidFileLock.Failure.heldBy(pid: getpid(), path: path)) { try PidFileLock(path: path) }
+            let flock = try runToCompletion(["/usr/bin/flock", "-n", path, "true"])
+            #expect(ExitStatus(waitStatus: flock.status) == .exited(code: 1), "flock(1) must be refused")
+            lock.remove()
+            #expect(!FileManager.default.fileExists(atPath: path))
+
+            // Now another process holds it.
+            let python = try #require(Spawner.resolveExecutable("python3", searchPath: ProcessInfo.processInfo.environment["PATH"]))
+            let script = """
+                import fcntl,os,sys,time
+                f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); f.write('%d\\n' % os.getpid()); f.flush()
+                print('locked', flush=True); time.sleep(30)
+                """
+            let output = try Pipe.make()
+            let holder = try Spawner.spawn(request([python, "-c", script, path], stdout: output.write))
+            FileIO.close(output.write)
+            defer {
+                ProcessControl.send(.kill, to: holder)
+                _ = waitForExit(holder)
+                FileIO.close(output.read)
+            }
+            let said = try #require(eventually { () -> [UInt8]? in
+                if case .bytes(let bytes) = FileIO.read(output.read, max: 64) { return bytes }
+                return nil
+            })
+            #expect(String(decoding: said, as: UTF8.self) == "locked\n")
+            let failure = try #require(throws: PidFileLock.Failure.self) { try PidFileLock(path: path) }
+            #expect(failure == .heldBy(pid: holder, path: path))
+            #expect(failure.description == "another appd (pid \(holder)) holds \(path)")
+        }
+    }
+
+    // MARK: Event loop parts
+
+    @Test func deadlineTimerFiresThroughEventPoll() throws {
+        let poll = try EventPoll()
+        let timer = try DeadlineTimer()
+        defer {
+            FileIO.close(timer.fd)
+            FileIO.close(poll.fd)
+        }
+        try poll.add(fd: timer.fd, events: .readable, token: 42)
+
+        let target = MonotonicInstant.now().adding(seconds: 0.02)
+        try timer.arm(at: target)
+        let events = try waitForEvents(poll, deadlineSeconds: 2)
+        #expect(events.map(\.token) == [42] && events[0].readable)
+        #expect(MonotonicInstant.now() >= target)
+        #expect(timer.acknowledge())
+        #expect(!timer.acknowledge())
+
+        try timer.arm(at: MonotonicInstant(nanoseconds: 0))  // in the past: at once
+        #expect(try waitForEvents(poll, deadlineSeconds: 2).map(\.token) == [42])
+        timer.acknowledge()
+
+        try timer.arm(at: MonotonicInstant.now().adding(seconds: 0.01))
+        try timer.arm(at: nil)
+        #expect(try poll.wait(timeoutMilliseconds: 60).isEmpty, "a disarmed timer never fires")
+    }
+
+    @Test func signalChannelDeliversABlockedSignalOnce() throws {
+        // Blocked and raised on this thread only: other threads of the test
+        // process keep SIGUSR2's default action, which would kill it.
+        try withSignalsBlockedOnThisThread([.user2]) {
+            let channel = try SignalChannel(signals: [.user2])
+            defer { FileIO.close(channel.fd) }
+            #expect(channel.drain().isEmpty)
+            pthread_kill(pthread_self(), SIGUSR2)
+            pthread_kill(pthread_self(), SIGUSR2)
+            #expect(channel.drain() == [.user2], "standard signals coalesce")
+            #expect(channel.drain().isEmpty)
+        }
+    }
+
+    @Test func pipeEndsAreCloseOnExecAndReadEndNonBlocking() throws {
+        let pipe = try Pipe.make()
+        defer { FileIO.close(pipe.read) }
+        #expect(isCloseOnExec(pipe.read) && isCloseOnExec(pipe.write))
+        #expect(fcntl(pipe.write, F_GETFL) & O_NONBLOCK == 0)
+        #expect(FileIO.read(pipe.read, max: 16) == .wouldBlock)
+        #expect(try FileIO.write(pipe.write, Array("abc".utf8)) == 3)
+        #expect(FileIO.read(pipe.read, max: 16) == .bytes(Array("abc".utf8)))
+        FileIO.close(pipe.write)
+        #expect(FileIO.read(pipe.read, max: 16) == .endOfFile)
+    }
+}
+
+// MARK: - Helpers
+
+private func request(
+    _ arguments: [String], environment: [String: String] = [:], workingDirectory: String = "/",
+    listenFDs: [Int32] = [], listenNames: [String] = [], stdout: Int32
+) -> SpawnRequest {
+    SpawnRequest(
+        executable: arguments[0], arguments: arguments, environment: environment,
+        workingDirectory: workingDirectory, listenFDs: listenFDs, listenNames: listenNames,
+        stdout: stdout, stderr: stdout
+    )
+}
+
+/// Spawns, collects stdout+stderr until EOF, and reaps; everything under a deadline.
+private func runToCompletion(
+    _ arguments: [String], environment: [String: String] = [:], workingDirectory: String = "/",
+    listenFDs: [Int32] = [], listenNames: [String] = []
+) throws -> (pid: Int32, status: Int32, output: String) {
+    let pipe = try Pipe.make()
+    defer { FileIO.close(pipe.read) }
+    let pid: Int32
+    do {
+        defer { FileIO.close(pipe.write) }
+        pid = try Spawner.spawn(request(
+            arguments, environment: environment, workingDirectory: workingDirectory,
+            listenFDs: listenFDs, listenNames: listenNames, stdout: pipe.write
+        ))
+    }
+    var output: [UInt8] = []
+    let deadline = MonotonicInstant.now().adding(seconds: 10)
+    reading: while MonotonicInstant.now() < deadline {
+        switch FileIO.read(pipe.read, max: 4096) {
+        case .bytes(let bytes): output += bytes
+        case .endOfFile: break reading
+        case .wouldBlock: usleep(1000)
+        case .failed(let error): throw error
+        }
+    }
+    guard let status = waitForExit(pid) else {
+        ProcessControl.send(.kill, to: pid)
+        _ = waitForExit(pid)
+        throw SystemError(call: "waiting for \(arguments)", errno: ETIMEDOUT)
+    }
+    return (pid, status, String(decoding: output, as: UTF8.self))
+}
+
+/// Reaps `pid` (never another test's child); nil if it did not exit in time.
+private func waitForExit(_ pid: Int32, seconds: Double = 10) -> Int32? {
+    eventually(seconds: seconds) { ProcessControl.reapOne(pid)?.status }
+}
+
+/// Polls `body` until it returns a value or the deadline passes.
+private func eventually<Value>(seconds: Double = 5, _ body: () throws -> Value?) rethrows -> Value? {
+    let deadline = MonotonicInstant.now().adding(seconds: seconds)
+    repeat {
+        if let value = try body() { return value }
+        usleep(1000)
+    } while MonotonicInstant.now() < deadline
+    return nil
+}
+
+private func waitForEvents(_ poll: EventPoll, deadlineSeconds: Double) throws -> [EventPoll.Event] {
+    let deadline = MonotonicInstant.now().adding(seconds: deadlineSeconds)
+    while MonotonicInstant.now() < deadline {
+        let events = try poll.wait(timeoutMilliseconds: 100)
+        if !events.isEmpty { return events }
+    }
+    return []
+}
+
+/// Runs `body` with `signals` blocked on the calling thread, then restores its mask.
+private func withSignalsBlockedOnThisThread<Result>(_ signals: [UnixSignal], _ body: () throws -> Result) throws -> Result {
+    var previous = sigset_t()
+    pthread_sigmask(SIG_SETMASK, nil, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    try SignalMask.block(signals)
+    return try body()
+}
+
+/// Zombie children that are forks of this test process (a failed exec keeps
+/// our command name), found through /proc without reaping anyone's child.
+private func zombieForksOfThisProcess() -> Int {
+    let ownName = (try? String(contentsOfFile: "/proc/self/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines)
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.filter { entry in
+        guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return false }
+        let name = String(stat[stat.index(after: open)..<close])
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        return name == ownName && fields.count > 1 && fields[0] == "Z" && Int32(fields[1]) == getpid()
+    }.count
+}
+
+private func isCloseOnExec(_ fd: Int32) -> Bool {
+    fcntl(fd, F_GETFD) & FD_CLOEXEC != 0
+}
+
+private func connects(_ family: Int32, _ host: String, _ port: UInt16) -> Bool {
+    let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+    defer { FileIO.close(fd) }
+    if family == AF_INET6 {
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = port.bigEndian
+        inet_pton(AF_INET6, host, &address.sin6_addr)
+        return withUnsafePointer(to: address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        } == 0
+    }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    inet_pton(AF_INET, host, &address.sin_addr)
+    return withUnsafePointer(to: address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
+private func ipv6LoopbackWorks() -> Bool {
+    guard let fd = try? ListeningSocket.bind(.tcp(host: "::1", port: 0)) else { return false }
+    FileIO.close(fd)
+    return true
+}
+
+private func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
+    var template = Array("/tmp/appd-system-XXXXXX".utf8CString)
+    guard let created = mkdtemp(&template) else { throw SystemError.last("mkdtemp") }
+    let directory = String(cString: created)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    try body(directory)
+}
