@@ -1,0 +1,227 @@
+extension ConfigLoader {
+    /// Where a value sits in the config, printed as `groups[1].listen[0]`.
+    struct FieldPath: CustomStringConvertible {
+        let description: String
+
+        static let root = FieldPath(description: "")
+
+        func key(_ name: String) -> FieldPath {
+            FieldPath(description: description.isEmpty ? name : "\(description).\(name)")
+        }
+
+        func index(_ position: Int) -> FieldPath {
+            FieldPath(description: "\(description)[\(position)]")
+        }
+    }
+
+    /// The fields of one JSON object, each with its path.
+    struct Fields {
+        let values: [String: Value]
+        let path: FieldPath
+
+        subscript(key: String) -> (value: Value, path: FieldPath)? {
+            values[key].map { ($0, path.key(key)) }
+        }
+    }
+
+    /// Walks a parsed config, collecting every problem rather than stopping at
+    /// the first. Each reader returns what it could make of a value (nil when
+    /// nothing); whatever it returns is only used when no problem was found.
+    final class Validator {
+        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "groups"]
+        static let groupFields = [
+            "name", "command", "count", "reloadable", "listen", "readiness",
+            "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd",
+        ]
+
+        let file: String
+        /// The config file's directory, against which relative paths resolve.
+        let directory: String
+        private(set) var problems: [ConfigProblem] = []
+        /// First place each group name was seen, to point duplicates at it.
+        private var groupNames: [String: FieldPath] = [:]
+        /// First place each socket was seen, the control socket included: two
+        /// groups cannot both bind one address.
+        private var sockets: [ListenAddress: FieldPath] = [:]
+
+        init(file: String) {
+            self.file = file
+            self.directory = ConfigLoader.absolutePath("..", relativeTo: file)  // the file's parent
+        }
+
+        func daemonConfig(from root: Value) -> DaemonConfig? {
+            guard let top = object(root, at: .root, known: Self.topLevelFields) else { return nil }
+            let controlSocket = optional("controlSocket", in: top, .socketPath(relativeTo: directory))
+                ?? RuntimePaths.defaultControlSocket
+            sockets[.unix(path: controlSocket)] = FieldPath.root.key("controlSocket")
+            let pidFile = optional("pidFile", in: top, .path(relativeTo: directory)) ?? RuntimePaths.defaultPidFile
+            let statusFile = optional("statusFile", in: top, .path(relativeTo: directory)) ?? RuntimePaths.defaultStatusFile
+            let logFile = optional("logFile", in: top, .logFile(relativeTo: directory)) ?? "-"
+            let stopTimeout = optional("stopTimeout", in: top, .seconds) ?? 2
+            guard let groupList = required("groups", in: top) else { return nil }
+            let groups = elements(of: groupList.value, at: groupList.path, .array("an array of groups", allowsEmpty: false)) {
+                group($0, at: $1, defaultStopTimeout: stopTimeout)
+            }
+            return DaemonConfig(
+                sourcePath: file, controlSocket: controlSocket, pidFile: pidFile, statusFile: statusFile,
+                logFile: logFile, stopTimeout: stopTimeout, groups: groups
+            )
+        }
+
+        private func group(_ value: Value, at path: FieldPath, defaultStopTimeout: Double) -> GroupConfig? {
+            guard let group = object(value, at: path, known: Self.groupFields) else { return nil }
+            let name = required("name", in: group, .groupName)
+            if let name, let namePath = group["name"]?.path {
+                claim(name, at: namePath, in: &groupNames) { "duplicate group name '\(name)', first used at \($0)" }
+            }
+            let command = required("command", in: group).map { field in
+                elements(of: field.value, at: field.path, .array("an array of strings (argv, no shell)", allowsEmpty: false)) {
+                    check($0, at: $1, .nonEmptyString)
+                }
+            }
+            let count = optional("count", in: group, .integer.atLeast(0))
+            let reloadable = optional("reloadable", in: group, .boolean)
+            let listen = group["listen"].map { field in
+                elements(of: field.value, at: field.path, .array("an array of addresses")) { item, itemPath in
+                    let address = check(item, at: itemPath, .listenAddress(relativeTo: directory))
+                    if let address {
+                        claim(address, at: itemPath, in: &sockets) { "'\(address)' is already used at \($0)" }
+                    }
+                    return address
+                }
+            }
+            let readiness = group["readiness"].flatMap { readReadiness($0.value, at: $0.path) }
+            let readyTimeout = optional("readyTimeout", in: group, .seconds)
+            let stopSignal = optional("stopSignal", in: group, .signal)
+            let stopTimeout = optional("stopTimeout", in: group, .seconds)
+            let env = group["env"].map { readEnvironment($0.value, at: $0.path) }
+            let cwd = optional("cwd", in: group, .directory(relativeTo: directory))
+            guard let name, let command else { return nil }
+            return GroupConfig(
+                name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
+                listen: listen ?? [], readiness: readiness ?? .none, readyTimeout: readyTimeout ?? 30,
+                stopSignal: stopSignal ?? .terminate, stopTimeout: stopTimeout ?? defaultStopTimeout,
+                env: env ?? [:], cwd: cwd ?? directory
+            )
+        }
+
+        private func readReadiness(_ value: Value, at path: FieldPath) -> Readiness? {
+            switch value {
+            case .string("notify"):
+                return .notify
+            case .string("none"):
+                return Readiness.none
+            case .object:
+                guard let fields = object(value, at: path, known: ["afterSeconds"]) else { return nil }
+                return required("afterSeconds", in: fields, .number.atLeast(0)).map(Readiness.afterSeconds)
+            default:
+                report(path, "must be \"notify\", \"none\" or {afterSeconds: N}, got \(value.kindAndValue)")
+                return nil
+            }
+        }
+
+        private func readEnvironment(_ value: Value, at path: FieldPath) -> [String: String] {
+            guard let variables = check(value, at: path, .object("an object of strings")) else { return [:] }
+            var environment: [String: String] = [:]
+            for (name, value) in variables.sorted(by: { $0.key < $1.key }) {
+                if name.isEmpty || name.contains("=") || name.contains("\0") {
+                    report(path.key(name), "is not a valid environment variable name")
+                } else {
+                    environment[name] = check(value, at: path.key(name), .string)
+                }
+            }
+            return environment
+        }
+
+        // MARK: Readers shared by every field
+
+        private func report(_ path: FieldPath, _ message: String) {
+            problems.append(ConfigProblem(file: file, fieldPath: path.description, message: message))
+        }
+
+        /// Applies `rule`, reporting a refusal at `path`.
+        private func check<T>(_ value: Value, at path: FieldPath, _ rule: Rule<T>) -> T? {
+            switch rule.apply(value) {
+            case .success(let output):
+                return output
+            case .failure(let refusal):
+                report(path, refusal.message)
+                return nil
+            }
+        }
+
+        /// An object's fields; keys outside `known` are reported, with the
+        /// nearest known key when it looks like a typo.
+        private func object(_ value: Value, at path: FieldPath, known: [String]) -> Fields? {
+            guard let values = check(value, at: path, .object("an object")) else { return nil }
+            for key in values.keys.sorted() where !known.contains(key) {
+                let suggestion = Self.nearest(to: key, among: known).map { "; did you mean '\($0)'?" } ?? ""
+                report(path.key(key), "unknown field '\(key)'\(suggestion)")
+            }
+            return Fields(values: values, path: path)
+        }
+
+        private func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+            fields[key].flatMap { check($0.value, at: $0.path, rule) }
+        }
+
+        private func required(_ key: String, in fields: Fields) -> (value: Value, path: FieldPath)? {
+            guard let field = fields[key] else {
+                report(fields.path.key(key), "is required")
+                return nil
+            }
+            return field
+        }
+
+        private func required<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+            required(key, in: fields).flatMap { check($0.value, at: $0.path, rule) }
+        }
+
+        /// Reads an array with `arrayRule`, then each element with `element`
+        /// at its own index, keeping the elements that could be read.
+        private func elements<T>(
+            of value: Value, at path: FieldPath, _ arrayRule: Rule<[Value]>, _ element: (Value, FieldPath) -> T?
+        ) -> [T] {
+            let items = check(value, at: path, arrayRule) ?? []
+            return items.enumerated().compactMap { element($1, path.index($0)) }
+        }
+
+        /// Records where `key` was first seen; a second sighting is reported
+        /// at its own path, with `message` given the first one's.
+        private func claim<Key: Hashable>(
+            _ key: Key, at path: FieldPath, in seen: inout [Key: FieldPath], _ message: (FieldPath) -> String
+        ) {
+            if let first = seen[key] {
+                report(path, message(first))
+            } else {
+                seen[key] = path
+            }
+        }
+
+        /// The known key within edit distance 2 of `key` (ignoring case), for
+        /// "did you mean" hints; shorter keys get a tighter bound so that
+        /// any two-letter word does not match everything.
+        static func nearest(to key: String, among known: [String]) -> String? {
+            let bound = min(2, key.count / 2)
+            return known
+                .map { ($0, editDistance(key.lowercased(), $0.lowercased())) }
+                .filter { $0.1 <= bound }
+                .min { $0.1 < $1.1 }?.0
+        }
+
+        /// Levenshtein distance: insertions, deletions and substitutions.
+        static func editDistance(_ a: String, _ b: String) -> Int {
+            let b = Array(b)
+            var previous = Array(0...b.count)
+            for (i, characterOfA) in a.enumerated() {
+                var current = [i + 1]
+                for (j, characterOfB) in b.enumerated() {
+                    let substitution = previous[j] + (characterOfA == characterOfB ? 0 : 1)
+                    current.append(min(previous[j + 1] + 1, current[j] + 1, substitution))
+                }
+                previous = current
+            }
+            return previous[b.count]
+        }
+    }
+}
