@@ -1,1 +1,82 @@
-print("appd: not yet")
+import Glibc
+import Shared
+
+// First thing, before any thread exists: the handled signals are blocked so
+// they reach only the signalfd, and SIGPIPE is ignored so a control client
+// that hangs up cannot kill the master. Children get both reset.
+do {
+    try SignalMask.block(Daemon.handledSignals)
+    try SignalMask.ignore([UnixSignal(number: SIGPIPE)])
+} catch {
+    fail("cannot set up signal handling: \(error)")
+}
+
+let options: DaemonOptions
+do {
+    switch try DaemonOptions.parse(Array(CommandLine.arguments.dropFirst())) {
+    case .help:
+        standardOutput(DaemonOptions.usage + "\n")
+        exit(0)
+    case .version:
+        standardOutput("appd \(AppdVersion.current) (control protocol \(AppdVersion.controlProtocol))\n")
+        exit(0)
+    case .run(let parsed):
+        options = parsed
+    }
+} catch {
+    standardError("appd: \(error)\n\(DaemonOptions.usage)\n")
+    exit(2)
+}
+
+let currentDirectory = workingDirectory()
+var config: DaemonConfig
+do {
+    config = try loadConfig(options, currentDirectory: currentDirectory)
+} catch {
+    standardError("\(error)\n")
+    exit(1)
+}
+if options.check {
+    standardOutput(ConfigLoader.summary(config) + "\n")
+    exit(0)
+}
+options.applyOverrides(to: &config, currentDirectory: currentDirectory)
+
+var startupReport: StartupReport?
+if options.daemonize {
+    do {
+        startupReport = try Daemonizer.detach(logFile: config.logFile == "-" ? "/dev/null" : config.logFile)
+    } catch {
+        fail("cannot daemonize: \(error)")
+    }
+}
+let log: DaemonLog
+do {
+    log = try DaemonLog(path: config.logFile)
+} catch {
+    fail("cannot open the log file: \(error)")
+}
+raiseOpenFileLimit()
+let resources: DaemonResources
+do {
+    resources = try DaemonResources(config: config)
+} catch {
+    log.error("cannot start: \(error)")
+    if config.logFile != "-" { standardError("appd: cannot start: \(error)\n") }
+    exit(1)
+}
+let daemon = Daemon(config: config, options: options, startDirectory: currentDirectory, log: log, resources: resources)
+do {
+    let code = try daemon.run {
+        startupReport?.succeeded()
+        do {
+            try SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")
+        } catch {
+            log.warning("cannot tell systemd we are ready: \(error)")
+        }
+    }
+    exit(code)
+} catch {
+    log.error("event loop failed: \(error)")
+    exit(1)
+}

@@ -1,0 +1,81 @@
+import Shared
+
+/// `appd`'s command line, parsed into a typed value or a usage error.
+struct DaemonOptions: Equatable {
+    var configPath: String?
+    var check = false
+    var daemonize = false
+    var pidFile: String?
+    var socket: String?
+    var logFile: String?
+
+    static let usage = """
+        USAGE: appd [--config FILE] [--daemonize] [--pid-file F] [--socket S] [--log-file L]
+               appd --check [--config FILE]
+
+        Keeps named groups of worker processes running: respawns them, reloads
+        them one at a time, stops them cleanly. Without --config, ./appd.json is
+        used if present, else the embedded demo (a `web` group serving HTTP on
+        127.0.0.1:8080, or $APPD_DEMO_PORT, and a `queue` group).
+
+        OPTIONS:
+          --config FILE     JSON5 config file
+          --check           validate the config, print every problem, exit 0 or 1
+          --daemonize       detach (setsid, output to the log file); returns once
+                            the daemon is up, with an exit status that says so
+          --pid-file F      override the config's pidFile
+          --socket S        override the config's controlSocket
+          --log-file L      override the config's logFile ("-" = stderr)
+          --version         print the version
+          -h, --help        show this help
+
+        SIGNALS: INT/TERM stop, USR1/HUP reload, USR2 write the status file,
+        IO write the connections file. Control it with `appctl`.
+
+        EXAMPLE: appd --config /etc/appd.json --daemonize
+        """
+
+    enum Parsed: Equatable {
+        case run(DaemonOptions)
+        case help
+        case version
+    }
+
+    struct UsageError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func parse(_ arguments: [String]) throws(UsageError) -> Parsed {
+        var options = DaemonOptions()
+        var rest = arguments[...]
+        func value(for flag: String) throws(UsageError) -> String {
+            guard let value = rest.popFirst(), !value.hasPrefix("--") || value == "-" else {
+                throw UsageError(description: "\(flag) needs a value")
+            }
+            return value
+        }
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "-h", "--help": return .help
+            case "--version": return .version
+            case "--check": options.check = true
+            case "--daemonize": options.daemonize = true
+            case "--config": options.configPath = try value(for: argument)
+            case "--pid-file": options.pidFile = try value(for: argument)
+            case "--socket": options.socket = try value(for: argument)
+            case "--log-file": options.logFile = try value(for: argument)
+            default: throw UsageError(description: "unknown argument '\(argument)'")
+            }
+        }
+        return .run(options)
+    }
+
+    /// Command-line paths win over the config's; relative ones are relative
+    /// to the current directory, as a shell user expects.
+    func applyOverrides(to config: inout DaemonConfig, currentDirectory: String) {
+        func absolute(_ path: String) -> String { path.hasPrefix("/") || path == "-" ? path : currentDirectory + "/" + path }
+        if let pidFile { config.pidFile = absolute(pidFile) }
+        if let socket { config.controlSocket = absolute(socket) }
+        if let logFile { config.logFile = absolute(logFile) }
+    }
+}

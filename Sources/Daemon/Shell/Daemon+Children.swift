@@ -1,0 +1,128 @@
+import Glibc
+import Shared
+
+/// Starting children, capturing their output, hearing their notifications.
+extension Daemon {
+    /// Starts the process for a slot and says how it went, as the event the
+    /// core expects next.
+    func spawn(_ order: SpawnOrder) -> SupervisorEvent {
+        let group = order.config
+        let environment = childEnvironment(for: order)
+        guard let executable = resolve(group.command[0], cwd: group.cwd, path: environment["PATH"]) else {
+            return .spawnFailed(order.worker, reason: "command '\(group.command[0])' not found or not executable")
+        }
+        var pipes: [(read: Int32, write: Int32)] = []
+        do {
+            pipes.append(try Pipe.make())
+            pipes.append(try Pipe.make())
+            let sockets = listeners.descriptors(for: group)
+            let pid = try Spawner.spawn(SpawnRequest(
+                executable: executable, arguments: group.command, environment: environment,
+                workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
+                stdout: pipes[0].write, stderr: pipes[1].write))
+            for (pipe, stream) in zip(pipes, ["stdout", "stderr"]) {
+                FileIO.close(pipe.write)
+                outputs[pipe.read] = ChildOutput(label: "\(order.worker)[\(pid)]", stream: stream)
+                try poll.add(fd: pipe.read, events: .readable, token: Source.childOutput.token(pipe.read))
+            }
+            return .spawned(order.worker, pid: pid)
+        } catch {
+            for pipe in pipes {
+                FileIO.close(pipe.write)
+                if outputs.removeValue(forKey: pipe.read) != nil { try? poll.remove(fd: pipe.read) }
+                FileIO.close(pipe.read)
+            }
+            return .spawnFailed(order.worker, reason: error.description)
+        }
+    }
+
+    /// The master's environment, without what describes the master's own
+    /// activation, plus the group's `env` and the worker protocol variables.
+    private func childEnvironment(for order: SpawnOrder) -> [String: String] {
+        var environment = inheritedEnvironment
+        environment.merge(order.config.env) { _, group in group }
+        environment["APP_GROUP"] = order.worker.group
+        environment["APP_WORKER_ID"] = String(order.worker.id)
+        environment["APP_MASTER_PID"] = String(getpid())
+        environment["NOTIFY_SOCKET"] = notify.path
+        return environment
+    }
+
+    /// argv[0] with a slash is a path (relative to the group's cwd); without
+    /// one it is looked up in PATH, like a shell would.
+    private func resolve(_ command: String, cwd: String, path: String?) -> String? {
+        if command.contains("/"), !command.hasPrefix("/") {
+            return Spawner.resolveExecutable(cwd + "/" + command, searchPath: nil)
+        }
+        return Spawner.resolveExecutable(command, searchPath: path)
+    }
+
+    func readChildOutput(fd: Int32) {
+        guard outputs[fd] != nil else { return }
+        switch FileIO.read(fd, max: 64 * 1024) {
+        case .bytes(let bytes):
+            for line in outputs[fd]!.append(bytes) { logChildLine(fd, line) }
+        case .wouldBlock:
+            return
+        case .endOfFile, .failed:
+            closeChildOutput(fd: fd)
+        }
+    }
+
+    /// Reads what is left in a pipe before the daemon exits.
+    func drainChildOutput(fd: Int32) {
+        while case .bytes(let bytes) = FileIO.read(fd, max: 64 * 1024), outputs[fd] != nil {
+            for line in outputs[fd]!.append(bytes) { logChildLine(fd, line) }
+        }
+        closeChildOutput(fd: fd)
+    }
+
+    private func closeChildOutput(fd: Int32) {
+        guard var output = outputs.removeValue(forKey: fd) else { return }
+        if let rest = output.finish() { log.childLine(output.label, stream: output.stream, rest) }
+        try? poll.remove(fd: fd)
+        FileIO.close(fd)
+    }
+
+    private func logChildLine(_ fd: Int32, _ line: String) {
+        guard let output = outputs[fd] else { return }
+        log.childLine(output.label, stream: output.stream, line)
+    }
+
+    /// Reads every pending datagram. Only live workers are heard, identified
+    /// by the kernel-supplied sender pid, never by what the message claims.
+    func receiveNotifications() {
+        while true {
+            let datagram: NotifySocket.Datagram?
+            do {
+                datagram = try notify.receive()
+            } catch {
+                log.error("notify socket: \(error)")
+                return
+            }
+            guard let datagram else { return }
+            let now = MonotonicInstant.now()
+            guard supervisor.owner(of: datagram.pid) != nil else {
+                complainAboutNotification("from pid \(datagram.pid), which is not a worker", now: now)
+                continue
+            }
+            guard !datagram.truncated else {
+                complainAboutNotification("from pid \(datagram.pid) longer than \(NotifySocket.maximumDatagram) bytes", now: now)
+                continue
+            }
+            do {
+                let message = try NotifyMessage(datagram: datagram.payload)
+                reports[datagram.pid, default: WorkerReport()].merge(message, now: now)
+                if message.ready { perform(supervisor.handle(.ready(pid: datagram.pid), now: now)) }
+            } catch {
+                complainAboutNotification("from pid \(datagram.pid): \(error)", now: now)
+            }
+        }
+    }
+
+    private func complainAboutNotification(_ what: String, now: MonotonicInstant) {
+        guard let suppressed = notifyLogLimiter.allow(now: now) else { return }
+        let more = suppressed > 0 ? " (\(suppressed) more ignored since the last report)" : ""
+        log.warning("ignored a notify datagram \(what)\(more)")
+    }
+}

@@ -1,0 +1,152 @@
+import Glibc
+import Shared
+
+/// The I/O shell around the pure `Supervisor`: one thread, one epoll loop.
+///
+/// Every source of events is a file descriptor in the same loop: a signalfd
+/// (signals are blocked before any thread exists and nothing runs in signal
+/// handlers), one timerfd armed for the core's nearest deadline, the notify
+/// socket, the control socket and its clients, and each child's output
+/// pipes. An idle master therefore sleeps in `epoll_wait` with no timeout and
+/// makes no system call at all.
+final class Daemon {
+    /// What an epoll token stands for: the kind in the high bits, an fd or
+    /// client number in the low ones.
+    enum Source: UInt64 {
+        case signals = 1, timer, notify, controlListener, childOutput, controlClient
+
+        func token(_ value: Int32 = 0) -> UInt64 { rawValue << 32 | UInt64(UInt32(bitPattern: value)) }
+
+        static func decode(_ token: UInt64) -> (Source, Int32)? {
+            Source(rawValue: token >> 32).map { ($0, Int32(bitPattern: UInt32(truncatingIfNeeded: token))) }
+        }
+    }
+
+    var supervisor: Supervisor
+    var config: DaemonConfig
+    let log: DaemonLog
+    let poll: EventPoll
+    let signals: SignalChannel
+    let timer: DeadlineTimer
+    let notify: NotifySocket
+    let control: UnixControlListener
+    let listeners: ListenerRegistry
+    let pidFile: PidFileLock
+    let startedAt = WallClock.now()
+    /// Output pipes of children, by read fd.
+    var outputs: [Int32: ChildOutput] = [:]
+    /// What each worker last reported on the notify socket, by pid.
+    var reports: [Int32: WorkerReport] = [:]
+    var armedDeadline: MonotonicInstant?
+    /// Set by the `.exit` effect: the loop ends and `run` returns it.
+    var exitCode: Int32?
+    let notifyLogLimiter = RateLimiter(interval: 10)
+    /// The master's environment as children inherit it, read once: without
+    /// NOTIFY_SOCKET, which belongs to whoever started the master (each child
+    /// gets the master's own notify socket instead).
+    let inheritedEnvironment: [String: String] = ProcessEnvironment.current().filter { $0.key != "NOTIFY_SOCKET" }
+
+    /// Command-line overrides, applied again to every re-read config.
+    let options: DaemonOptions
+    let startDirectory: String
+
+    init(config: DaemonConfig, options: DaemonOptions, startDirectory: String, log: DaemonLog, resources: DaemonResources) {
+        self.config = config
+        self.options = options
+        self.startDirectory = startDirectory
+        self.log = log
+        self.poll = resources.poll
+        self.signals = resources.signals
+        self.timer = resources.timer
+        self.notify = resources.notify
+        self.control = resources.control
+        self.listeners = resources.listeners
+        self.pidFile = resources.pidFile
+        self.supervisor = Supervisor(config: config)
+    }
+
+    /// Runs until every worker has exited after a stop; returns the exit
+    /// code. `onStarted` runs once the first processes are spawned and the
+    /// control socket accepts (it tells `--daemonize` and systemd).
+    func run(onStarted: () -> Void) throws(SystemError) -> Int32 {
+        try poll.add(fd: signals.fd, events: .readable, token: Source.signals.token())
+        try poll.add(fd: timer.fd, events: .readable, token: Source.timer.token())
+        try poll.add(fd: notify.fd, events: .readable, token: Source.notify.token())
+        try poll.add(fd: control.fd, events: .readable, token: Source.controlListener.token())
+        log.info("appd \(AppdVersion.current) started, pid \(getpid()), \(config.groups.count) groups from \(config.sourcePath ?? "the embedded demo config")")
+        perform(supervisor.start(now: .now()))
+        onStarted()
+        while exitCode == nil {
+            for event in try poll.wait(timeoutMilliseconds: -1) {
+                guard let (source, value) = Source.decode(event.token) else { continue }
+                switch source {
+                case .signals: handleSignals()
+                case .timer:
+                    _ = timer.acknowledge()
+                    armedDeadline = nil
+                    perform(supervisor.handle(.deadlinesDue, now: .now()))
+                case .notify: receiveNotifications()
+                case .controlListener: acceptControlClients()
+                case .childOutput: readChildOutput(fd: value)
+                case .controlClient: serviceControlClient(value, event: event)
+                }
+                if exitCode != nil { break }
+            }
+        }
+        shutDown()
+        return exitCode ?? 0
+    }
+
+    /// Carries out effects in order. A spawn is answered at once with
+    /// `.spawned` or `.spawnFailed`, whose own effects join the queue.
+    func perform(_ effects: [SupervisorEffect]) {
+        var queue = effects[...]
+        while let effect = queue.popFirst() {
+            switch effect {
+            case .spawn(let order):
+                queue.append(contentsOf: supervisor.handle(spawn(order), now: .now()))
+            case .signal(let pid, let signal):
+                if !ProcessControl.send(signal, to: pid) {
+                    log.warning("could not send \(signal) to pid \(pid): it has already exited")
+                }
+            case .log(let record):
+                log.write(record)
+            case .notice(let notice):
+                deliver(notice)
+            case .exit(let code):
+                exitCode = code
+            }
+        }
+        rearmTimer()
+    }
+
+    /// One timer for the whole daemon, at the core's nearest deadline.
+    private func rearmTimer() {
+        let deadline = supervisor.nextDeadline
+        guard deadline != armedDeadline else { return }
+        do {
+            try timer.arm(at: deadline)
+            armedDeadline = deadline
+        } catch {
+            log.error("cannot arm the deadline timer: \(error)")
+        }
+    }
+
+    /// Reaps every exited child: one SIGCHLD may stand for many exits.
+    func reapChildren() {
+        while let (pid, status) = ProcessControl.reapOne() {
+            reports[pid] = nil
+            perform(supervisor.handle(.childExited(pid: pid, status: ExitStatus(waitStatus: status)), now: .now()))
+        }
+    }
+
+    private func shutDown() {
+        for fd in outputs.keys { drainChildOutput(fd: fd) }
+        closeControlClients()
+        listeners.closeAll()
+        notify.remove()
+        control.remove()
+        pidFile.remove()
+        log.info("appd stopped")
+    }
+}

@@ -1,0 +1,57 @@
+import Glibc
+import Shared
+
+/// Everything the daemon must hold before it may supervise, acquired in the
+/// order that keeps a second daemon from disturbing the first: the pid-file
+/// lock, then the control socket (a live one is never replaced), then the
+/// notify socket next to it, then the groups' listening sockets.
+struct DaemonResources {
+    let pidFile: PidFileLock
+    let control: UnixControlListener
+    let notify: NotifySocket
+    let listeners: ListenerRegistry
+    let signals: SignalChannel
+    let poll: EventPoll
+    let timer: DeadlineTimer
+
+    init(config: DaemonConfig) throws(StartupError) {
+        do {
+            pidFile = try PidFileLock(path: config.pidFile)
+        } catch {
+            throw StartupError(String(describing: error))
+        }
+        var bound: [() -> Void] = []
+        do throws(SystemError) {
+            for path in [config.controlSocket, config.statusFile] {
+                try FileIO.createDirectories(Self.directory(of: path), mode: 0o700)
+            }
+            let control = try UnixControlListener(path: config.controlSocket)
+            bound.append(control.remove)
+            let notify = try NotifySocket(path: config.controlSocket + ".notify")
+            bound.append(notify.remove)
+            let listeners = ListenerRegistry()
+            try listeners.bindAll(for: config)
+            bound.append(listeners.closeAll)
+            try ProcessControl.setChildSubreaper()
+            (self.control, self.notify, self.listeners) = (control, notify, listeners)
+            signals = try SignalChannel(signals: Daemon.handledSignals)
+            poll = try EventPoll()
+            timer = try DeadlineTimer()
+        } catch {
+            // Leave no socket file behind: the next start must not find a stale one of ours.
+            for undo in bound.reversed() { undo() }
+            pidFile.remove()
+            throw StartupError(error.description)
+        }
+    }
+
+    private static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+}
+
+struct StartupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// One sd_notify datagram from a worker: newline-separated `KEY=VALUE`
+/// assignments (systemd's format), of which appd reads READY, STATUS,
+/// STOPPING, WATCHDOG and APPSTATS.
+struct NotifyMessage: Equatable {
+    var ready = false
+    var stopping = false
+    var watchdog = false
+    var status: String?
+    /// The raw JSON object text of APPSTATS=, checked to look like an object.
+    var appStats: String?
+
+    enum ParseError: Error, Equatable, CustomStringConvertible {
+        case notUTF8
+        case noAssignment(String)
+        case appStatsNotAnObject
+
+        var description: String {
+            switch self {
+            case .notUTF8: return "not UTF-8"
+            case .noAssignment(let line): return "'\(line.prefix(40))' is not KEY=VALUE"
+            case .appStatsNotAnObject: return "APPSTATS= must be a JSON object"
+            }
+        }
+    }
+
+    init(datagram: [UInt8]) throws(ParseError) {
+        guard let text = String(validating: datagram, as: UTF8.self) else { throw .notUTF8 }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            guard let equals = line.firstIndex(of: "=") else { throw .noAssignment(String(line)) }
+            let key = line[..<equals]
+            let value = String(line[line.index(after: equals)...])
+            switch key {
+            case "READY": ready = value == "1"
+            case "STOPPING": stopping = value == "1"
+            case "WATCHDOG": watchdog = value == "1"
+            case "STATUS": status = value
+            case "APPSTATS":
+                // Parsed, not just eyeballed: it is later embedded in status replies verbatim.
+                guard (try? JSONSerialization.jsonObject(with: Data(value.utf8))) is [String: Any] else {
+                    throw .appStatsNotAnObject
+                }
+                appStats = value
+            default: continue  // Other systemd keys (MAINPID, ERRNO...) mean nothing here.
+            }
+        }
+    }
+}
