@@ -15,7 +15,8 @@ let package = Package(
     targets: [
         .target(name: "CSystem", path: "Sources/CSystem", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "Shared", path: "Sources/Shared"),
-        .executableTarget(name: "appd", dependencies: ["Shared", "CSystem"], path: "Sources/Daemon"),
+        // appd depends on demo-worker only so that `swift run appd` builds the demo it runs.
+        .executableTarget(name: "appd", dependencies: ["Shared", "CSystem", "demo-worker"], path: "Sources/Daemon"),
         .executableTarget(name: "appctl", dependencies: ["Shared", "CSystem"], path: "Sources/Ctl"),
         .executableTarget(name: "demo-worker", path: "Sources/DemoWorker"),
         .testTarget(
