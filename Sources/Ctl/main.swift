@@ -1,1 +1,3 @@
-print("appctl: not yet")
+import Glibc
+
+exit(Appctl.main(CommandLine.arguments, console: .standard).rawValue)

@@ -1,3 +1,5 @@
+import Shared
+
 /// Splits a child's stdout or stderr pipe into lines for the daemon's log.
 ///
 /// Lines are cut at 16 KiB so a child that never prints a newline cannot make
@@ -6,15 +8,19 @@
 struct ChildOutput {
     static let maximumLine = 16 * 1024
 
-    /// `web#0[4711]`: what every line of this stream is labelled with.
-    let label: String
-    let stream: String
+    let worker: WorkerRef
+    let pid: Int32
+    let stream: LogEntry.Stream
     private var partial: [UInt8] = []
 
-    init(label: String, stream: String) {
-        self.label = label
+    init(worker: WorkerRef, pid: Int32, stream: LogEntry.Stream) {
+        self.worker = worker
+        self.pid = pid
         self.stream = stream
     }
+
+    /// `web#0[4711]`: what every line of this stream is labelled with in the log.
+    var label: String { "\(worker)[\(pid)]" }
 
     /// Appends bytes and returns the complete lines they finish.
     mutating func append(_ bytes: [UInt8]) -> [String] {

@@ -20,9 +20,9 @@ extension Daemon {
                 executable: executable, arguments: group.command, environment: environment,
                 workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
                 stdout: pipes[0].write, stderr: pipes[1].write))
-            for (pipe, stream) in zip(pipes, ["stdout", "stderr"]) {
+            for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
                 FileIO.close(pipe.write)
-                outputs[pipe.read] = ChildOutput(label: "\(order.worker)[\(pid)]", stream: stream)
+                outputs[pipe.read] = ChildOutput(worker: order.worker, pid: pid, stream: stream)
                 try poll.add(fd: pipe.read, events: .readable, token: Source.childOutput.token(pipe.read))
             }
             return .spawned(order.worker, pid: pid)
@@ -79,14 +79,25 @@ extension Daemon {
 
     private func closeChildOutput(fd: Int32) {
         guard var output = outputs.removeValue(forKey: fd) else { return }
-        if let rest = output.finish() { log.childLine(output.label, stream: output.stream, rest) }
+        if let rest = output.finish() { record(rest, from: output) }
         try? poll.remove(fd: fd)
         FileIO.close(fd)
     }
 
     private func logChildLine(_ fd: Int32, _ line: String) {
         guard let output = outputs[fd] else { return }
-        log.childLine(output.label, stream: output.stream, line)
+        record(line, from: output)
+    }
+
+    /// Into the daemon's log, the `logs` backlog, and to `logs --follow` clients.
+    private func record(_ line: String, from output: ChildOutput) {
+        log.childLine(output.label, stream: output.stream.rawValue, line)
+        let entry = LogEntry(time: WallClock.now().seconds, group: output.worker.group, id: output.worker.id,
+                             pid: output.pid, stream: output.stream, line: line)
+        outputBacklog.append(entry)
+        for follower in streams.logFollowers where follower.group == nil || follower.group == entry.group {
+            send(.item(id: follower.request, .log(entry)), to: follower.client)
+        }
     }
 
     /// Reads every pending datagram. Only live workers are heard, identified

@@ -1,28 +1,13 @@
 import Glibc
 import Shared
 
-/// The `kill` fallback: SIGUSR2 writes the status snapshot to statusFile,
-/// for operators without appctl (or with a wedged control socket).
+/// The `kill` fallback: SIGUSR2 writes the status table to statusFile, and
+/// SIGIO the connections to statusFile + `.connections`, for operators
+/// without appctl (or with a wedged control socket). Same tables, same
+/// figures as `appctl status` and `appctl connections`.
 extension Daemon {
     func writeStatusFile() {
-        let snapshot = StatusSnapshot(supervisor, now: .now())
-        var text = "appd \(AppdVersion.current), pid \(getpid()), up \(HumanFormat.duration(seconds: WallClock.now().seconds - startedAt.seconds))"
-        text += ", config \(config.sourcePath ?? "embedded demo")\n\n"
-        var rows = [["GROUP", "ID", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT"]]
-        for process in snapshot.processes {
-            rows.append([
-                process.worker.group, String(process.worker.id), process.pid.map(String.init) ?? "-",
-                process.state + (process.backoffRemaining.map { " (\(HumanFormat.duration(seconds: $0)))" } ?? ""),
-                process.uptime.map { HumanFormat.duration(seconds: $0) } ?? "-", String(process.restarts),
-                process.lastExit?.description ?? "-",
-            ])
-        }
-        text += TextTable.render(rows)
-        text += "\nexits by status:\n"
-        for group in snapshot.groups {
-            let tally = group.exits.sorted.map { "\($0.status) ×\($0.count)" }
-            text += "  \(group.name) (\(group.state)): " + (tally.isEmpty ? "none" : tally.joined(separator: ", ")) + "\n"
-        }
+        let text = StatusTable.render(statusReport(group: nil), now: WallClock.now().seconds)
         writeSnapshot(text, to: config.statusFile)
     }
 

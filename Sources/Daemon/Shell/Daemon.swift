@@ -38,6 +38,12 @@ final class Daemon {
     /// What each worker last reported on the notify socket, by pid.
     var reports: [Int32: WorkerReport] = [:]
     var armedDeadline: MonotonicInstant?
+    /// Control connections, by client number (the low half of their epoll token).
+    var clients: [Int32: ControlClient] = [:]
+    var nextClientNumber: Int32 = 0
+    /// Requests still streaming: reloads, group stops, watches, log follows.
+    var streams = ControlStreams()
+    var outputBacklog = OutputBacklog(capacity: 2000)
     /// Set by the `.exit` effect: the loop ends and `run` returns it.
     var exitCode: Int32?
     let notifyLogLimiter = RateLimiter(interval: 10)
@@ -77,6 +83,7 @@ final class Daemon {
         perform(supervisor.start(now: .now()))
         onStarted()
         while exitCode == nil {
+            rearmTimer()
             for event in try poll.wait(timeoutMilliseconds: -1) {
                 guard let (source, value) = Source.decode(event.token) else { continue }
                 switch source {
@@ -85,6 +92,7 @@ final class Daemon {
                     _ = timer.acknowledge()
                     armedDeadline = nil
                     perform(supervisor.handle(.deadlinesDue, now: .now()))
+                    serviceControlDeadlines(now: .now())
                 case .notify: receiveNotifications()
                 case .controlListener: acceptControlClients()
                 case .childOutput: readChildOutput(fd: value)
@@ -117,12 +125,13 @@ final class Daemon {
                 exitCode = code
             }
         }
-        rearmTimer()
     }
 
-    /// One timer for the whole daemon, at the core's nearest deadline.
+    /// One timer for the whole daemon, at the nearest deadline of the core
+    /// or of a control client (a watch interval, an idle timeout). With no
+    /// deadline the timer is disarmed and the master sleeps.
     private func rearmTimer() {
-        let deadline = supervisor.nextDeadline
+        let deadline = [supervisor.nextDeadline, nextControlDeadline].compactMap { $0 }.min()
         guard deadline != armedDeadline else { return }
         do {
             try timer.arm(at: deadline)

@@ -1,4 +1,4 @@
-import Foundation
+import Shared
 
 /// One sd_notify datagram from a worker: newline-separated `KEY=VALUE`
 /// assignments (systemd's format), of which appd reads READY, STATUS,
@@ -8,8 +8,8 @@ struct NotifyMessage: Equatable {
     var stopping = false
     var watchdog = false
     var status: String?
-    /// The raw JSON object text of APPSTATS=, checked to look like an object.
-    var appStats: String?
+    /// The worker's own counters: APPSTATS= parsed, always a JSON object.
+    var appStats: JSONValue?
 
     enum ParseError: Error, Equatable, CustomStringConvertible {
         case notUTF8
@@ -37,11 +37,10 @@ struct NotifyMessage: Equatable {
             case "WATCHDOG": watchdog = value == "1"
             case "STATUS": status = value
             case "APPSTATS":
-                // Parsed, not just eyeballed: it is later embedded in status replies verbatim.
-                guard (try? JSONSerialization.jsonObject(with: Data(value.utf8))) is [String: Any] else {
+                guard let stats = try? JSONValue(parsing: Array(value.utf8)), stats.objectValue != nil else {
                     throw .appStatsNotAnObject
                 }
-                appStats = value
+                appStats = stats
             default: continue  // Other systemd keys (MAINPID, ERRNO...) mean nothing here.
             }
         }

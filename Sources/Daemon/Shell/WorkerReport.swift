@@ -1,9 +1,10 @@
+import Shared
+
 /// What a worker said about itself on the notify socket, kept by pid for
 /// status: its STATUS= text, its APPSTATS= counters, whether it is stopping.
 struct WorkerReport: Equatable {
     var statusText: String?
-    /// A JSON object, validated on receipt.
-    var appStats: String?
+    var appStats: JSONValue?
     var stopping = false
     var lastWatchdog: MonotonicInstant?
 

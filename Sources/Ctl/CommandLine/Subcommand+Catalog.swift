@@ -1,0 +1,214 @@
+import Shared
+
+/// Every subcommand, in the order `appctl --help` lists them. Each maps onto
+/// the protocol command of the same name (docs/PROTOCOL.md).
+extension Subcommand {
+    static let all: [Subcommand] = [
+        status, connections, reload, restart, stop, start, scale, signal, logs, ping, version,
+    ]
+
+    /// How often `status --watch` redraws when no interval is given.
+    static let defaultWatchInterval = 2.0
+
+    private static let groupArgument = (label: "<group>", help: "Only this group (or use --group).")
+
+    static let status = Subcommand(
+        name: "status",
+        abstract: "Show the master and every process: state, uptime, restarts, resources, last exit.",
+        discussion: """
+            The master line comes first (pid, version, uptime, load), then one row per worker slot, \
+            then one row per group with its failed exits counted by status. CPU, MEM, FDS and CONNS \
+            appear when the daemon collects them.
+            """,
+        synopsis: "status [<group>] [--json] [--watch [<seconds>]]",
+        arguments: [groupArgument],
+        options: [.group, .json, .watch],
+        examples: [
+            ("appctl status", "Every group"),
+            ("appctl status web --watch 1", "One group, redrawn every second"),
+            ("appctl status --json | jq '.processes[] | select(.state != \"running\")'", "Processes that are not running, for a script"),
+        ],
+        makeRequest: { arguments throws(UsageError) in
+            let group = try arguments.group(required: false).group
+            var watch: Double?
+            if arguments.has(.watch) {
+                watch = try arguments.value(of: .watch).map { text throws(UsageError) in
+                    try ArgumentValue.seconds(text, for: OptionSpec.watch.displayName,
+                                              minimum: ControlCommand.minimumWatchInterval)
+                } ?? defaultWatchInterval
+            }
+            return .status(group: group, watch: watch)
+        }
+    )
+
+    static let connections = Subcommand(
+        name: "connections",
+        abstract: "List the TCP connections of the workers: addresses, state, queues.",
+        discussion: "",
+        synopsis: "connections [<group>] [--json]",
+        arguments: [groupArgument],
+        options: [.group, .json],
+        examples: [("appctl connections web", "Who is connected to the web workers")],
+        makeRequest: { arguments throws(UsageError) in .connections(group: try arguments.group(required: false).group) }
+    )
+
+    static let reload = Subcommand(
+        name: "reload",
+        abstract: "Replace every process (or one group's) with a fresh one, one at a time, without refusing a connection.",
+        discussion: """
+            appd re-reads its config first; a bad config is refused and nothing changes. Each replacement \
+            must become ready before its predecessor is stopped; one that does not aborts its group's \
+            reload, leaves the old processes serving, and makes appctl exit 1. Groups with \
+            "reloadable": false get SIGUSR1 instead. Without a group, the same as `kill -USR1 <appd pid>`.
+            """,
+        synopsis: "reload [<group>] [--json]",
+        arguments: [groupArgument],
+        options: [.group, .json],
+        examples: [
+            ("appctl reload", "Every group, after a deploy or a config change"),
+            ("appctl reload web", "Only the web group"),
+        ],
+        makeRequest: { arguments throws(UsageError) in .reload(group: try arguments.group(required: false).group) }
+    )
+
+    static let restart = Subcommand(
+        name: "restart",
+        abstract: "Stop and start the processes of every group (or one) at once; not rolling.",
+        discussion: "Use reload to replace processes without downtime.",
+        synopsis: "restart [<group>] [--json]",
+        arguments: [groupArgument],
+        options: [.group, .json],
+        examples: [("appctl restart queue", "Start the queue workers afresh")],
+        makeRequest: { arguments throws(UsageError) in .restart(group: try arguments.group(required: false).group) }
+    )
+
+    static let stop = Subcommand(
+        name: "stop",
+        abstract: "Stop one group (it stays stopped until started), or without a group, stop appd itself.",
+        discussion: "Returns once every process of the group has exited (after its stopTimeout, by SIGKILL).",
+        synopsis: "stop [<group>] [--json]",
+        arguments: [(label: "<group>", help: "The group to stop (or use --group). Without it, appd stops.")],
+        options: [.group, .json],
+        examples: [
+            ("appctl stop queue", "Park the queue workers"),
+            ("appctl stop", "Stop every process and the daemon"),
+        ],
+        makeRequest: { arguments throws(UsageError) in .stop(group: try arguments.group(required: false).group) }
+    )
+
+    static let start = Subcommand(
+        name: "start",
+        abstract: "Start a stopped group.",
+        discussion: "",
+        synopsis: "start <group> [--json]",
+        arguments: [(label: "<group>", help: "The group to start (or use --group).")],
+        options: [.group, .json],
+        examples: [("appctl start queue", "Bring the queue workers back")],
+        makeRequest: { arguments throws(UsageError) in
+            guard let group = try arguments.group(required: true).group else { throw UsageError("missing <group>") }
+            return .start(group: group)
+        }
+    )
+
+    static let scale = Subcommand(
+        name: "scale",
+        abstract: "Change how many processes a group runs, without a reload.",
+        discussion: "New worker ids start at the current count; scaling down stops the highest ids.",
+        synopsis: "scale <group> <count> [--json]",
+        arguments: [
+            (label: "<group>", help: "The group to scale (or use --group)."),
+            (label: "<count>", help: "The new number of processes, 0 or more."),
+        ],
+        options: [.group, .json],
+        examples: [
+            ("appctl scale web 8", "Run eight web workers"),
+            ("appctl scale --group queue 0", "Park the queue without stopping the group"),
+        ],
+        makeRequest: { arguments throws(UsageError) in
+            let (group, trailing) = try arguments.group(required: true, trailing: ["<count>"])
+            guard let group else { throw UsageError("missing <group>") }
+            return .scale(group: group, count: try ArgumentValue.count(trailing[0], for: "<count>"))
+        }
+    )
+
+    static let signal = Subcommand(
+        name: "signal",
+        abstract: "Send a signal to every process of a group (or of every group).",
+        discussion: "The master is not signalled; use kill(1) on its pid for that.",
+        synopsis: "signal [<group>] <signal> [--json]",
+        arguments: [
+            groupArgument,
+            (label: "<signal>", help: "A name (HUP, SIGHUP, usr1) or a number (1)."),
+        ],
+        options: [.group, .json],
+        examples: [
+            ("appctl signal web USR2", "Ask the web workers to reopen their logs"),
+            ("appctl signal TERM", "Every process of every group"),
+        ],
+        makeRequest: { arguments throws(UsageError) in
+            let (group, trailing) = try arguments.group(required: false, trailing: ["<signal>"])
+            return .signal(group: group, try ArgumentValue.signal(trailing[0]))
+        }
+    )
+
+    static let logs = Subcommand(
+        name: "logs",
+        abstract: "Print the recent output of the workers; with --follow, keep printing new output.",
+        discussion: "Each line shows when it was read, the worker (group#id[pid]) and the stream.",
+        synopsis: "logs [<group>] [--follow] [--lines <n>] [--json]",
+        arguments: [groupArgument],
+        options: [.group, .follow, .lines, .jsonLines],
+        examples: [
+            ("appctl logs web -f", "The last 100 lines of the web workers, then new ones"),
+            ("appctl logs --lines 20", "The last 20 lines of every group"),
+        ],
+        makeRequest: { arguments throws(UsageError) in
+            let group = try arguments.group(required: false).group
+            let lines = try arguments.value(of: .lines).map { text throws(UsageError) in
+                try ArgumentValue.count(text, for: OptionSpec.lines.displayName)
+            } ?? ControlCommand.defaultLogLines
+            return .logs(group: group, follow: arguments.has(.follow), lines: lines)
+        }
+    )
+
+    static let ping = Subcommand(
+        name: "ping",
+        abstract: "Check that appd answers on its socket.",
+        discussion: "",
+        synopsis: "ping [--json]",
+        arguments: [],
+        options: [.json],
+        examples: [("appctl ping && echo up", "In a health check")],
+        makeRequest: { arguments throws(UsageError) in
+            try arguments.noPositionals()
+            return .ping
+        }
+    )
+
+    static let version = Subcommand(
+        name: "version",
+        abstract: "Show the versions of appctl, appd and the control protocol.",
+        discussion: "",
+        synopsis: "version [--json]",
+        arguments: [],
+        options: [.json],
+        examples: [("appctl version", "Check that appctl and appd speak the same protocol")],
+        makeRequest: { arguments throws(UsageError) in
+            try arguments.noPositionals()
+            return .version
+        }
+    )
+}
+
+/// Options only one subcommand takes.
+extension OptionSpec {
+    static let watch = OptionSpec(
+        long: "watch", short: "w", value: .optional(placeholder: "seconds"),
+        help: "Redraw every <seconds> (default: 2) until Ctrl-C. With --json, print one document per line.")
+    static let follow = OptionSpec(long: "follow", short: "f", value: .none, help: "Keep printing new lines until Ctrl-C.")
+    static let lines = OptionSpec(
+        long: "lines", short: "n", value: .required(placeholder: "n"),
+        help: "How many recent lines to print first (default: \(ControlCommand.defaultLogLines)).")
+    /// `--json` for a stream: one object per line rather than one document.
+    static let jsonLines = OptionSpec(long: "json", short: nil, value: .none, help: "Print one JSON object per line (JSON Lines).")
+}

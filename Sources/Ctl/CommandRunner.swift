@@ -1,0 +1,156 @@
+import Glibc
+import Shared
+
+/// Carries out one `CtlCommand`: connects, sends the request, reads the
+/// replies as they stream and prints them (tables or JSON), and says how
+/// `appctl` should exit.
+struct CommandRunner {
+    let console: Console
+    /// Unix time, for "12s ago" and the watch title.
+    var wallClock: () -> Double = { CommandRunner.clock(CLOCK_REALTIME) }
+
+    /// `appctl` sends a single request per connection, so one id suffices.
+    static let requestID = 1
+
+    func run(_ command: CtlCommand, socketPath: String) -> ExitCode {
+        let started = Self.clock(CLOCK_MONOTONIC)
+        do {
+            let connection = try ControlConnection(path: socketPath)
+            try connection.send(ControlRequest(id: Self.requestID, command: command.request))
+            let json = command.json
+            switch command.request {
+            case .status(_, let watch):
+                return try status(connection, json: json, watch: watch)
+            case .connections:
+                return try connections(connection, json: json)
+            case .reload:
+                return try reload(connection, json: json)
+            case .logs:
+                return try logs(connection, json: json)
+            case .ping, .version, .restart, .stop, .start, .scale, .signal:
+                let result: ControlResult
+                switch try connection.outcome(of: Self.requestID, onItem: { _ in }) {
+                case .success(let value): result = value
+                case .failure(let error): return report(error, json: json, socketPath: socketPath)
+                }
+                let elapsed = Self.clock(CLOCK_MONOTONIC) - started
+                console.out.write(json
+                    ? JSONDocuments.line(result)
+                    : ResultText.line(for: command.request, result, socketPath: socketPath, elapsed: elapsed) + "\n")
+                return .success
+            }
+        } catch {
+            console.err.write("appctl: \(error)\n")
+            return .unreachable
+        }
+    }
+
+    /// Prints each snapshot when it is complete: at the done line, or with
+    /// `watch` (which never ends) at each `snapshotEnd` item, or when the
+    /// next snapshot's master item shows the previous one is over.
+    private func status(_ connection: ControlConnection, json: Bool, watch: Double?) throws(TransportError) -> ExitCode {
+        let screen = watch != nil && !json ? WatchScreen(sink: console.out, redrawsInPlace: console.outIsTerminal) : nil
+        screen?.begin()
+        defer { screen?.end() }
+        var snapshot = StatusReport()
+        func show() {
+            if json {
+                console.out.write(JSONDocuments.line(JSONDocuments.Status(snapshot)))
+            } else if let screen, let watch {
+                let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
+                    + LogLineText.localTimestamp(wallClock()).prefix(19)
+                screen.draw(title + "\n\n" + StatusTable.render(snapshot, now: wallClock()))
+            } else {
+                console.out.write(StatusTable.render(snapshot, now: wallClock()))
+            }
+            snapshot = StatusReport()
+        }
+        let outcome = try connection.outcome(of: Self.requestID) { item in
+            switch item {
+            case .master(let master):
+                if watch != nil, snapshot.master != nil { show() }
+                snapshot.master = master
+            case .process(let process):
+                snapshot.processes.append(process)
+            case .snapshotEnd:
+                show()
+            default:
+                break
+            }
+        }
+        switch outcome {
+        case .success:
+            if snapshot != StatusReport() { show() }
+            return .success
+        case .failure(let error):
+            return report(error, json: json, socketPath: connection.path)
+        }
+    }
+
+    private func connections(_ connection: ControlConnection, json: Bool) throws(TransportError) -> ExitCode {
+        var entries: [ConnectionEntry] = []
+        let outcome = try connection.outcome(of: Self.requestID) { item in
+            if case .connection(let entry) = item { entries.append(entry) }
+        }
+        if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
+        console.out.write(json ? JSONDocuments.line(JSONDocuments.Connections(connections: entries)) : ConnectionTable.render(entries))
+        return .success
+    }
+
+    /// Prints progress as it streams: a rolling reload can take minutes.
+    private func reload(_ connection: ControlConnection, json: Bool) throws(TransportError) -> ExitCode {
+        var document = JSONDocuments.Reload()
+        let outcome = try connection.outcome(of: Self.requestID) { item in
+            switch item {
+            case .replaced(let replaced):
+                document.replaced.append(replaced)
+                if !json { console.out.write(ReloadProgressText.line(replaced) + "\n") }
+            case .reloaded(let reloaded):
+                document.reloaded.append(reloaded)
+                if !json { console.out.write(ReloadProgressText.line(reloaded) + "\n") }
+            default:
+                break
+            }
+        }
+        switch outcome {
+        case .success(let result):
+            console.out.write(json
+                ? JSONDocuments.line(document)
+                : "reload finished: \(counted(result.groups ?? document.reloaded.count, "group", "groups"))\n")
+            return .success
+        case .failure(let error):
+            if json {
+                document.error = error
+                console.out.write(JSONDocuments.line(document))
+            }
+            return report(error, json: false, socketPath: connection.path)
+        }
+    }
+
+    private func logs(_ connection: ControlConnection, json: Bool) throws(TransportError) -> ExitCode {
+        let outcome = try connection.outcome(of: Self.requestID) { item in
+            guard case .log(let entry) = item else { return }
+            console.out.write(json ? JSONDocuments.line(entry) : LogLineText.line(entry) + "\n")
+        }
+        if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
+        return .success
+    }
+
+    /// An error reply: the message on stderr (and a JSON document on stdout
+    /// with `--json`). A `forbidden` peer counts as not reaching the daemon.
+    private func report(_ error: ProtocolError, json: Bool, socketPath: String) -> ExitCode {
+        if json { console.out.write(JSONDocuments.line(JSONDocuments.Failure(error: error))) }
+        if error.code == .forbidden {
+            console.err.write("appctl: cannot reach appd at \(socketPath): \(error.message)\n")
+            return .unreachable
+        }
+        console.err.write("appctl: \(error.message) (\(error.code))\n")
+        return .commandFailed
+    }
+
+    static func clock(_ id: clockid_t) -> Double {
+        var now = timespec()
+        clock_gettime(id, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,35 @@
+import Shared
+
+/// The one line `appctl` prints when a command that streams nothing succeeds.
+enum ResultText {
+    /// `socketPath` and `elapsed` (seconds from connect to answer) are for `ping`.
+    static func line(for command: ControlCommand, _ result: ControlResult, socketPath: String, elapsed: Double) -> String {
+        switch command {
+        case .ping:
+            return "pong from appd at \(socketPath) in \(HumanFormat.oneDecimal(elapsed * 1000)) ms"
+        case .version:
+            var text = "appctl \(AppdVersion.current)\nappd   \(result.version ?? "unknown")"
+            if let remote = result.protocolVersion {
+                text += " (control protocol \(remote))"
+                if remote != AppdVersion.controlProtocol {
+                    text += "\nwarning: appctl speaks control protocol \(AppdVersion.controlProtocol); some commands may fail"
+                }
+            }
+            return text
+        case .restart(let group):
+            return group.map { "restarting group \($0)" } ?? "restarting every group"
+        case .stop(let group):
+            if result.stopping == true { return "appd is stopping" }
+            return "stopped group \(result.stopped ?? group ?? "")"
+        case .start(let group):
+            return "started group \(result.started ?? group)"
+        case .scale(let group, let count):
+            return "scaled group \(result.group ?? group) to \(counted(result.count ?? count, "process", "processes"))"
+        case .signal(let group, let signal):
+            let target = group.map { " of group \($0)" } ?? ""
+            return "sent \(signal) to \(counted(result.signalled ?? 0, "process", "processes"))\(target)"
+        case .status, .connections, .reload, .logs:
+            return ""
+        }
+    }
+}

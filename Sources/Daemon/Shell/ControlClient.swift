@@ -1,0 +1,69 @@
+import Glibc
+import Shared
+
+/// One `appctl` (or script) connection to the control socket.
+///
+/// Non-blocking both ways with bounded buffers: requests are framed by a
+/// `LineFramer` (1 MiB per line), replies queue in `outbound` up to
+/// `maximumOutbound`. A client that stops reading is dropped when that fills
+/// up; the master never waits on a client.
+final class ControlClient {
+    /// 4 MiB: dozens of full status snapshots of a thousand processes.
+    static let maximumOutbound = 4 << 20
+
+    let number: Int32
+    let fd: Int32
+    var framer = LineFramer()
+    private var outbound: [UInt8] = []
+    private var outboundStart = 0
+    /// Registered for EPOLLOUT because replies are waiting for the socket.
+    var waitingToWrite = false
+    /// Close once the queued replies are written (after `too_large`, `forbidden`...).
+    var closeAfterFlush = false
+    /// Last request received, for the idle timeout.
+    var lastActivity: MonotonicInstant
+
+    init(number: Int32, fd: Int32, now: MonotonicInstant) {
+        self.number = number
+        self.fd = fd
+        self.lastActivity = now
+    }
+
+    var pendingBytes: Int { outbound.count - outboundStart }
+
+    enum Outcome: Equatable {
+        /// Everything queued was written.
+        case flushed
+        /// The socket is full; wait for EPOLLOUT.
+        case blocked
+        /// Over the buffer limit or the peer is gone: drop the client.
+        case failed(String)
+    }
+
+    /// Queues a reply and writes as much as the socket takes now.
+    func send(_ reply: ControlReply) -> Outcome {
+        let line = reply.encodedLine()
+        guard pendingBytes + line.count <= Self.maximumOutbound else {
+            return .failed("it is not reading its replies (\(HumanFormat.bytes(UInt64(pendingBytes))) queued)")
+        }
+        outbound.append(contentsOf: line)
+        return waitingToWrite ? .blocked : flush()
+    }
+
+    /// Writes queued replies until done or the socket is full.
+    func flush() -> Outcome {
+        while outboundStart < outbound.count {
+            let written: Int?
+            do {
+                written = try FileIO.write(fd, outbound[outboundStart...])
+            } catch {
+                return .failed(error.description)
+            }
+            guard let written else { return .blocked }
+            outboundStart += written
+        }
+        outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
+        outboundStart = 0
+        return .flushed
+    }
+}

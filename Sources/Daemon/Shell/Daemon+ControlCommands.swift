@@ -1,0 +1,182 @@
+import Shared
+
+/// Control commands, carried out with the same requests as the signals:
+/// `appctl reload` and `kill -USR1` run the same code and log the same lines.
+extension Daemon {
+    func execute(_ request: ControlRequest, from client: Int32) {
+        let id = request.id
+        if supervisor.isStopping, !Self.allowedWhileStopping(request.command) {
+            send(.error(id: id, .stopping), to: client)
+            return
+        }
+        if let group = request.command.group, !Self.mayNameNewGroup(request.command),
+           supervisor.group(named: group) == nil {
+            send(.error(id: id, .unknownGroup(group)), to: client)
+            return
+        }
+        switch request.command {
+        case .ping:
+            send(.done(id: id, .pong), to: client)
+        case .version:
+            send(.done(id: id, .version), to: client)
+        case .status(let group, let watch):
+            sendStatus(group: group, request: id, to: client, endMarker: watch != nil)
+            if let watch {
+                streams.watchers.append(.init(client: client, request: id, group: group, interval: watch,
+                                              next: MonotonicInstant.now().adding(seconds: watch)))
+            }
+        case .connections(let group):
+            sendConnections(group: group, request: id, to: client)
+        case .reload(let group):
+            startReload(group: group, request: id, from: client)
+        case .restart(let group):
+            apply(.restart(group: group), request: id, from: client) { _ in .restarting }
+        case .stop(nil):
+            send(.done(id: id, .daemonStopping), to: client)
+            log.info("stop requested over the control socket")
+            stopDaemon()
+        case .stop(let group?):
+            streams.stops.append(.init(client: client, request: id, group: group))
+            apply(.stopGroup(group), request: id, from: client) { _ in nil }
+        case .start(let group):
+            apply(.startGroup(group), request: id, from: client) { _ in .started(group: group) }
+        case .scale(let group, let count):
+            apply(.scale(group: group, count: count), request: id, from: client) { _ in .scaled(group: group, count: count) }
+        case .signal(let group, let signal):
+            apply(.signal(group: group, signal), request: id, from: client) { effects in
+                .signalled(processes: effects.filter { if case .signal = $0 { return true } else { return false } }.count)
+            }
+        case .logs(let group, let follow, let lines):
+            let backlog = outputBacklog.recent(group: group, limit: lines)
+            for entry in backlog { send(.item(id: id, .log(entry)), to: client) }
+            if follow {
+                streams.logFollowers.append(.init(client: client, request: id, group: group))
+            } else {
+                send(.done(id: id, .logs(lines: backlog.count)), to: client)
+            }
+        }
+    }
+
+    /// Replies still owed while every process stops: `ping`, `version`,
+    /// `status` and `logs` help an operator watch the stop.
+    private static func allowedWhileStopping(_ command: ControlCommand) -> Bool {
+        switch command {
+        case .ping, .version, .status, .logs, .connections, .stop(nil): return true
+        default: return false
+        }
+    }
+
+    /// A reload may name a group the re-read config adds.
+    private static func mayNameNewGroup(_ command: ControlCommand) -> Bool {
+        if case .reload = command { return true }
+        return false
+    }
+
+    /// Runs a request through the core. `result` makes the final reply from
+    /// the effects, or returns nil when a stream answers later.
+    private func apply(_ request: SupervisorRequest, request id: Int, from client: Int32,
+                       result: ([SupervisorEffect]) -> ControlResult?) {
+        do {
+            let effects = try supervisor.apply(request, now: .now())
+            let reply = result(effects)
+            perform(effects)
+            if let reply { send(.done(id: id, reply), to: client) }
+        } catch {
+            streams.stops.removeAll { $0.client == client && $0.request == id }
+            send(.error(id: id, Self.protocolError(error)), to: client)
+        }
+    }
+
+    private static func protocolError(_ rejection: RequestRejection) -> ProtocolError {
+        switch rejection {
+        case .unknownGroup(let name): return .unknownGroup(name)
+        case .reloadInProgress: return ProtocolError(.busy, rejection.description)
+        case .daemonStopping: return .stopping
+        case .invalidCount: return ProtocolError(.invalidArgument, rejection.description)
+        }
+    }
+
+    func sendStatus(group: String?, request id: Int, to client: Int32, endMarker: Bool) {
+        let report = statusReport(group: group)
+        if let master = report.master { send(.item(id: id, .master(master)), to: client) }
+        for process in report.processes { send(.item(id: id, .process(process)), to: client) }
+        if endMarker {
+            send(.item(id: id, .snapshotEnd(SnapshotEnd(processes: report.processes.count))), to: client)
+        } else {
+            send(.done(id: id, .status(processes: report.processes.count)), to: client)
+        }
+    }
+
+    private func sendConnections(group: String?, request id: Int, to client: Int32) {
+        send(.error(id: id, ProtocolError(.internal, "this appd does not collect connections yet")), to: client)
+    }
+
+    // MARK: - Reload and stop streams
+
+    private func startReload(group: String?, request id: Int, from client: Int32) {
+        // Registered first: a group with nothing to roll finishes during the call.
+        streams.reloads.append(.init(client: client, request: id, group: group))
+        switch reload(group: group) {
+        case .success:
+            let targets = group.map { [$0] } ?? supervisor.groups.filter { !$0.retiring }.map(\.name)
+            if let index = streams.reloads.firstIndex(where: { $0.client == client && $0.request == id }) {
+                streams.reloads[index].awaiting = Set(targets).subtracting(streams.reloads[index].outcomes.map(\.group))
+                completeReloads()
+            }
+        case .failure(let refusal):
+            streams.reloads.removeAll { $0.client == client && $0.request == id }
+            let error: ProtocolError
+            switch refusal {
+            case .rejected(let rejection): error = Self.protocolError(rejection)
+            case .invalidConfig, .cannotBind: error = ProtocolError(.reloadAborted, refusal.description)
+            }
+            log.error("reload refused: \(refusal)")
+            send(.error(id: id, error), to: client)
+        }
+    }
+
+    /// Routes the core's milestones to the clients waiting for them.
+    func deliver(_ notice: SupervisorNotice) {
+        switch notice {
+        case .replaced(let worker, let oldPid, let newPid):
+            let item = ControlItem.replaced(ProcessReplaced(group: worker.group, id: worker.id, oldPid: oldPid, newPid: newPid))
+            for waiter in streams.reloads where waiter.group == nil || waiter.group == worker.group {
+                send(.item(id: waiter.request, item), to: waiter.client)
+            }
+        case .reloadFinished(let group, let outcome):
+            let reloaded: GroupReloaded
+            switch outcome {
+            case .completed(let replaced): reloaded = GroupReloaded(group: group, outcome: .completed, replaced: replaced)
+            case .signalled(let processes):
+                reloaded = GroupReloaded(group: group, outcome: .signalled, replaced: 0, signalled: processes)
+            case .aborted(let reason, let replaced):
+                reloaded = GroupReloaded(group: group, outcome: .aborted, replaced: replaced, reason: reason)
+            }
+            for index in streams.reloads.indices where streams.reloads[index].group == nil || streams.reloads[index].group == group {
+                streams.reloads[index].outcomes.append(reloaded)
+                streams.reloads[index].awaiting?.remove(group)
+                send(.item(id: streams.reloads[index].request, .reloaded(reloaded)), to: streams.reloads[index].client)
+            }
+            completeReloads()
+        case .groupStopped(let group):
+            let done = streams.stops.filter { $0.group == group }
+            streams.stops.removeAll { $0.group == group }
+            for waiter in done { send(.done(id: waiter.request, .stopped(group: group)), to: waiter.client) }
+        }
+    }
+
+    /// Ends every reload stream whose groups have all reported.
+    private func completeReloads() {
+        let finished = streams.reloads.filter { $0.awaiting?.isEmpty == true }
+        streams.reloads.removeAll { $0.awaiting?.isEmpty == true }
+        for waiter in finished {
+            let aborted = waiter.outcomes.filter { $0.outcome == .aborted }
+            if aborted.isEmpty {
+                send(.done(id: waiter.request, .reloaded(groups: waiter.outcomes.count)), to: waiter.client)
+            } else {
+                let reasons = aborted.map { "\($0.group): \($0.reason ?? "aborted")" }.joined(separator: "; ")
+                send(.error(id: waiter.request, ProtocolError(.reloadAborted, "reload aborted: \(reasons)")), to: waiter.client)
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Glibc
+import Shared
+
+/// The status snapshot, built once for the `status` command and for the
+/// status file alike, so both carry the same figures.
+extension Daemon {
+    func statusReport(group: String?) -> StatusReport {
+        let now = MonotonicInstant.now()
+        let wallNow = WallClock.now().seconds
+        /// A monotonic instant as Unix time, for what people read.
+        func wallTime(_ instant: MonotonicInstant) -> Double { wallNow - now.seconds(since: instant) }
+
+        var processes: [ProcessStatus] = []
+        for workerGroup in supervisor.groups where group == nil || workerGroup.name == group {
+            for slot in workerGroup.slots {
+                var process = ProcessStatus(
+                    group: workerGroup.name, id: slot.id, pid: nil, state: .stopped, uptime: nil,
+                    restarts: slot.restarts, lastExit: slot.lastExit.map { exit in
+                        switch exit.cause {
+                        case .exited(let status):
+                            return ProcessStatus.LastExit(description: exit.description, status: status.key,
+                                                          at: wallTime(exit.at), uptime: exit.uptime)
+                        case .spawnFailed:
+                            return ProcessStatus.LastExit(description: exit.description, status: nil,
+                                                          at: wallTime(exit.at), uptime: 0)
+                        }
+                    })
+                switch slot.state {
+                case .empty, .spawning:
+                    break
+                case .backingOff(let until):
+                    process.state = .backoff
+                    process.backoffRemaining = until.seconds(since: now)
+                case .live(let live):
+                    process.pid = live.pid
+                    process.uptime = now.seconds(since: live.startedAt)
+                    switch live.phase {
+                    case .starting: process.state = .starting
+                    case .running: process.state = .running
+                    case .stopping: process.state = .stopping
+                    }
+                    if let report = reports[live.pid] {
+                        process.statusText = report.statusText
+                        process.appStats = report.appStats
+                    }
+                }
+                processes.append(process)
+            }
+        }
+        let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
+            GroupSummary(
+                name: workerGroup.name, count: workerGroup.config.count,
+                running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
+                reloadable: workerGroup.config.reloadable,
+                state: workerGroup.reload != nil ? .reloading : (workerGroup.wantsRunning ? .running : .stopped),
+                listen: workerGroup.config.listen.map(\.description),
+                exits: workerGroup.exits.sorted.map { GroupSummary.ExitCount($0.status, count: $0.count) })
+        }
+        let master = MasterStatus(
+            pid: getpid(), startedAt: startedAt.seconds, uptime: wallNow - startedAt.seconds,
+            loadAverage: Self.loadAverage(), groups: supervisor.groups.count,
+            processes: supervisor.liveProcessCount, groupSummaries: summaries)
+        return StatusReport(master: master, processes: processes)
+    }
+
+    private static func loadAverage() -> [Double] {
+        var values = [Double](repeating: 0, count: 3)
+        return getloadavg(&values, 3) == 3 ? values : []
+    }
+}

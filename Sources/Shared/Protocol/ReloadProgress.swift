@@ -1,0 +1,43 @@
+/// A `reload` item: one process was replaced, and its replacement is ready.
+public struct ProcessReplaced: Hashable, Sendable, Codable {
+    public var group: String
+    public var id: Int
+    public var oldPid: Int32
+    public var newPid: Int32
+
+    public init(group: String, id: Int, oldPid: Int32, newPid: Int32) {
+        self.group = group
+        self.id = id
+        self.oldPid = oldPid
+        self.newPid = newPid
+    }
+}
+
+/// A `reload` item: one group's reload ended, one item per group.
+public struct GroupReloaded: Hashable, Sendable, Codable {
+    public var group: String
+    public var outcome: Outcome
+    /// Processes replaced before the end (all of them when completed).
+    public var replaced: Int
+    /// For `signalled`: how many processes were sent SIGUSR1.
+    public var signalled: Int?
+    /// For `aborted`: why, e.g. "web#2 (pid 4790) was not ready within 30s".
+    public var reason: String?
+
+    public enum Outcome: String, Hashable, Sendable, Codable {
+        /// Every process was replaced.
+        case completed
+        /// The group is not reloadable: its processes got SIGUSR1 and kept running.
+        case signalled
+        /// Stopped early; the processes not yet replaced keep serving.
+        case aborted
+    }
+
+    public init(group: String, outcome: Outcome, replaced: Int, signalled: Int? = nil, reason: String? = nil) {
+        self.group = group
+        self.outcome = outcome
+        self.replaced = replaced
+        self.signalled = signalled
+        self.reason = reason
+    }
+}

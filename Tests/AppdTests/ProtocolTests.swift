@@ -1,0 +1,318 @@
+import Testing
+import Shared
+
+// MARK: - Framing
+
+private func lines(_ framer: inout LineFramer) throws -> [String] {
+    var result: [String] = []
+    while let line = try framer.nextLine() { result.append(String(decoding: line, as: UTF8.self)) }
+    return result
+}
+
+@Test func framerJoinsALineSplitAcrossChunks() throws {
+    var framer = LineFramer()
+    framer.append(Array(#"{"id": 1, "cm"#.utf8))
+    #expect(try lines(&framer) == [])
+    #expect(!framer.isAtLineBoundary)
+    framer.append(Array(#"d": "ping"}"#.utf8))
+    #expect(try lines(&framer) == [])
+    framer.append(Array("\n".utf8))
+    #expect(try lines(&framer) == [#"{"id": 1, "cmd": "ping"}"#])
+    #expect(framer.isAtLineBoundary)
+}
+
+@Test func framerYieldsManyLinesFromOneChunkInOrder() throws {
+    var framer = LineFramer()
+    framer.append(Array((1...500).map { "line \($0)\n" }.joined().utf8))
+    let taken = try lines(&framer)
+    #expect(taken.count == 500)
+    #expect(taken.first == "line 1" && taken.last == "line 500")
+}
+
+@Test func framerDropsCarriageReturnsAndSkipsBlankLines() throws {
+    var framer = LineFramer()
+    framer.append(Array("ping\r\n\r\n\npong\n".utf8))
+    #expect(try lines(&framer) == ["ping", "pong"])
+}
+
+@Test func framerKeepsACarriageReturnSplitFromItsNewline() throws {
+    var framer = LineFramer()
+    framer.append(Array("ping\r".utf8))
+    framer.append(Array("\n".utf8))
+    #expect(try lines(&framer) == ["ping"])
+}
+
+@Test func framerAcceptsALineOfExactlyTheLimit() throws {
+    var framer = LineFramer(maxLineLength: 8)
+    framer.append(Array("12345678\n".utf8))
+    #expect(try lines(&framer) == ["12345678"])
+}
+
+@Test func framerReportsAnOverlongPartialLineBeforeItsNewlineArrives() throws {
+    var framer = LineFramer(maxLineLength: 8)
+    framer.append(Array("ok\n12345".utf8))
+    framer.append(Array("6789".utf8))
+    // The complete line before it is still delivered, then the error.
+    #expect(try framer.nextLine() == Array("ok".utf8))
+    #expect(throws: LineTooLong(limit: 8)) { try framer.nextLine() }
+    // Nothing more is buffered or delivered after the overflow.
+    framer.append(Array("\nlater\n".utf8))
+    #expect(throws: LineTooLong(limit: 8)) { try framer.nextLine() }
+}
+
+@Test func framerReportsAnOverlongCompleteLine() throws {
+    var framer = LineFramer(maxLineLength: 8)
+    framer.append(Array("123456789\nnext\n".utf8))
+    #expect(throws: LineTooLong(limit: 8)) { try framer.nextLine() }
+}
+
+@Test func framerOverflowsOneMebibyteFedInSmallReads() throws {
+    var framer = LineFramer()
+    let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 64 * 1024)
+    for _ in 0..<16 { framer.append(chunk) }
+    #expect(try framer.nextLine() == nil)  // exactly 1 MiB so far: still allowed
+    framer.append([UInt8(ascii: "x")])
+    #expect(throws: LineTooLong(limit: LineFramer.protocolLineLimit)) { try framer.nextLine() }
+}
+
+// MARK: - Request decoding
+
+/// The request a line decodes to, or the rejection as (id, code, message).
+private func decode(_ line: String) -> Result<ControlRequest, RejectedRequest> {
+    do {
+        return .success(try ControlRequest(line: Array(line.utf8)))
+    } catch {
+        return .failure(error)
+    }
+}
+
+private func command(_ line: String) -> ControlCommand? {
+    try? decode(line).get().command
+}
+
+private func rejection(_ line: String) -> RejectedRequest? {
+    if case .failure(let rejected) = decode(line) { return rejected }
+    return nil
+}
+
+@Test func decodesEveryCommand() {
+    #expect(command(#"{"id":1,"cmd":"ping"}"#) == .ping)
+    #expect(command(#"{"id":1,"cmd":"version"}"#) == .version)
+    #expect(command(#"{"id":1,"cmd":"status"}"#) == .status(group: nil, watch: nil))
+    #expect(command(#"{"id":1,"cmd":"status","group":"web","watch":1.5}"#) == .status(group: "web", watch: 1.5))
+    #expect(command(#"{"id":1,"cmd":"connections","group":"web"}"#) == .connections(group: "web"))
+    #expect(command(#"{"id":1,"cmd":"reload"}"#) == .reload(group: nil))
+    #expect(command(#"{"id":1,"cmd":"restart","group":"queue"}"#) == .restart(group: "queue"))
+    #expect(command(#"{"id":1,"cmd":"stop"}"#) == .stop(group: nil))
+    #expect(command(#"{"id":1,"cmd":"stop","group":null}"#) == .stop(group: nil))
+    #expect(command(#"{"id":1,"cmd":"start","group":"web"}"#) == .start(group: "web"))
+    #expect(command(#"{"id":1,"cmd":"scale","group":"web","count":3}"#) == .scale(group: "web", count: 3))
+    #expect(command(#"{"id":1,"cmd":"scale","group":"web","count":0}"#) == .scale(group: "web", count: 0))
+    #expect(command(#"{"id":1,"cmd":"signal","signal":"HUP"}"#) == .signal(group: nil, .hangup))
+    #expect(command(#"{"id":1,"cmd":"signal","group":"web","signal":"SIGUSR2"}"#) == .signal(group: "web", .user2))
+    #expect(command(#"{"id":1,"cmd":"signal","signal":15}"#) == .signal(group: nil, .terminate))
+    #expect(command(#"{"id":1,"cmd":"logs"}"#) == .logs(group: nil, follow: false, lines: 100))
+    #expect(command(#"{"id":1,"cmd":"logs","group":"web","follow":true,"lines":5}"#) == .logs(group: "web", follow: true, lines: 5))
+}
+
+@Test func keepsTheIdAndToleratesWhitespace() throws {
+    let request = try decode("  { \"cmd\" : \"ping\" , \"id\" : 42 }  ").get()
+    #expect(request.id == 42)
+}
+
+@Test func rejectsTextThatIsNotJSONWithoutAnId() {
+    let rejected = rejection(#"{"id": 1, "cmd": "ping""#)
+    #expect(rejected?.id == nil)
+    #expect(rejected?.error.code == .badRequest)
+    #expect(rejected?.error.message.contains("malformed JSON") == true)
+}
+
+@Test func rejectsJSONThatIsNotAnObject() {
+    let rejected = rejection(#"["ping"]"#)
+    #expect(rejected?.id == nil)
+    #expect(rejected?.error == ProtocolError(.badRequest, "a request must be a JSON object, got an array"))
+}
+
+@Test func rejectsAMissingOrIllTypedId() {
+    #expect(rejection(#"{"cmd":"ping"}"#)?.error == ProtocolError(.badRequest, "missing 'id': every request needs an integer id"))
+    #expect(rejection(#"{"id":"1","cmd":"ping"}"#)?.error == ProtocolError(.badRequest, "'id' must be an integer, got a string"))
+    #expect(rejection(#"{"id":1.5,"cmd":"ping"}"#)?.error.message == "'id' must be an integer, got a number")
+}
+
+@Test func rejectsAMissingOrIllTypedCommandUnderItsId() {
+    let missing = rejection(#"{"id":7}"#)
+    #expect(missing?.id == 7)
+    #expect(missing?.error.code == .badRequest)
+    #expect(missing?.error.message.contains("'cmd'") == true)
+    #expect(rejection(#"{"id":7,"cmd":3}"#)?.error == ProtocolError(.badRequest, "'cmd' must be a string, got a number"))
+}
+
+@Test func rejectsAnUnknownCommand() {
+    let rejected = rejection(#"{"id":2,"cmd":"explode"}"#)
+    #expect(rejected?.id == 2)
+    #expect(rejected?.error.code == .unknownCommand)
+    #expect(rejected?.error.message.hasPrefix("unknown command 'explode'") == true)
+}
+
+@Test func rejectsWrongTypesNamingTheField() {
+    let cases: [(String, String)] = [
+        (#"{"id":1,"cmd":"status","group":3}"#, "'group' must be a non-empty string, got a number"),
+        (#"{"id":1,"cmd":"status","group":""}"#, "'group' must be a non-empty string, got a string"),
+        (#"{"id":1,"cmd":"status","watch":"2"}"#, "'watch' must be a number of seconds, got a string"),
+        (#"{"id":1,"cmd":"scale","group":"web","count":"3"}"#, "'count' must be a non-negative integer, got a string"),
+        (#"{"id":1,"cmd":"scale","group":"web","count":2.5}"#, "'count' must be a non-negative integer, got 2.5"),
+        (#"{"id":1,"cmd":"logs","follow":"yes"}"#, "'follow' must be true or false, got a string"),
+        (#"{"id":1,"cmd":"signal","signal":true}"#, "'signal' must be a signal name or number, got a boolean"),
+        (#"{"id":1,"cmd":"scale","count":3}"#, "missing 'group': 'scale' needs the name of a group"),
+        (#"{"id":1,"cmd":"scale","group":"web"}"#, "missing 'count': 'scale' needs a non-negative integer"),
+        (#"{"id":1,"cmd":"start"}"#, "missing 'group': 'start' needs the name of a group"),
+        (#"{"id":1,"cmd":"signal"}"#, #"missing 'signal': give a name such as "HUP" or a number"#),
+    ]
+    for (line, message) in cases {
+        #expect(rejection(line)?.error == ProtocolError(.badRequest, message), "\(line)")
+        #expect(rejection(line)?.id == 1)
+    }
+}
+
+@Test func rejectsOutOfRangeValuesAsInvalidArguments() {
+    #expect(rejection(#"{"id":1,"cmd":"scale","group":"web","count":-1}"#)?.error
+        == ProtocolError(.invalidArgument, "'count' must be a non-negative integer, got -1"))
+    #expect(rejection(#"{"id":1,"cmd":"logs","lines":-5}"#)?.error
+        == ProtocolError(.invalidArgument, "'lines' must be a non-negative integer, got -5"))
+    #expect(rejection(#"{"id":1,"cmd":"signal","signal":"BOGUS"}"#)?.error
+        == ProtocolError(.invalidArgument, "'signal': unknown signal 'BOGUS'"))
+    #expect(rejection(#"{"id":1,"cmd":"signal","signal":99}"#)?.error.code == .invalidArgument)
+    #expect(rejection(#"{"id":1,"cmd":"status","watch":0}"#)?.error.code == .invalidArgument)
+}
+
+@Test func rejectsUnknownFieldsSoATypoCannotStopTheDaemon() {
+    #expect(rejection(#"{"id":1,"cmd":"stop","grop":"web"}"#)?.error
+        == ProtocolError(.badRequest, "unknown field 'grop' for command 'stop' (it takes 'group')"))
+    #expect(rejection(#"{"id":1,"cmd":"ping","group":"web"}"#)?.error.message
+        == "unknown field 'group' for command 'ping' (it takes no arguments)")
+}
+
+@Test func requestEncodingRoundTripsForEveryCommand() throws {
+    let commands: [ControlCommand] = [
+        .ping, .version, .status(group: nil, watch: nil), .status(group: "web", watch: 0.5), .connections(group: "web"),
+        .reload(group: nil), .restart(group: "q"), .stop(group: nil), .stop(group: "web"), .start(group: "web"),
+        .scale(group: "web", count: 4), .signal(group: nil, .user1), .signal(group: "web", UnixSignal(number: 40)),
+        .logs(group: nil, follow: true, lines: 10),
+    ]
+    for (index, command) in commands.enumerated() {
+        var line = ControlRequest(id: index, command: command).encodedLine()
+        #expect(line.last == UInt8(ascii: "\n"))
+        line.removeLast()
+        #expect(try ControlRequest(line: line) == ControlRequest(id: index, command: command))
+    }
+}
+
+@Test func requestEncodingIsCompactAndSorted() {
+    let line = ControlRequest(id: 3, command: .scale(group: "web", count: 2)).encodedLine()
+    #expect(String(decoding: line, as: UTF8.self) == #"{"cmd":"scale","count":2,"group":"web","id":3}"# + "\n")
+}
+
+// MARK: - Replies
+
+private func roundTrip(_ reply: ControlReply) throws -> ControlReply {
+    var line = reply.encodedLine()
+    #expect(line.last == UInt8(ascii: "\n"))
+    #expect(!line.dropLast().contains(UInt8(ascii: "\n")))
+    line.removeLast()
+    return try ControlReply(line: line)
+}
+
+private let sampleProcess = ProcessStatus(
+    group: "web", id: 1, pid: 4711, state: .running, uptime: 192.5, restarts: 2,
+    lastExit: .init(.exited(code: 3), at: 1_700_000_000, uptime: 4), rss: 14_000_000, cpu: 1.5, fds: 12, threads: 3,
+    tcp: ["established": 3], appStats: ["requests": 120, "errors": ["timeouts": 1]], statusText: "serving"
+)
+
+@Test func everyReplyShapeRoundTrips() throws {
+    let master = MasterStatus(
+        pid: 42, startedAt: 1_700_000_000, uptime: 3600, loadAverage: [0.5, 0.25, 0.125], groups: 1, processes: 2,
+        rss: 8_000_000,
+        groupSummaries: [GroupSummary(
+            name: "web", count: 2, running: 2, reloadable: true, state: .running, listen: ["tcp://127.0.0.1:8080"],
+            exits: [.init(.exited(code: 3), count: 2), .init(.killed(signal: .kill), count: 1)])]
+    )
+    let replies: [ControlReply] = [
+        .item(id: 1, .master(master)),
+        .item(id: 1, .process(sampleProcess)),
+        .item(id: 1, .process(ProcessStatus(group: "q", id: 0, pid: nil, state: .backoff, uptime: nil, restarts: 9,
+                                            lastExit: nil, backoffRemaining: 1.5))),
+        .item(id: 1, .snapshotEnd(SnapshotEnd(processes: 2))),
+        .item(id: 2, .connection(ConnectionEntry(group: "web", id: 0, pid: 4711, local: "127.0.0.1:8080",
+                                                 remote: "127.0.0.1:51234", state: "ESTABLISHED", sendQueue: 0, receiveQueue: 5))),
+        .item(id: 3, .replaced(ProcessReplaced(group: "web", id: 0, oldPid: 4711, newPid: 4790))),
+        .item(id: 3, .reloaded(GroupReloaded(group: "web", outcome: .aborted, replaced: 1, reason: "not ready within 30s"))),
+        .item(id: 4, .log(LogEntry(time: 1_700_000_000.25, group: "web", id: 0, pid: 4711, stream: .stderr, line: "oops \"quoted\" é"))),
+        .done(id: 1, .status(processes: 2)),
+        .done(id: 5, .version),
+        .done(id: 6, .restarting),
+        .error(id: 7, .unknownGroup("wbe")),
+        .error(id: nil, ProtocolError(.badRequest, "malformed JSON: not a valid JSON text")),
+    ]
+    for reply in replies {
+        #expect(try roundTrip(reply) == reply)
+    }
+}
+
+@Test func replyLinesHaveTheDocumentedShape() {
+    func text(_ reply: ControlReply) -> String { String(decoding: reply.encodedLine().dropLast(), as: UTF8.self) }
+    #expect(text(.done(id: 1, .pong)) == #"{"done":true,"id":1,"ok":true,"result":{"pong":true}}"#)
+    #expect(text(.done(id: 2, .version)) == #"{"done":true,"id":2,"ok":true,"result":{"protocol":1,"version":"0.1.0"}}"#)
+    #expect(text(.error(id: nil, ProtocolError(.tooLarge, "x")))
+        == #"{"done":true,"error":{"code":"too_large","message":"x"},"id":null,"ok":false}"#)
+    #expect(text(.item(id: 3, .replaced(ProcessReplaced(group: "web", id: 0, oldPid: 1, newPid: 2))))
+        == #"{"id":3,"item":{"group":"web","id":0,"newPid":2,"oldPid":1,"type":"replaced"},"ok":true}"#)
+}
+
+@Test func processItemsAlwaysCarryPidUptimeAndLastExitEvenWhenNull() {
+    let idle = ProcessStatus(group: "q", id: 0, pid: nil, state: .stopped, uptime: nil, restarts: 0, lastExit: nil)
+    let text = String(decoding: ControlReply.item(id: 1, .process(idle)).encodedLine(), as: UTF8.self)
+    #expect(text.contains(#""pid":null"#))
+    #expect(text.contains(#""uptime":null"#))
+    #expect(text.contains(#""lastExit":null"#))
+    #expect(!text.contains("rss"))  // optional figures are left out, not null
+}
+
+@Test func repliesFromANewerDaemonStillDecode() throws {
+    // Unknown members are ignored, an unknown item type is kept whole, and an
+    // unknown error code is still an error.
+    let process = #"{"id":1,"ok":true,"item":{"type":"process","group":"web","id":0,"pid":5,"state":"running","#
+        + #""uptime":1,"restarts":0,"lastExit":null,"ioBytes":12345}}"#
+    guard case .item(1, .process(let item)) = try ControlReply(line: Array(process.utf8)) else {
+        Issue.record("not a process item")
+        return
+    }
+    #expect(item.pid == 5 && item.rss == nil)
+    let future = #"{"id":1,"ok":true,"item":{"type":"gauge","value":3}}"#
+    #expect(try ControlReply(line: Array(future.utf8)) == .item(id: 1, .unknown(type: "gauge", ["type": "gauge", "value": 3])))
+    let error = #"{"id":1,"ok":false,"done":true,"error":{"code":"quota","message":"later"}}"#
+    #expect(try ControlReply(line: Array(error.utf8)) == .error(id: 1, ProtocolError(.init(rawValue: "quota"), "later")))
+}
+
+@Test func aReplyThatCannotBeEncodedBecomesAnInternalError() throws {
+    var broken = sampleProcess
+    broken.cpu = .nan
+    let reply = try roundTrip(.item(id: 9, .process(broken)))
+    guard case .error(9, let error) = reply else {
+        Issue.record("expected an error, got \(reply)")
+        return
+    }
+    #expect(error.code == .internal)
+}
+
+@Test func malformedRepliesAreReported() {
+    #expect(throws: MalformedReply.self) { try ControlReply(line: Array("hello".utf8)) }
+    #expect(throws: MalformedReply.self) { try ControlReply(line: Array(#"{"id":1,"ok":true}"#.utf8)) }
+}
+
+@Test func jsonValueKeepsTypesApartAndWritesWholeNumbersAsIntegers() throws {
+    let value = try JSONValue(parsing: Array(#"{"a":true,"b":1,"c":1.5,"d":null,"e":[1,"x"]}"#.utf8))
+    #expect(value == ["a": true, "b": 1, "c": 1.5, "d": nil, "e": [1, "x"]])
+    #expect(value["a"]?.intValue == nil)
+    #expect(value["b"]?.boolValue == nil)
+    #expect(String(decoding: try WireJSON.encode(value), as: UTF8.self) == #"{"a":true,"b":1,"c":1.5,"d":null,"e":[1,"x"]}"#)
+}
