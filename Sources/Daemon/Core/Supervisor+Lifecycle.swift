@@ -148,7 +148,7 @@ extension Supervisor {
                         process.phase = .stopping(order)
                         groups[g].slots[id].state = .live(process)
                         log(.warning, "worker \(groups[g].name)#\(id) pid \(process.pid) still running \(HumanFormat.duration(seconds: order.stopTimeout)) after \(order.signal); sending SIGKILL")
-                        emit(.signal(pid: process.pid, .kill))
+                        emit(.signalProcessGroup(leader: process.pid, .kill))
                     default:
                         break
                     }

@@ -113,7 +113,7 @@ struct Supervisor: Sendable {
             process.phase = .stopping(StopOrder(
                 reason: reason, signal: config.stopSignal, stopTimeout: config.stopTimeout,
                 killAt: now.adding(seconds: config.stopTimeout)))
-            emit(.signal(pid: process.pid, config.stopSignal))
+            emit(.signalProcessGroup(leader: process.pid, config.stopSignal))
         }
         groups[g].slots[id].state = .live(process)
     }

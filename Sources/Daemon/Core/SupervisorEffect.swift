@@ -4,7 +4,13 @@ import Shared
 enum SupervisorEffect: Sendable, Equatable {
     /// Start a process for this slot, then feed back `.spawned` or `.spawnFailed`.
     case spawn(SpawnOrder)
+    /// A signal for the process alone (SIGUSR1 for a non-reloadable
+    /// worker, `appctl signal`).
     case signal(pid: Int32, UnixSignal)
+    /// A stop or kill signal for the process and its whole process group
+    /// (each worker leads its own), so helpers it forked stop with it
+    /// instead of outliving it — supervisord's stopasgroup/killasgroup.
+    case signalProcessGroup(leader: Int32, UnixSignal)
     case log(LogRecord)
     /// A milestone that control clients may be waiting for.
     case notice(SupervisorNotice)

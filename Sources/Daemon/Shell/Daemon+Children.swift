@@ -25,6 +25,7 @@ extension Daemon {
                 outputs[pipe.read] = ChildOutput(worker: order.worker, pid: pid, stream: stream)
                 try poll.add(fd: pipe.read, events: .readable, token: Source.childOutput.token(pipe.read))
             }
+            orphanGuard.workerStarted(pid)
             return .spawned(order.worker, pid: pid)
         } catch {
             for pipe in pipes {

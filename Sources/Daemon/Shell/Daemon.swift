@@ -32,6 +32,7 @@ final class Daemon {
     let control: UnixControlListener
     let listeners: ListenerRegistry
     let pidFile: PidFileLock
+    let orphanGuard: OrphanGuard
     let startedAt = WallClock.now()
     /// Output pipes of children, by read fd.
     var outputs: [Int32: ChildOutput] = [:]
@@ -68,6 +69,7 @@ final class Daemon {
         self.control = resources.control
         self.listeners = resources.listeners
         self.pidFile = resources.pidFile
+        self.orphanGuard = resources.orphanGuard
         self.supervisor = Supervisor(config: config)
     }
 
@@ -117,6 +119,10 @@ final class Daemon {
                 if !ProcessControl.send(signal, to: pid) {
                     log.warning("could not send \(signal) to pid \(pid): it has already exited")
                 }
+            case .signalProcessGroup(let leader, let signal):
+                if !ProcessControl.sendToProcessGroup(signal, leader: leader) {
+                    log.warning("could not send \(signal) to process group \(leader): it is gone")
+                }
             case .log(let record):
                 log.write(record)
             case .notice(let notice):
@@ -145,11 +151,14 @@ final class Daemon {
     func reapChildren() {
         while let (pid, status) = ProcessControl.reapOne() {
             reports[pid] = nil
+            if pid == orphanGuard.pid { log.error("the orphan guard (pid \(pid)) died: \(ExitStatus(waitStatus: status))") }
+            if supervisor.owner(of: pid) != nil { orphanGuard.workerExited(pid) }
             perform(supervisor.handle(.childExited(pid: pid, status: ExitStatus(waitStatus: status)), now: .now()))
         }
     }
 
     private func shutDown() {
+        killLeftoverChildren()
         for fd in outputs.keys { drainChildOutput(fd: fd) }
         closeControlClients()
         listeners.closeAll()
@@ -157,5 +166,16 @@ final class Daemon {
         control.remove()
         pidFile.remove()
         log.info("appd stopped")
+    }
+
+    /// Every worker has exited, but what they forked and left behind was
+    /// re-parented to the master (child subreaper): no child outlives it.
+    private func killLeftoverChildren() {
+        for pid in ProcessControl.children() where pid != orphanGuard.pid {
+            log.warning("killing pid \(pid), left behind by a worker")
+            ProcessControl.sendToProcessGroup(.kill, leader: pid)
+            ProcessControl.send(.kill, to: pid)
+            _ = ProcessControl.reapOne(pid)
+        }
     }
 }

@@ -2,10 +2,11 @@ import Glibc
 import Shared
 
 /// Everything the daemon must hold before it may supervise, acquired in the
-/// order that keeps a second daemon from disturbing the first: the pid-file
-/// lock, then the control socket (a live one is never replaced), then the
+/// order that keeps a second daemon from disturbing the first: the orphan
+/// guard (first, so it inherits none of what follows), the pid-file lock, then the control socket (a live one is never replaced), then the
 /// notify socket next to it, then the groups' listening sockets.
 struct DaemonResources {
+    let orphanGuard: OrphanGuard
     let pidFile: PidFileLock
     let control: UnixControlListener
     let notify: NotifySocket
@@ -15,6 +16,11 @@ struct DaemonResources {
     let timer: DeadlineTimer
 
     init(config: DaemonConfig) throws(StartupError) {
+        do {
+            orphanGuard = try OrphanGuard.start()
+        } catch {
+            throw StartupError(error.description)
+        }
         do {
             pidFile = try PidFileLock(path: config.pidFile)
         } catch {

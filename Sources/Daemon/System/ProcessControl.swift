@@ -19,6 +19,26 @@ enum ProcessControl {
         pid > 0 && kill(pid, signal.number) == 0
     }
 
+    /// Sends `signal` to the process group `leader` leads (each worker leads
+    /// its own), reaching what the worker forked too.
+    @discardableResult
+    static func sendToProcessGroup(_ signal: UnixSignal, leader: Int32) -> Bool {
+        leader > 1 && kill(-leader, signal.number) == 0
+    }
+
+    /// The current children of this process (workers, and grandchildren
+    /// re-parented to it as subreaper), from /proc.
+    static func children() -> [Int32] {
+        let pid = getpid()
+        let path = "/proc/\(pid)/task/\(pid)/children"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var text: [UInt8] = []
+        while case .bytes(let chunk) = FileIO.read(fd, max: 64 * 1024) { text += chunk }
+        return text.split(separator: UInt8(ascii: " ")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+    }
+
     /// Collects one exited child without blocking; nil when none has exited
     /// (or none is left). SIGCHLDs coalesce, so after one the caller loops
     /// this until nil. `pid` narrows it to one child; the master passes none.

@@ -52,7 +52,7 @@ struct SupervisorHarness {
                     followUp = .spawned(order.worker, pid: nextPid)
                 }
                 queue.append(contentsOf: supervisor.handle(followUp, now: now))
-            case .signal(let pid, let signal):
+            case .signal(let pid, let signal), .signalProcessGroup(let pid, let signal):
                 if !alive.contains(pid) { violations.append("signalled dead pid \(pid) with \(signal)") }
                 signals.append((pid, signal))
             case .log(let record):

@@ -1,0 +1,81 @@
+#include "orphan_guard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+enum { GUARD_CAPACITY = 1 << 16 };
+
+/* The guard's loop: only async-signal-safe calls, no allocation. */
+static void guard_run(int read_fd) {
+    static pid_t groups[GUARD_CAPACITY];
+    int count = 0;
+    int32_t record;
+    for (;;) {
+        ssize_t got = read(read_fd, &record, sizeof record);
+        if (got < 0 && errno == EINTR) continue;
+        if (got != (ssize_t)sizeof record) break; /* EOF: the master is gone. */
+        if (record > 0) {
+            if (count < GUARD_CAPACITY) groups[count++] = record;
+        } else {
+            for (int i = 0; i < count; i++) {
+                if (groups[i] == -record) {
+                    groups[i] = groups[--count];
+                    break;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < count; i++) kill(-groups[i], SIGKILL);
+    _exit(0);
+}
+
+int cs_orphan_guard_start(pid_t *guard_pid) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[1]);
+        /* Its own process group, so a terminal's Ctrl-C or a group signal
+           aimed at the master's group cannot take it down early; every
+           catchable signal stays blocked: only EOF ends it. */
+        setpgid(0, 0);
+        prctl(PR_SET_NAME, "appd-guard");
+        /* No hold on the master's terminal or pipes: whoever waits for EOF
+           on appd's output must not wait for the guard. */
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+            if (null > 2) close(null);
+        }
+        guard_run(fds[0]);
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    close(fds[0]);
+    if (pid < 0) {
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    *guard_pid = pid;
+    return fds[1];
+}
+
+int cs_orphan_guard_note(int fd, int32_t signed_pgid) {
+    ssize_t written;
+    do {
+        written = write(fd, &signed_pgid, sizeof signed_pgid);
+    } while (written < 0 && errno == EINTR);
+    return written == (ssize_t)sizeof signed_pgid ? 0 : -1;
+}

@@ -1,0 +1,25 @@
+import CSystem
+import Glibc
+
+/// The master's last word when it dies without a chance to speak: a tiny
+/// process (see `cs_orphan_guard_start`) that SIGKILLs every live worker's
+/// process group once the master is gone, SIGKILL of the master included.
+/// PR_SET_PDEATHSIG reaches a worker, not what the worker forked; this does.
+struct OrphanGuard {
+    let fd: Int32
+    let pid: Int32
+
+    /// Started before the master opens anything else, so the guard holds no
+    /// copy of the pid-file lock or of any socket.
+    static func start() throws(SystemError) -> OrphanGuard {
+        var pid: pid_t = 0
+        let fd = try checked("fork(orphan guard)", cs_orphan_guard_start(&pid))
+        return OrphanGuard(fd: fd, pid: pid)
+    }
+
+    /// A worker started: its process group is guarded.
+    func workerStarted(_ pid: Int32) { _ = cs_orphan_guard_note(fd, pid) }
+
+    /// A worker exited: its group is forgotten, so a reused pid is never hit.
+    func workerExited(_ pid: Int32) { _ = cs_orphan_guard_note(fd, -pid) }
+}
