@@ -26,7 +26,22 @@ enum Daemonizer {
         try checked("dup2(\(logFile), 1)", dup2(log, 1))
         try checked("dup2(\(logFile), 2)", dup2(log, 2))
         close(log)
+        // daemon(7): keep nothing the launcher left open. A caller waiting
+        // for EOF on a pipe it gave us (Foundation.Process does) would
+        // otherwise wait for as long as the daemon lives.
+        closeInheritedDescriptors(keeping: [report.write, null])
         return StartupReport(fd: report.write)
+    }
+
+    private static func closeInheritedDescriptors(keeping kept: Set<Int32>) {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        var open: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let fd = Int32(name), fd > 2 { open.append(fd) }
+        }
+        closedir(directory)  // Its own fd was listed too, and is closed now.
+        for fd in open where !kept.contains(fd) { FileIO.close(fd) }
     }
 
     private static func waitForReport(_ fd: Int32, logFile: String) -> Never {
