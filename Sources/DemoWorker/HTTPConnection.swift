@@ -21,6 +21,11 @@ final class HTTPConnection {
 
     /// Set by `close`; the server then forgets the connection.
     private(set) var isClosed = false
+    /// Requests answered so far; a connection with none is on its way to
+    /// its first one.
+    private(set) var answered = 0
+    /// Shutting down: the next request is the last one read.
+    private var lastRequest = false
 
     init(fd: Int32) { self.fd = fd }
 
@@ -86,6 +91,13 @@ final class HTTPConnection {
         return true
     }
 
+    /// Reads one more request, answers it with `Connection: close`, then
+    /// stops: for a fresh connection at shutdown, whose client chose this
+    /// worker and is sending its first request right now.
+    func closeAfterNextRequest() {
+        lastRequest = true
+    }
+
     /// Reads no further requests: the ones already answered are still sent.
     func stopReading() {
         closesAfterFlush = true
@@ -125,9 +137,11 @@ final class HTTPConnection {
                 }
                 bodyBytesToSkip = request.contentLength
                 counters.requests += 1
+                answered += 1
+                let keepAlive = request.keepAlive && !lastRequest
                 output += routes.response(to: request, counters: counters)
-                    .serialized(for: request, keepAlive: request.keepAlive)
-                if !request.keepAlive { stopReading() }
+                    .serialized(for: request, keepAlive: keepAlive)
+                if !keepAlive { stopReading() }
             }
         }
     }

@@ -98,18 +98,25 @@ final class HTTPServer {
         }
     }
 
-    /// Stops accepting and reading; answers already queued are still sent
-    /// until the drain deadline. Idle keep-alive connections have nothing
-    /// queued, so they close right away (at the end of this loop turn).
+    /// Stops accepting; answers already queued are still sent until the
+    /// drain deadline. Requests that already arrived are answered first:
+    /// their clients picked this worker and must not see a reset. Idle
+    /// keep-alive connections then close right away (at the end of this
+    /// loop turn); a connection accepted but still waiting for its first
+    /// request gets that one request, until the drain deadline.
     private func beginShutdown(on signalNumber: Int32) {
         context.notify.send("STOPPING=1")
         if let listener { close(listener) }
         listener = nil
         drainDeadline = MonotonicClock.now() + Self.drainGracePeriod
-        let busy = connections.filter(\.hasPendingOutput).count
+        for connection in connections {
+            serve(connection, revents: Int16(POLLIN))
+            if connection.isClosed { continue }
+            if connection.answered == 0 { connection.closeAfterNextRequest() } else { connection.stopReading() }
+        }
+        let busy = connections.filter { !$0.isClosed && ($0.hasPendingOutput || $0.answered == 0) }.count
         Log.out("web worker \(context.workerID) got \(SignalPipe.name(of: signalNumber)); "
-            + "finishing \(busy) in-flight response(s), closing \(connections.count - busy) idle connection(s)")
-        for connection in connections { connection.stopReading() }
+            + "finishing \(busy) in-flight request(s), closing \(connections.count - busy) idle connection(s)")
     }
 
     private func exitAfterDraining() -> Never {
