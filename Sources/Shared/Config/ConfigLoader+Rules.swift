@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -132,10 +132,7 @@ extension ConfigLoader.Rule where Output == String {
     /// caught here instead of as a crash loop of every process in the group.
     static func directory(relativeTo directory: String) -> Self {
         path(relativeTo: directory).checking(
-            { path in
-                var isDirectory: ObjCBool = false
-                return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-            },
+            ConfigFileSystem.isDirectory,
             else: { "no such directory '\($0)'" }
         )
     }

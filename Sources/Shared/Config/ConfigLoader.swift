@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Reads and validates an `appd` config file (JSON5: comments, trailing
 /// commas, unquoted keys) into a `DaemonConfig`.
@@ -12,14 +12,13 @@ public enum ConfigLoader {
     /// Reads `path` and validates it. Relative paths inside the file are taken
     /// relative to the file's directory.
     public static func load(path: String) throws(ConfigError) -> DaemonConfig {
-        let file = absolutePath(path, relativeTo: FileManager.default.currentDirectoryPath)
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file))
-        } catch {
-            throw ConfigError(problems: [ConfigProblem(file: file, fieldPath: "", message: "cannot read: \(osReason(error))")])
+        let file = absolutePath(path, relativeTo: ConfigFileSystem.currentDirectory())
+        switch ConfigFileSystem.contents(of: file) {
+        case .success(let bytes):
+            return try parse(Data(bytes), sourcePath: file)
+        case .failure(let failure):
+            throw ConfigError(problems: [ConfigProblem(file: file, fieldPath: "", message: "cannot read: \(failure.reason)")])
         }
-        return try parse(data, sourcePath: file)
     }
 
     /// Validates config text as if it had been read from `sourcePath`, which
@@ -30,7 +29,7 @@ public enum ConfigLoader {
 
     /// Validates config bytes as if they had been read from `sourcePath`.
     public static func parse(_ data: Data, sourcePath: String) throws(ConfigError) -> DaemonConfig {
-        let file = absolutePath(sourcePath, relativeTo: FileManager.default.currentDirectoryPath)
+        let file = absolutePath(sourcePath, relativeTo: ConfigFileSystem.currentDirectory())
         let decoder = JSONDecoder()
         decoder.allowsJSON5 = true
         let root: Value
@@ -78,13 +77,6 @@ public enum ConfigLoader {
             }
         }
         return "/" + components.joined(separator: "/")
-    }
-
-    /// The operating system's words for why a file could not be read ("No
-    /// such file or directory"), which Foundation keeps as the underlying error.
-    private static func osReason(_ error: any Error) -> String {
-        guard let posix = (error as? CocoaError)?.underlying as? POSIXError else { return error.localizedDescription }
-        return String(cString: strerror(posix.code.rawValue))
     }
 }
 

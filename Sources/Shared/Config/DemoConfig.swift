@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The config `appd` runs when started with no `--config` and no
 /// `./appd.json`, so `swift run appd` shows a real supervisor at work.
@@ -19,7 +19,7 @@ public enum DemoConfig {
         workerExecutable: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> DaemonConfig {
         let port = try webPort(environment: environment)
-        let cwd = FileManager.default.currentDirectoryPath
+        let cwd = ConfigFileSystem.currentDirectory()
         return DaemonConfig(
             sourcePath: nil,
             controlSocket: RuntimePaths.defaultControlSocket,

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The one JSON dialect of the control protocol, used by both sides and by
 /// `appctl --json`: compact (one value per line), keys sorted so the same
