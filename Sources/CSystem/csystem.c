@@ -249,3 +249,90 @@ ssize_t cs_recv_with_credentials(int fd, void *buf, size_t len, pid_t *pid, uid_
 int cs_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
 int cs_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+/* ---- sock_diag ---- */
+
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+
+_Static_assert(NLMSG_SPACE(sizeof(struct inet_diag_msg)) >= 64,
+               "cs_sock_diag_receive_tcp promises length / 64 entries suffice");
+
+int cs_sock_diag_open(void) { return socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG); }
+
+int cs_sock_diag_request_tcp(int fd, int family, uint32_t states, uint32_t sequence) {
+    struct {
+        struct nlmsghdr header;
+        struct inet_diag_req_v2 body;
+    } request;
+    memset(&request, 0, sizeof request);
+    request.header.nlmsg_len = sizeof request;
+    request.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    request.header.nlmsg_seq = sequence;
+    request.body.sdiag_family = (uint8_t)family;
+    request.body.sdiag_protocol = IPPROTO_TCP;
+    request.body.idiag_states = states;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    ssize_t sent;
+    while ((sent = sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel)) < 0
+           && errno == EINTR) {}
+    return sent < 0 ? -1 : 0;
+}
+
+int cs_sock_diag_receive_tcp(int fd, void *buffer, size_t length, uint32_t sequence,
+                             struct cs_tcp_socket *out, int capacity, int *done) {
+    struct sockaddr_nl sender;
+    struct iovec iov = {.iov_base = buffer, .iov_len = length};
+    struct msghdr msg = {.msg_name = &sender, .msg_namelen = sizeof sender, .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t got;
+    while ((got = recvmsg(fd, &msg, 0)) < 0 && errno == EINTR) {}
+    if (got < 0) return -1;
+    if (msg.msg_flags & MSG_TRUNC) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    *done = 0;
+    int count = 0;
+    int remaining = (int)got;
+    for (struct nlmsghdr *header = buffer; NLMSG_OK(header, remaining); header = NLMSG_NEXT(header, remaining)) {
+        if (header->nlmsg_seq != sequence) continue; /* a stray answer to an earlier, abandoned dump */
+        if (header->nlmsg_type == NLMSG_DONE) {
+            *done = 1;
+            break;
+        }
+        if (header->nlmsg_type == NLMSG_ERROR) {
+            const struct nlmsgerr *error = NLMSG_DATA(header);
+            errno = header->nlmsg_len >= NLMSG_LENGTH(sizeof *error) && error->error < 0 ? -error->error : EPROTO;
+            return -1;
+        }
+        if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+        if (header->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) continue;
+        if (count == capacity) {
+            errno = ENOBUFS;
+            return -1;
+        }
+        const struct inet_diag_msg *diag = NLMSG_DATA(header);
+        struct cs_tcp_socket *entry = &out[count++];
+        entry->inode = diag->idiag_inode;
+        entry->receive_queue = diag->idiag_rqueue;
+        entry->send_queue = diag->idiag_wqueue;
+        memcpy(entry->local_address, diag->id.idiag_src, 16);
+        memcpy(entry->remote_address, diag->id.idiag_dst, 16);
+        entry->local_port = ntohs(diag->id.idiag_sport);
+        entry->remote_port = ntohs(diag->id.idiag_dport);
+        entry->family = diag->idiag_family;
+        entry->state = diag->idiag_state;
+    }
+    return count;
+}
+
+/* ---- directories ---- */
+
+ssize_t cs_getdents64(int fd, void *buffer, size_t length) {
+    long got;
+    while ((got = syscall(SYS_getdents64, fd, buffer, length)) < 0 && errno == EINTR) {}
+    return (ssize_t)got;
+}

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "orphan_guard.h"
+
 /* A fork/exec request; every pointer stays owned by the caller. */
 struct cs_spawn_request {
     const char *path;          /* passed to execve as is */
@@ -82,5 +84,46 @@ ssize_t cs_recv_with_credentials(int fd, void *buf, size_t len, pid_t *pid, uid_
 int cs_accept(int fd);
 /* pipe2 with O_CLOEXEC. */
 int cs_pipe(int fds[2]);
+
+/* ---- TCP sockets from the kernel: netlink sock_diag (INET_DIAG) ----
+   Glibc has none of linux/netlink.h, sock_diag.h, inet_diag.h; the request
+   and the walk over the answer's messages live here, the rest in Swift
+   (Sources/Daemon/Stats/SockDiagTCPDump.swift). */
+
+/* One TCP socket of the dump. Addresses are in network byte order (the
+   first 4 bytes for AF_INET), ports in host order. For a listener the
+   kernel's receive queue is the accept backlog now, its send queue the
+   backlog limit. */
+struct cs_tcp_socket {
+    uint64_t inode;
+    uint32_t receive_queue;
+    uint32_t send_queue;
+    uint8_t local_address[16];
+    uint8_t remote_address[16];
+    uint16_t local_port;
+    uint16_t remote_port;
+    uint8_t family;
+    uint8_t state;
+};
+
+/* socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG). */
+int cs_sock_diag_open(void);
+/* Sends one dump request (inet_diag_req_v2) for the TCP sockets of family
+   (AF_INET or AF_INET6) whose state bit (1 << TCP_state) is set in states. */
+int cs_sock_diag_request_tcp(int fd, int family, uint32_t states, uint32_t sequence);
+/* Receives one datagram of the answer to request `sequence` into buffer
+   (32 KiB is what the kernel fills at most) and decodes its sockets into
+   out, which holds capacity entries. Returns how many; sets *done when the
+   dump ended. -1 with errno on failure, with the kernel's errno when it
+   answered with an error, EMSGSIZE when the datagram did not fit, ENOBUFS
+   when out is too small (length / 64 entries always suffice). */
+int cs_sock_diag_receive_tcp(int fd, void *buffer, size_t length, uint32_t sequence,
+                             struct cs_tcp_socket *out, int capacity, int *done);
+
+/* getdents64(2): fills buffer with the next entries of the directory fd as
+   struct linux_dirent64 records (u64 d_ino, s64 d_off, u16 d_reclen at 16,
+   u8 d_type at 18, NUL-terminated d_name at 19). Returns the bytes filled,
+   0 at the end. Lists /proc/PID/fd without opendir's fstat and malloc. */
+ssize_t cs_getdents64(int fd, void *buffer, size_t length);
 
 #endif

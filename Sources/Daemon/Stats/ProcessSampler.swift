@@ -1,0 +1,110 @@
+import CSystem
+import Glibc
+
+/// Reads `ProcessSample`s from /proc: `stat` for CPU times, threads and
+/// start time, `statm` for the resident size, and the `fd` directory for
+/// the open fds and their sockets.
+///
+/// Cost matters here: it runs once per worker per request, so 1000 workers
+/// make it the bulk of a `status`. Per process: open/read/close of `stat`
+/// and of `statm` (the cheapest file with the exact resident size; the rss
+/// in `stat` is a per-CPU estimate that can be megabytes off), then
+/// open/getdents64/close of the fd directory (not opendir, which adds an
+/// fstat and a malloc), and one readlink per fd — nothing cheaper tells a
+/// socket's inode.
+///
+/// A process may exit at any point between those reads; it then yields nil,
+/// never a half-filled sample. One sampler keeps its buffers between calls,
+/// so sampling 1000 processes allocates almost nothing; it is a class only
+/// so that it can free the directory buffer.
+final class ProcessSampler {
+    private var reader = ProcFileReader()
+    private var path = ProcPath()
+    private var inodes: [UInt64] = []
+    private var link = [UInt8](repeating: 0, count: 64)
+    private let entries = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 8)
+
+    init() {}
+
+    deinit { entries.deallocate() }
+
+    /// `secondsSinceBoot`: `KernelUnits.secondsSinceBoot()`, read once per
+    /// batch of samples by the caller.
+    func sample(_ pid: Int32, secondsSinceBoot: Double) -> ProcessSample? {
+        guard let stat = reader.withContents(ofProcess: pid, "stat", ProcessStatLine.parse) ?? nil,
+              let resident = reader.withContents(ofProcess: pid, "statm", Self.residentPages) ?? nil,
+              let openFDs = scanDescriptors(pid)
+        else { return nil }
+        let started = Double(stat.startTicks) / KernelUnits.ticksPerSecond
+        return ProcessSample(
+            pid: pid, cpuTicks: stat.cpuTicks, startTicks: stat.startTicks, threads: stat.threads,
+            residentBytes: resident * KernelUnits.pageSize, openFDs: openFDs, socketInodes: inodes,
+            lifetime: max(0, secondsSinceBoot - started)
+        )
+    }
+
+    /// The second field of `statm` ("size resident shared text lib data dt"), in pages.
+    static func residentPages(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        var cursor = ByteCursor(bytes)
+        guard cursor.decimal() != nil else { return nil }
+        return cursor.decimal()
+    }
+
+    /// Counts the entries of `/proc/PID/fd` and collects into `inodes` the
+    /// socket inodes they link to (`socket:[12345]`), each once.
+    private func scanDescriptors(_ pid: Int32) -> Int? {
+        inodes.removeAll(keepingCapacity: true)
+        let directory = path.withPath(pid: pid, "fd") { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard directory >= 0 else { return nil }
+        defer { _ = close(directory) }
+        var count = 0
+        while true {
+            let filled = cs_getdents64(directory, entries.baseAddress, entries.count)
+            guard filled >= 0 else { return nil }  // the process went away while being listed
+            if filled == 0 { break }
+            var offset = 0
+            while offset < filled {
+                let record = entries.baseAddress! + offset
+                offset += Int(record.loadUnaligned(fromByteOffset: 16, as: UInt16.self))
+                let name = (record + 19).assumingMemoryBound(to: CChar.self)
+                if name[0] == CChar(UInt8(ascii: ".")) { continue }
+                count += 1
+                if let inode = socketInode(directory: directory, name: name) { inodes.append(inode) }
+            }
+            // procfs fills the buffer while entries fit: room left for the
+            // longest possible entry (19 + 256 bytes) means there are no more.
+            if filled + 280 <= entries.count { break }
+        }
+        if inodes.count > 1 {
+            inodes.sort()
+            var unique = 1
+            for index in 1..<inodes.count where inodes[index] != inodes[unique - 1] {
+                inodes[unique] = inodes[index]
+                unique += 1
+            }
+            inodes.removeLast(inodes.count - unique)
+        }
+        return count
+    }
+
+    private func socketInode(directory: Int32, name: UnsafePointer<CChar>) -> UInt64? {
+        link.withUnsafeMutableBytes { buffer in
+            let length = readlinkat(directory, name, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), buffer.count)
+            guard length > 0 else { return nil }  // closed meanwhile
+            return Self.socketInode(UnsafeBufferPointer(rebasing: buffer.bindMemory(to: UInt8.self)[..<length]))
+        }
+    }
+
+    /// The inode of a `socket:[12345]` link target; nil for any other target.
+    static func socketInode(_ target: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        let prefix: StaticString = "socket:["
+        guard target.count > prefix.utf8CodeUnitCount + 1, target.last == UInt8(ascii: "]") else { return nil }
+        let matches = prefix.withUTF8Buffer { prefixBytes in
+            prefixBytes.indices.allSatisfy { target[$0] == prefixBytes[$0] }
+        }
+        guard matches else { return nil }
+        var cursor = ByteCursor(target, at: prefix.utf8CodeUnitCount)
+        guard let inode = cursor.decimal(), cursor.consume(UInt8(ascii: "]")), cursor.isAtEnd else { return nil }
+        return inode
+    }
+}
