@@ -108,7 +108,9 @@ extension Daemon {
     }
 
     private func sendConnections(group: String?, request id: Int, to client: Int32) {
-        send(.error(id: id, ProtocolError(.internal, "this appd does not collect connections yet")), to: client)
+        let entries = connectionEntries(group: group)
+        for entry in entries { send(.item(id: id, .connection(entry)), to: client) }
+        send(.done(id: id, .connections(entries.count)), to: client)
     }
 
     // MARK: - Reload and stop streams

@@ -12,7 +12,7 @@ extension Daemon {
     }
 
     func writeConnectionsFile() {
-        writeSnapshot("connections are not collected by this version of appd\n", to: config.statusFile + ".connections")
+        writeSnapshot(ConnectionTable.render(connectionEntries(group: nil)), to: config.statusFile + ".connections")
     }
 
     /// Written to a temporary file and renamed, so a reader never sees half.

@@ -2,10 +2,12 @@ import Glibc
 import Shared
 
 /// The status snapshot, built once for the `status` command and for the
-/// status file alike, so both carry the same figures.
+/// status file alike, so both carry the same figures. Figures from /proc are
+/// gathered here, when asked, never on a timer.
 extension Daemon {
     func statusReport(group: String?) -> StatusReport {
         let now = MonotonicInstant.now()
+        let stats = statsCollector.collect(livePids(group: group), now: now)
         let wallNow = WallClock.now().seconds
         /// A monotonic instant as Unix time, for what people read.
         func wallTime(_ instant: MonotonicInstant) -> Double { wallNow - now.seconds(since: instant) }
@@ -39,6 +41,14 @@ extension Daemon {
                     case .running: process.state = .running
                     case .stopping: process.state = .stopping
                     }
+                    if let figures = stats[live.pid] {
+                        process.rss = figures.rss
+                        process.cpu = figures.cpuPercent
+                        process.fds = figures.openFDs
+                        process.threads = figures.threads
+                        process.tcp = figures.connections.filter { $0.state != .listen }
+                            .reduce(into: [:]) { $0[$1.state.key, default: 0] += 1 }
+                    }
                     if let report = reports[live.pid] {
                         process.statusText = report.statusText
                         process.appStats = report.appStats
@@ -56,15 +66,33 @@ extension Daemon {
                 listen: workerGroup.config.listen.map(\.description),
                 exits: workerGroup.exits.sorted.map { GroupSummary.ExitCount($0.status, count: $0.count) })
         }
+        let masterFigures = WorkerStatsCollector.master()
         let master = MasterStatus(
             pid: getpid(), startedAt: startedAt.seconds, uptime: wallNow - startedAt.seconds,
-            loadAverage: Self.loadAverage(), groups: supervisor.groups.count,
-            processes: supervisor.liveProcessCount, groupSummaries: summaries)
+            loadAverage: masterFigures.loadAverage ?? [], groups: supervisor.groups.count,
+            processes: supervisor.liveProcessCount, rss: masterFigures.rss, groupSummaries: summaries)
         return StatusReport(master: master, processes: processes)
     }
 
-    private static func loadAverage() -> [Double] {
-        var values = [Double](repeating: 0, count: 3)
-        return getloadavg(&values, 3) == 3 ? values : []
+    /// Every TCP connection a worker holds (listening sockets are not
+    /// connections: every worker of a group shares them).
+    func connectionEntries(group: String?) -> [ConnectionEntry] {
+        let stats = statsCollector.collect(livePids(group: group))
+        var entries: [ConnectionEntry] = []
+        for workerGroup in supervisor.groups where group == nil || workerGroup.name == group {
+            for slot in workerGroup.slots {
+                guard let pid = slot.process?.pid, let figures = stats[pid] else { continue }
+                for connection in figures.connections where connection.state != .listen {
+                    entries.append(ConnectionEntry(
+                        group: workerGroup.name, id: slot.id, pid: pid, local: connection.local, remote: connection.remote,
+                        state: connection.state.name, sendQueue: connection.sendQueue, receiveQueue: connection.receiveQueue))
+                }
+            }
+        }
+        return entries
+    }
+
+    private func livePids(group: String?) -> [Int32] {
+        supervisor.groups.filter { group == nil || $0.name == group }.flatMap { $0.liveProcesses.map(\.pid) }
     }
 }

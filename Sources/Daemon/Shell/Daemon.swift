@@ -45,6 +45,9 @@ final class Daemon {
     /// Requests still streaming: reloads, group stops, watches, log follows.
     var streams = ControlStreams()
     var outputBacklog = OutputBacklog(capacity: 2000)
+    /// Keeps the previous CPU sample of each worker, so CPU % is a delta
+    /// between two requests rather than a sleep inside one.
+    var statsCollector = WorkerStatsCollector()
     /// Set by the `.exit` effect: the loop ends and `run` returns it.
     var exitCode: Int32?
     let notifyLogLimiter = RateLimiter(interval: 10)
@@ -153,6 +156,7 @@ final class Daemon {
             reports[pid] = nil
             if pid == orphanGuard.pid { log.error("the orphan guard (pid \(pid)) died: \(ExitStatus(waitStatus: status))") }
             if supervisor.owner(of: pid) != nil { orphanGuard.workerExited(pid) }
+            statsCollector.forget(pid: pid)
             perform(supervisor.handle(.childExited(pid: pid, status: ExitStatus(waitStatus: status)), now: .now()))
         }
     }

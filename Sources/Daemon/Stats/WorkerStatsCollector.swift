@@ -22,6 +22,9 @@ struct WorkerStatsCollector {
 
     /// `tableSource`: nil (the default) uses sock_diag and falls back to
     /// /proc/net; a source pins it, for tests and benchmarks.
+    /// A reaped worker's CPU baseline is of no further use.
+    mutating func forget(pid: Int32) { cpu.forget(pid: pid) }
+
     init(cpu: CPUUsageTracker = CPUUsageTracker(), tableSource: TCPSocketTable.Source? = nil) {
         self.cpu = cpu
         self.tableSource = tableSource
