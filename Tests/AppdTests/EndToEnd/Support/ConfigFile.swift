@@ -1,0 +1,70 @@
+import Foundation
+
+extension EndToEnd {
+    /// One group of the config a test writes.
+    struct GroupSpec: Sendable {
+        var name: String
+        var command: [String]
+        var count: Int = 1
+        var reloadable: Bool? = nil
+        var listen: [String] = []
+        var stopTimeout: Double? = nil
+        var stopSignal: String? = nil
+        /// "none", "notify", or seconds for `{afterSeconds: N}`.
+        var readiness: Readiness? = nil
+
+        enum Readiness: Sendable {
+            case none, notify
+            case afterSeconds(Double)
+        }
+
+        var json: [String: Any] {
+            var object: [String: Any] = ["name": name, "command": command, "count": count]
+            if let reloadable { object["reloadable"] = reloadable }
+            if !listen.isEmpty { object["listen"] = listen }
+            if let stopTimeout { object["stopTimeout"] = stopTimeout }
+            if let stopSignal { object["stopSignal"] = stopSignal }
+            switch readiness {
+            case nil: break
+            case .none?: object["readiness"] = "none"
+            case .notify?: object["readiness"] = "notify"
+            case .afterSeconds(let seconds)?: object["readiness"] = ["afterSeconds": seconds]
+            }
+            return object
+        }
+    }
+
+    /// The daemon-wide settings a test chooses; the file paths are filled in by
+    /// `DaemonUnderTest`, inside its own temporary directory.
+    struct DaemonSpec: Sendable {
+        var stopTimeout: Double = 2
+        var groups: [GroupSpec]
+
+        init(stopTimeout: Double = 2, groups: [GroupSpec]) {
+            self.stopTimeout = stopTimeout
+            self.groups = groups
+        }
+
+        /// JSON5 text (a comment and JSON; JSON is JSON5).
+        func render(controlSocket: String, pidFile: String, statusFile: String, logFile: String) -> String {
+            let object: [String: Any] = [
+                "controlSocket": controlSocket, "pidFile": pidFile, "statusFile": statusFile, "logFile": logFile,
+                "stopTimeout": stopTimeout, "groups": groups.map(\.json),
+            ]
+            let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            return "// written by the appd end-to-end tests\n" + String(decoding: data, as: UTF8.self) + "\n"
+        }
+    }
+
+    /// Commands for children, each a behaviour the master must cope with.
+    enum Commands {
+        static let sleepForever = ["/bin/sleep", "1000"]
+        static let exit3 = ["/bin/sh", "-c", "exit 3"]
+        /// A shell that ignores SIGTERM: only SIGKILL ends it.
+        static let ignoreTerm = ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+        /// A child that forks a grandchild and waits for it.
+        static let forksGrandchild = ["/bin/sh", "-c", "sleep 1000 & wait"]
+
+        static func demo(_ mode: String, _ options: String...) -> [String] { [Binaries.demoWorker, mode] + options }
+    }
+}

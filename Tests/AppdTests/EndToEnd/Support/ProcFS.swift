@@ -1,0 +1,104 @@
+import Foundation
+import Glibc
+
+extension EndToEnd {
+    /// What /proc says about processes, read without reaping or signalling anyone.
+    enum ProcFS {
+        /// The direct children of a single-threaded process (its main thread's
+        /// children, which is where appd forks from).
+        static func childPids(of pid: Int32) -> [Int32] {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
+            return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+
+        /// Every descendant, depth first.
+        static func descendants(of pid: Int32) -> [Int32] {
+            var result: [Int32] = []
+            var stack = childPids(of: pid)
+            while let next = stack.popLast() {
+                result.append(next)
+                stack.append(contentsOf: childPids(of: next))
+            }
+            return result
+        }
+
+        /// The environment the process was exec'd with; empty for a zombie, a
+        /// process of another user, or one that is gone.
+        static func environment(of pid: Int32) -> [String: String] {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return [:] }
+            var result: [String: String] = [:]
+            for entry in data.split(separator: 0) {
+                let text = String(decoding: entry, as: UTF8.self)
+                if let equals = text.firstIndex(of: "=") {
+                    result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+                }
+            }
+            return result
+        }
+
+        /// The one-letter state from /proc/PID/stat (R, S, D, Z, ...), nil when gone.
+        static func state(of pid: Int32) -> Character? {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { return nil }
+            return text[text.index(after: close)...].first { $0 != " " }
+        }
+
+        /// Running, sleeping or stopped; a zombie has already died.
+        static func isAlive(_ pid: Int32) -> Bool {
+            guard let state = state(of: pid) else { return false }
+            return state != "Z" && state != "X"
+        }
+
+        /// Parent pid from /proc/PID/stat.
+        static func parent(of pid: Int32) -> Int32? {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { return nil }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            return fields.count > 1 ? Int32(fields[1]) : nil
+        }
+
+        /// Every live process whose environment has `key=value`: how the tests
+        /// find whatever one daemon under test (and its children's children)
+        /// started, without touching anyone else's processes.
+        static func livePids(withEnvironment key: String, equalTo value: String) -> [Int32] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.compactMap(Int32.init).filter { pid in
+                pid != getpid() && environment(of: pid)[key] == value && isAlive(pid)
+            }.sorted()
+        }
+
+        static func commandLine(of pid: Int32) -> String {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
+            return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+        }
+
+        /// Whether the process has `signal` set to SIG_IGN (SigIgn in /proc/PID/status).
+        static func ignores(_ signal: Int32, pid: Int32) -> Bool {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigIgn:") }),
+                  let mask = UInt64(line.dropFirst("SigIgn:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+            else { return false }
+            return mask & (1 << UInt64(signal - 1)) != 0
+        }
+
+        /// Whether `signal` is pending for the process (sent, not yet
+        /// delivered: the process is stopped or blocks it).
+        static func hasPending(_ signal: Int32, pid: Int32) -> Bool {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+            return text.split(separator: "\n").contains { line in
+                guard line.hasPrefix("ShdPnd:") || line.hasPrefix("SigPnd:"),
+                      let mask = UInt64(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces), radix: 16)
+                else { return false }
+                return mask & (1 << UInt64(signal - 1)) != 0
+            }
+        }
+
+        /// How many sockets the process has open.
+        static func socketCount(of pid: Int32) -> Int {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            return fds.filter { fd in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"))?.hasPrefix("socket:") == true
+            }.count
+        }
+    }
+}
