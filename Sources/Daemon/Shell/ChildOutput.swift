@@ -25,30 +25,35 @@ struct ChildOutput {
     /// Appends bytes and returns the complete lines they finish.
     mutating func append(_ bytes: [UInt8]) -> [String] {
         var lines: [String] = []
-        for byte in bytes {
-            if byte == UInt8(ascii: "\n") {
-                lines.append(Self.text(partial))
-                partial.removeAll(keepingCapacity: true)
-            } else {
-                partial.append(byte)
-                if partial.count >= Self.maximumLine {
-                    lines.append(Self.text(partial) + " [line cut at 16 KiB]")
-                    partial.removeAll(keepingCapacity: true)
-                }
-            }
+        var rest = bytes[...]
+        while let newline = rest.firstIndex(of: UInt8(ascii: "\n")) {
+            partial += rest[..<newline]
+            rest = rest[rest.index(after: newline)...]
+            lines += cutOversized()
+            lines.append(Self.text(partial[...]))
+            partial.removeAll(keepingCapacity: true)
         }
-        return lines
+        partial += rest
+        return lines + cutOversized()
+    }
+
+    /// Cuts `maximumLine`-byte pieces off the front of an overlong line.
+    private mutating func cutOversized() -> [String] {
+        var pieces: [String] = []
+        while partial.count > Self.maximumLine {
+            pieces.append(Self.text(partial[..<Self.maximumLine]) + " [line cut at 16 KiB]")
+            partial.removeFirst(Self.maximumLine)
+        }
+        return pieces
     }
 
     /// The unterminated rest, at end of file.
     mutating func finish() -> String? {
         defer { partial.removeAll() }
-        return partial.isEmpty ? nil : Self.text(partial)
+        return partial.isEmpty ? nil : Self.text(partial[...])
     }
 
-    private static func text(_ bytes: [UInt8]) -> String {
-        var bytes = bytes
-        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-        return String(decoding: bytes, as: UTF8.self)
+    private static func text(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes, as: UTF8.self)
     }
 }

@@ -31,7 +31,8 @@ struct DaemonResources {
             for path in [config.controlSocket, config.statusFile] {
                 try FileIO.createDirectories(Self.directory(of: path), mode: 0o700)
             }
-            let control = try UnixControlListener(path: config.controlSocket)
+            // A deep backlog: hundreds of appctl calls at once must queue, not fail.
+            let control = try UnixControlListener(path: config.controlSocket, backlog: 1024)
             bound.append(control.remove)
             let notify = try NotifySocket(path: config.controlSocket + ".notify")
             bound.append(notify.remove)
