@@ -97,13 +97,13 @@ extension Daemon {
     }
 
     func sendStatus(group: String?, request id: Int, to client: Int32, endMarker: Bool) {
-        let report = statusReport(group: group)
-        if let master = report.master { send(.item(id: id, .master(master)), to: client) }
-        for process in report.processes { send(.item(id: id, .process(process)), to: client) }
+        send(.item(id: id, .master(masterStatus(group: group))), to: client)
+        let processes = processStatuses(group: group)
+        for process in processes { send(.item(id: id, .process(process)), to: client) }
         if endMarker {
-            send(.item(id: id, .snapshotEnd(SnapshotEnd(processes: report.processes.count))), to: client)
+            send(.item(id: id, .snapshotEnd(SnapshotEnd(processes: processes.count))), to: client)
         } else {
-            send(.done(id: id, .status(processes: report.processes.count)), to: client)
+            send(.done(id: id, .status(processes: processes.count)), to: client)
         }
     }
 

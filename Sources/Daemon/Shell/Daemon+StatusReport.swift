@@ -6,6 +6,31 @@ import Shared
 /// gathered here, when asked, never on a timer.
 extension Daemon {
     func statusReport(group: String?) -> StatusReport {
+        StatusReport(master: masterStatus(group: group), processes: processStatuses(group: group))
+    }
+
+    /// The master summary: cheap, so a client gets it before the process
+    /// figures are read.
+    func masterStatus(group: String?) -> MasterStatus {
+        let wallNow = WallClock.now().seconds
+        let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
+            GroupSummary(
+                name: workerGroup.name, count: workerGroup.config.count,
+                running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
+                reloadable: workerGroup.config.reloadable,
+                state: workerGroup.reload != nil ? .reloading : (workerGroup.wantsRunning ? .running : .stopped),
+                listen: workerGroup.config.listen.map(\.description),
+                exits: workerGroup.exits.sorted.map { GroupSummary.ExitCount($0.status, count: $0.count) })
+        }
+        let masterFigures = WorkerStatsCollector.master()
+        return MasterStatus(
+            pid: getpid(), startedAt: startedAt.seconds, uptime: wallNow - startedAt.seconds,
+            loadAverage: masterFigures.loadAverage ?? [], groups: supervisor.groups.count,
+            processes: supervisor.liveProcessCount, rss: masterFigures.rss, groupSummaries: summaries)
+    }
+
+    /// One item per slot, with figures read from /proc now.
+    func processStatuses(group: String?) -> [ProcessStatus] {
         let now = MonotonicInstant.now()
         let stats = statsCollector.collect(livePids(group: group), now: now)
         let wallNow = WallClock.now().seconds
@@ -57,22 +82,9 @@ extension Daemon {
                 processes.append(process)
             }
         }
-        let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
-            GroupSummary(
-                name: workerGroup.name, count: workerGroup.config.count,
-                running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
-                reloadable: workerGroup.config.reloadable,
-                state: workerGroup.reload != nil ? .reloading : (workerGroup.wantsRunning ? .running : .stopped),
-                listen: workerGroup.config.listen.map(\.description),
-                exits: workerGroup.exits.sorted.map { GroupSummary.ExitCount($0.status, count: $0.count) })
-        }
-        let masterFigures = WorkerStatsCollector.master()
-        let master = MasterStatus(
-            pid: getpid(), startedAt: startedAt.seconds, uptime: wallNow - startedAt.seconds,
-            loadAverage: masterFigures.loadAverage ?? [], groups: supervisor.groups.count,
-            processes: supervisor.liveProcessCount, rss: masterFigures.rss, groupSummaries: summaries)
-        return StatusReport(master: master, processes: processes)
+        return processes
     }
+
 
     /// Every TCP connection a worker holds (listening sockets are not
     /// connections: every worker of a group shares them).
