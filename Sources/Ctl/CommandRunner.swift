@@ -49,7 +49,7 @@ struct CommandRunner {
     /// `watch` (which never ends) at each `snapshotEnd` item, or when the
     /// next snapshot's master item shows the previous one is over.
     private func status(_ connection: ControlConnection, json: Bool, watch: Double?) throws(TransportError) -> ExitCode {
-        let screen = watch != nil && !json ? WatchScreen(sink: console.out, redrawsInPlace: console.outIsTerminal) : nil
+        let screen = watch.map { _ in WatchScreen(sink: console.out, redrawsInPlace: !json && console.outIsTerminal) }
         screen?.begin()
         defer { screen?.end() }
         var snapshot = StatusReport()

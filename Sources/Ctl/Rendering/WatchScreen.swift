@@ -15,9 +15,14 @@ struct WatchScreen {
 
     private static let escape = "\u{1B}["
 
-    /// Hides the cursor and clears the screen once, before the first frame.
+    /// Makes Ctrl-C the clean way out of every watch (exit 0), then, on a
+    /// terminal, hides the cursor and clears the screen once, before the
+    /// first frame.
     func begin() {
-        guard redrawsInPlace else { return }
+        guard redrawsInPlace else {
+            Self.exitOnSignal()
+            return
+        }
         Self.restoreCursorOnExit()
         sink.write(Self.escape + "?25l" + Self.escape + "H" + Self.escape + "2J")
     }
@@ -43,6 +48,14 @@ struct WatchScreen {
     /// The handler may only make async-signal-safe calls: one `write` of a
     /// static string (no allocation), then `_exit`. Ctrl-C ends a watch
     /// successfully; TERM and HUP exit as killed by their signal would.
+    /// The same exits, with nothing to restore (frames written to a pipe,
+    /// or `--watch --json`).
+    private static func exitOnSignal() {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber) { received in _exit(received == SIGINT ? 0 : 128 + received) }
+        }
+    }
+
     private static func restoreCursorOnExit() {
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber) { received in

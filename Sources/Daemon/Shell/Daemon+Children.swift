@@ -115,26 +115,26 @@ extension Daemon {
             guard let datagram else { return }
             let now = MonotonicInstant.now()
             guard supervisor.owner(of: datagram.pid) != nil else {
-                complainAboutNotification("from pid \(datagram.pid), which is not a worker", now: now)
+                complainAboutNotification("ignored a notify datagram from pid \(datagram.pid), which is not a worker", now: now)
                 continue
             }
             guard !datagram.truncated else {
-                complainAboutNotification("from pid \(datagram.pid) longer than \(NotifySocket.maximumDatagram) bytes", now: now)
+                complainAboutNotification("ignored a notify datagram from pid \(datagram.pid) longer than \(NotifySocket.maximumDatagram) bytes", now: now)
                 continue
             }
-            do {
-                let message = try NotifyMessage(datagram: datagram.payload)
-                reports[datagram.pid, default: WorkerReport()].merge(message, now: now)
-                if message.ready { perform(supervisor.handle(.ready(pid: datagram.pid), now: now)) }
-            } catch {
-                complainAboutNotification("from pid \(datagram.pid): \(error)", now: now)
+            let message = NotifyMessage(datagram: datagram.payload)
+            if !message.problems.isEmpty {
+                let problems = message.problems.map(\.description).joined(separator: "; ")
+                complainAboutNotification("ignored lines of a notify datagram from pid \(datagram.pid): \(problems)", now: now)
             }
+            reports[datagram.pid, default: WorkerReport()].merge(message, now: now)
+            if message.ready { perform(supervisor.handle(.ready(pid: datagram.pid), now: now)) }
         }
     }
 
     private func complainAboutNotification(_ what: String, now: MonotonicInstant) {
         guard let suppressed = notifyLogLimiter.allow(now: now) else { return }
         let more = suppressed > 0 ? " (\(suppressed) more ignored since the last report)" : ""
-        log.warning("ignored a notify datagram \(what)\(more)")
+        log.warning(what + more)
     }
 }

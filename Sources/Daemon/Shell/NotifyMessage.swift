@@ -11,7 +11,11 @@ struct NotifyMessage: Equatable {
     /// The worker's own counters: APPSTATS= parsed, always a JSON object.
     var appStats: JSONValue?
 
-    enum ParseError: Error, Equatable, CustomStringConvertible {
+    /// Lines that could not be used; the good lines of the same datagram
+    /// still count (systemd reads a datagram the same way).
+    var problems: [Problem] = []
+
+    enum Problem: Equatable, CustomStringConvertible {
         case notUTF8
         case noAssignment(String)
         case appStatsNotAnObject
@@ -25,10 +29,16 @@ struct NotifyMessage: Equatable {
         }
     }
 
-    init(datagram: [UInt8]) throws(ParseError) {
-        guard let text = String(validating: datagram, as: UTF8.self) else { throw .notUTF8 }
+    init(datagram: [UInt8]) {
+        guard let text = String(validating: datagram, as: UTF8.self) else {
+            problems = [.notUTF8]
+            return
+        }
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            guard let equals = line.firstIndex(of: "=") else { throw .noAssignment(String(line)) }
+            guard let equals = line.firstIndex(of: "=") else {
+                problems.append(.noAssignment(String(line)))
+                continue
+            }
             let key = line[..<equals]
             let value = String(line[line.index(after: equals)...])
             switch key {
@@ -37,10 +47,11 @@ struct NotifyMessage: Equatable {
             case "WATCHDOG": watchdog = value == "1"
             case "STATUS": status = value
             case "APPSTATS":
-                guard let stats = try? JSONValue(parsing: Array(value.utf8)), stats.objectValue != nil else {
-                    throw .appStatsNotAnObject
+                if let stats = try? JSONValue(parsing: Array(value.utf8)), stats.objectValue != nil {
+                    appStats = stats
+                } else {
+                    problems.append(.appStatsNotAnObject)
                 }
-                appStats = stats
             default: continue  // Other systemd keys (MAINPID, ERRNO...) mean nothing here.
             }
         }
