@@ -12,6 +12,14 @@ struct ControlStreams {
         var group: String?
         var awaiting: Set<String>?
         var outcomes: [GroupReloaded] = []
+
+        /// Whether a notice about `group` belongs to this stream: while its
+        /// reload is being applied, any group it names (or every group);
+        /// afterwards only the groups it still awaits, so another request's
+        /// later reload of a finished group is not reported here.
+        func follows(_ group: String) -> Bool {
+            awaiting.map { $0.contains(group) } ?? (self.group == nil || self.group == group)
+        }
     }
 
     /// A `stop group` waiting until the group's last process has exited.

@@ -137,8 +137,9 @@ extension Daemon {
     }
 
     func serviceControlDeadlines(now: MonotonicInstant) {
-        for index in streams.watchers.indices where streams.watchers[index].next <= now {
-            let watcher = streams.watchers[index]
+        // Over a copy: a send that drops its client removes that client's watchers.
+        for watcher in streams.watchers where watcher.next <= now {
+            guard let index = streams.watchers.firstIndex(where: { $0.client == watcher.client && $0.request == watcher.request }) else { continue }
             streams.watchers[index].next = now.adding(seconds: watcher.interval)
             sendStatus(group: watcher.group, request: watcher.request, to: watcher.client, endMarker: true)
         }

@@ -142,7 +142,7 @@ extension Daemon {
         switch notice {
         case .replaced(let worker, let oldPid, let newPid):
             let item = ControlItem.replaced(ProcessReplaced(group: worker.group, id: worker.id, oldPid: oldPid, newPid: newPid))
-            for waiter in streams.reloads where waiter.group == nil || waiter.group == worker.group {
+            for waiter in streams.reloads where waiter.follows(worker.group) {
                 send(.item(id: waiter.request, item), to: waiter.client)
             }
         case .reloadFinished(let group, let outcome):
@@ -154,10 +154,12 @@ extension Daemon {
             case .aborted(let reason, let replaced):
                 reloaded = GroupReloaded(group: group, outcome: .aborted, replaced: replaced, reason: reason)
             }
-            for index in streams.reloads.indices where streams.reloads[index].group == nil || streams.reloads[index].group == group {
+            // Over a copy: a send that drops its client removes that client's streams.
+            for waiter in streams.reloads where waiter.follows(group) {
+                guard let index = streams.reloads.firstIndex(where: { $0.client == waiter.client && $0.request == waiter.request }) else { continue }
                 streams.reloads[index].outcomes.append(reloaded)
                 streams.reloads[index].awaiting?.remove(group)
-                send(.item(id: streams.reloads[index].request, .reloaded(reloaded)), to: streams.reloads[index].client)
+                send(.item(id: waiter.request, .reloaded(reloaded)), to: waiter.client)
             }
             completeReloads()
         case .groupStopped(let group):

@@ -3,8 +3,9 @@ import Shared
 
 /// Everything the daemon must hold before it may supervise, acquired in the
 /// order that keeps a second daemon from disturbing the first: the orphan
-/// guard (first, so it inherits none of what follows), the pid-file lock, then the control socket (a live one is never replaced), then the
-/// notify socket next to it, then the groups' listening sockets.
+/// guard (first, so it inherits none of what follows), the pid-file lock,
+/// the control socket (a live one is never replaced), the notify socket next
+/// to it, then the groups' listening sockets.
 struct DaemonResources {
     let orphanGuard: OrphanGuard
     let pidFile: PidFileLock

@@ -12,6 +12,8 @@ extension EndToEnd {
         var stopSignal: String? = nil
         /// "none", "notify", or seconds for `{afterSeconds: N}`.
         var readiness: Readiness? = nil
+        /// Seconds a `notify` process has to send READY=1 (appd's default: 30).
+        var readyTimeout: Double? = nil
 
         enum Readiness: Sendable {
             case none, notify
@@ -24,6 +26,7 @@ extension EndToEnd {
             if !listen.isEmpty { object["listen"] = listen }
             if let stopTimeout { object["stopTimeout"] = stopTimeout }
             if let stopSignal { object["stopSignal"] = stopSignal }
+            if let readyTimeout { object["readyTimeout"] = readyTimeout }
             switch readiness {
             case nil: break
             case .none?: object["readiness"] = "none"
