@@ -185,7 +185,7 @@ private let fixture = StatusReport(
         queue  0   4713  running       3h11m   0         -     -         -    -      -
         queue  1   -     backoff 1.5s  -       7         -     -         -    -      killed by SIGKILL, 3s ago
 
-        GROUP  STATE    RUNNING  RELOAD   LISTEN                EXITS
+        GROUP  STATE    RUNNING  RELOAD   LISTEN                FAILED EXITS
         web    running  2/2      rolling  tcp://127.0.0.1:8080  exited 3 ×2
         queue  running  1/2      SIGUSR1  -                     -
 

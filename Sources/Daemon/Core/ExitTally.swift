@@ -3,15 +3,18 @@ import Shared
 /// Exits counted per status for one group: Workerman's `worker_exit_info`.
 ///
 /// Every exit of a supervised process is counted, clean ones included, so the
-/// tally always adds up to the number of exits seen; the status view decides
-/// what to highlight.
+/// tally always adds up to the number of exits seen; status shows the
+/// `failures` (non-zero codes and deaths by signal), as the spec asks.
 struct ExitTally: Sendable, Equatable {
     private(set) var counts: [ExitStatus: Int] = [:]
 
     var total: Int { counts.values.reduce(0, +) }
 
-    /// Exits other than `exited 0`.
-    var failures: Int { counts.filter { !$0.key.isSuccess }.values.reduce(0, +) }
+    /// Exits other than `exited 0`, most frequent first (ties by status,
+    /// for stable output).
+    var failures: [(status: ExitStatus, count: Int)] {
+        sorted.filter { !$0.status.isSuccess }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.status < $1.status }
+    }
 
     mutating func record(_ status: ExitStatus) { counts[status, default: 0] += 1 }
 

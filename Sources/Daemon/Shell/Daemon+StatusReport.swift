@@ -20,7 +20,7 @@ extension Daemon {
                 reloadable: workerGroup.config.reloadable,
                 state: workerGroup.reload != nil ? .reloading : (workerGroup.wantsRunning ? .running : .stopped),
                 listen: workerGroup.config.listen.map(\.description),
-                exits: workerGroup.exits.sorted.map { GroupSummary.ExitCount($0.status, count: $0.count) })
+                exits: workerGroup.exits.failures.map { GroupSummary.ExitCount($0.status, count: $0.count) })
         }
         let masterFigures = WorkerStatsCollector.master()
         return MasterStatus(

@@ -63,9 +63,9 @@ public enum StatusTable {
         return TextTable.render([header] + rows)
     }
 
-    /// GROUP STATE RUNNING RELOAD LISTEN EXITS, one row per group.
+    /// GROUP STATE RUNNING RELOAD LISTEN FAILED EXITS, one row per group.
     public static func groupTable(_ groups: [GroupSummary]) -> String {
-        let header = ["GROUP", "STATE", "RUNNING", "RELOAD", "LISTEN", "EXITS"]
+        let header = ["GROUP", "STATE", "RUNNING", "RELOAD", "LISTEN", "FAILED EXITS"]
         let rows = groups.map { group in
             [
                 group.name, group.state.rawValue, "\(group.running)/\(group.count)",

@@ -308,3 +308,15 @@ extension Double {
         return (self * scale).rounded() / scale
     }
 }
+
+@Suite struct ExitTallyTests {
+    @Test func failuresLeaveOutCleanExitsAndPutTheMostFrequentFirst() {
+        var tally = ExitTally()
+        for status: ExitStatus in [.exited(code: 0), .exited(code: 3), .killed(signal: .kill), .exited(code: 3), .exited(code: 0)] {
+            tally.record(status)
+        }
+        #expect(tally.total == 5)
+        #expect(tally.failures.map(\.status) == [.exited(code: 3), .killed(signal: .kill)])
+        #expect(tally.failures.map(\.count) == [2, 1])
+    }
+}
