@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -43,6 +44,22 @@ def read_small(path):
         os.close(fd)
 
 
+def read_all(path):
+    """Read a /proc file to its end. One read() of a seq_file such as
+    /proc/PID/task/TID/children returns at most one page (about 680 pids),
+    so lists that may be long must be read in a loop."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parts = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(parts)
+            parts.append(chunk)
+    finally:
+        os.close(fd)
+
+
 def children(pid):
     """Direct children of every thread of `pid` (a set of pids)."""
     result = set()
@@ -52,7 +69,7 @@ def children(pid):
         return result
     for tid in tids:
         try:
-            result.update(int(p) for p in read_small(f"/proc/{pid}/task/{tid}/children").split())
+            result.update(int(p) for p in read_all(f"/proc/{pid}/task/{tid}/children").split())
         except (FileNotFoundError, ProcessLookupError):
             pass
     return result
@@ -83,6 +100,14 @@ def age_seconds(pid):
 def cmdline(pid):
     try:
         return read_small(f"/proc/{pid}/cmdline")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def comm(pid):
+    """The process name (/proc/PID/comm, without the newline), or None."""
+    try:
+        return read_small(f"/proc/{pid}/comm").rstrip(b"\n")
     except (FileNotFoundError, ProcessLookupError):
         return None
 
@@ -273,7 +298,7 @@ class Appd(Supervised):
 
     def argv(self):
         if not os.access(APPD, os.X_OK):
-            raise RuntimeError(f"{APPD} not built: swift build -c release --static-swift-stdlib --scratch-path .build-bench")
+            raise RuntimeError(f"{APPD} not built: swift build -c release -Xswiftc -static-executable --scratch-path .build-bench")
         return [APPD, "--config", self.config]
 
     def start(self):
@@ -304,12 +329,62 @@ class Appd(Supervised):
         except OSError:
             return super().log_tail()
 
+    # appd forks one helper of its own at start-up, the orphan guard (comm
+    # "appd-guard", same command line as the master): it is not a worker, so
+    # it is left out of the children counted, picked as victims or measured.
+    # It exits by itself once the master is gone; stop() checks that it did.
+    GUARD_COMM = b"appd-guard"
+
+    def children(self):
+        kids = set()
+        for kid in children(self.pid):
+            if comm(kid) == self.GUARD_COMM:
+                if kid not in self.helpers:
+                    line = cmdline(kid)
+                    if line is not None:
+                        self.helpers[kid] = line
+                continue
+            kids.add(kid)
+            if kid not in self.seen:
+                line = cmdline(kid)
+                if line is not None:
+                    self.seen[kid] = line
+        return kids
+
+    @property
+    def helpers(self):
+        if not hasattr(self, "_helpers"):
+            self._helpers = {}
+        return self._helpers
+
+    @property
+    def socket(self):
+        return os.path.join(self.dir, "appd.sock")
+
+    def stop(self):
+        helpers = dict(self.helpers)
+        super().stop()
+        # The guard leaves on EOF from the master; give it a moment, then
+        # kill it by pid if it is still there (same comm and command line).
+        deadline = time.monotonic() + 2
+        for pid, line in helpers.items():
+            while time.monotonic() < deadline and comm(pid) == self.GUARD_COMM and cmdline(pid) == line:
+                time.sleep(0.01)
+            if comm(pid) == self.GUARD_COMM and cmdline(pid) == line:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    print(f"  note: killed appd's leftover orphan guard {pid}", file=sys.stderr)
+                except ProcessLookupError:
+                    pass
+        self._helpers = {}
+
 
 class Supervisord(Supervised):
     name = "supervisord"
 
-    def __init__(self, count, command="sleep 1000"):
+    def __init__(self, count, command="sleep 1000", control=False):
         super().__init__(count, "supervisord")
+        self.control = control
         self.config = os.path.join(self.dir, "supervisord.conf")
         d = self.dir
         with open(self.config, "w") as f:
@@ -332,6 +407,41 @@ stopwaitsecs=5
 stdout_logfile=NONE
 stderr_logfile=NONE
 """)
+            if control:
+                # What supervisorctl needs: the XML-RPC interface on a Unix
+                # socket (0700, in the temp dir), and where to find it.
+                f.write(f"""
+[unix_http_server]
+file={self.socket}
+chmod=0700
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{self.socket}
+""")
+
+    @property
+    def socket(self):
+        return os.path.join(self.dir, "supervisor.sock")
+
+    def ctl_argv(self, *args):
+        """`supervisorctl -c CONF ARGS...` for this instance (control=True)."""
+        return [os.path.join(VENV_BIN, "supervisorctl"), "-c", self.config, *args]
+
+    def wait_control(self, timeout=30.0):
+        """Wait until supervisorctl can talk to this supervisord."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.socket):
+                r = subprocess.run(self.ctl_argv("pid"), capture_output=True, text=True, timeout=30)
+                if r.stdout.strip() == str(self.pid):
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"supervisord exited with {self.proc.returncode}; see {self.log_tail()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"supervisorctl could not reach supervisord within {timeout}s")
 
     def argv(self):
         exe = os.path.join(VENV_BIN, "supervisord")
@@ -380,6 +490,60 @@ def make(name, count):
 
 
 ALL = ["appd", "supervisord", "gunicorn"]
+
+
+# ------------------------------------------------------ timing a command
+
+def schedstat_ns(pid):
+    """Nanoseconds `pid` has spent on a CPU (first field of /proc/PID/schedstat)."""
+    return int(read_small(f"/proc/{pid}/schedstat").split()[0])
+
+
+def schedstat_pair(pid):
+    """(ns on a CPU, ns runnable but waiting for a CPU) of `pid` so far."""
+    fields = read_small(f"/proc/{pid}/schedstat").split()
+    return int(fields[0]), int(fields[1])
+
+
+def spawn_timed(argv, stdout_path, stderr_path, env=None, timeout=60.0):
+    """Run one command to completion, as a shell would, and time it whole:
+    from just before posix_spawn() to wait4() returning (process start-up,
+    dynamic loading, the command's work, writing its output, exit).
+
+    stdout and stderr go to files (truncated), so the command writes its
+    output for real but no pipe reader of ours is in the measurement.
+    Returns (wall seconds, the command's CPU seconds user+system from wait4's
+    rusage, exit code or -signal). A command still running after `timeout`
+    seconds is killed (by its pid) and reported as failed."""
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+        (os.POSIX_SPAWN_OPEN, 2, stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+    ]
+    pidfds = []  # a pidfd names this very process even once it is reaped
+
+    def kill_overdue():
+        for fd in pidfds:
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    watchdog = threading.Timer(timeout, kill_overdue)
+    watchdog.start()
+    try:
+        t0 = time.perf_counter()
+        pid = os.posix_spawn(argv[0], argv, os.environ if env is None else env, file_actions=actions)
+        pidfds.append(os.pidfd_open(pid))
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - t0
+    finally:
+        watchdog.cancel()
+        watchdog.join()
+        for fd in pidfds:
+            os.close(fd)
+    code = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, code
 
 
 def fmt_ms(seconds):

@@ -36,9 +36,14 @@ WORK=$(mktemp -d /tmp/appd-bench-idle-XXXXXX)
 MASTER=""          # pid of the master currently running
 declare -A SEEN=() # child pid -> its cmdline when first seen
 
-children() {  # direct children of every thread of $1
+children() {  # direct children of every thread of $1, but not appd's orphan guard
   local t
-  for t in /proc/"$1"/task/*; do cat "$t/children" 2>/dev/null || true; done | tr ' ' '\n' | grep -v '^$' || true
+  # appd forks one helper, the orphan guard (comm "appd-guard"): not a worker,
+  # and it leaves by itself once the master has gone.
+  for t in /proc/"$1"/task/*; do cat "$t/children" 2>/dev/null || true; done | tr ' ' '\n' | grep -v '^$' |
+    while read -r kid; do
+      [ "$(cat /proc/"$kid"/comm 2>/dev/null)" = appd-guard ] || echo "$kid"
+    done || true
 }
 
 cmdline_of() { { tr '\0' ' ' < /proc/"$1"/cmdline; } 2>/dev/null || true; }

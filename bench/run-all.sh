@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build appd (release, static Swift stdlib, scratch dir .build-bench), set up
-# the peers in bench/.venv, run the three benchmarks and rewrite
+# the peers in bench/.venv, run the benchmarks (respawn latency, master RSS,
+# idle syscalls; control-command latency, status scaling) and rewrite
 # bench/RESULTS.md with their tables, the date and the machine.
 #
-# Usage: bench/run-all.sh [--no-build] [--kills N] [--runs N]
+# Usage: bench/run-all.sh [--no-build] [--kills N] [--runs N] [--ctl-runs N] [--scaling-runs N]
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
@@ -11,12 +12,16 @@ ROOT=$(dirname "$BENCH")
 BUILD=1
 KILLS=21
 RUNS=3
+CTL_RUNS=40
+SCALING_RUNS=30
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0; shift ;;
     --kills) KILLS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    --ctl-runs) CTL_RUNS=$2; shift 2 ;;
+    --scaling-runs) SCALING_RUNS=$2; shift 2 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +47,7 @@ step() {  # run one benchmark in the background and wait, so signals reach us at
 cd "$ROOT"
 if [ "$BUILD" = 1 ]; then
   echo "== building appd (release, static stdlib, .build-bench)" >&2
-  swift build -c release --static-swift-stdlib --scratch-path .build-bench >&2
+  swift build -c release -Xswiftc -static-executable --scratch-path .build-bench >&2
 fi
 echo "== peers" >&2
 "$BENCH/setup-peers.sh" > "$OUT/peers.txt"
@@ -61,6 +66,10 @@ echo "== master RSS" >&2
 step "$PY" "$BENCH/master-rss.py" --runs "$RUNS" --json "$OUT/rss.json" > "$OUT/rss.md" || status=1
 echo "== idle syscalls" >&2
 step "$BENCH/idle-syscalls.sh" --summary "$OUT/idle.txt" > "$OUT/idle.md" || status=1
+echo "== control command latency" >&2
+step "$PY" "$BENCH/control-latency.py" --runs "$CTL_RUNS" --json "$OUT/ctl.json" > "$OUT/ctl.md" || status=1
+echo "== status scaling" >&2
+step "$PY" "$BENCH/status-scaling.py" --runs "$SCALING_RUNS" --profile --json "$OUT/scaling.json" > "$OUT/scaling.md" || status=1
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -106,6 +115,38 @@ rows.append(["master RSS, 100 children", "≤ 10 MB", "10.9 MB / 25.6 MB"] +
 v = {n: idle.get(n) for n in names}
 rows.append(["master syscalls, 10 idle s", "0", "0 / –"] +
             [("–" if v[n] is None else str(v[n])) for n in names])
+ctl = load("ctl.json")
+cr = ctl.get("results", {})
+a = cr.get("appctl_status_json", {}).get("median")
+sv = cr.get("supervisorctl_status", {}).get("median")
+procs = ctl.get("procs", 64)
+rows.append([f"whole status command, {procs} processes, median (appd: `appctl status --json`; "
+             "supervisord: `supervisorctl status`)", "≤ 5 ms, ≥ 15× faster than supervisorctl",
+             "1021 ms (Workerman `status`) / 104–360 ms (circusctl)",
+             "–" if a is None else f"{a * 1000:.2f} ms",
+             "–" if sv is None else (f"{sv * 1000:.2f} ms" + (f" ({sv / a:.1f}× appd)" if a else "")),
+             "– (gunicornc: 108 ms in issue 3, not measured here)"])
+p = cr.get("appctl_ping", {}).get("median")
+rows.append(["control client floor, median (`appctl ping`; `supervisorctl pid`)", "–", "– / –",
+             "–" if p is None else f"{p * 1000:.2f} ms",
+             "–" if cr.get("supervisorctl_pid", {}).get("median") is None else
+             f"{cr['supervisorctl_pid']['median'] * 1000:.2f} ms", "–"])
+sc = load("scaling.json")
+sr = sc.get("results", {})
+sizes = sc.get("sizes", [])
+if sizes:
+    hi = max(sizes)
+    cells = " / ".join("–" if sr.get(f"status@{n}", {}).get("median") is None else
+                       f"{sr[f'status@{n}']['median'] * 1000:.1f}" for n in sizes) + " ms"
+    rows.append([f"`appctl status --json` with {' / '.join(map(str, sizes))} workers, median", f"< 50 ms at {hi}",
+                 "– / 2.5 ms per process (360 ms at 104)", cells, "–", "–"])
+    c = sr.get(f"connections@{hi}", {}).get("median")
+    rows.append([f"`appctl connections --json` with {hi} workers, median", "–", "– / –",
+                 "–" if c is None else f"{c * 1000:.1f} ms", "–", "–"])
+    mem = sc.get("memory", {})
+    rows.append([f"master VmRSS with {' / '.join(map(str, sizes))} workers", "–", "– / –",
+                 " / ".join("–" if str(n) not in mem else f"{mem[str(n)]['rss_kb_idle'] / 1024:.1f}" for n in sizes)
+                 + " MiB", "–", "–"])
 print("| measure | goal | Workerman / circus (issue 2, not measured here) | appd | supervisord | gunicorn |")
 print("|---|---|---|---|---|---|")
 for r in rows:
@@ -120,7 +161,7 @@ EOF
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- Machine: $(nproc) CPUs (nproc), $cpu, kernel $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo); shared and noisy; load average $load_before before, $load_after after"
-  echo "- appd: commit $commit, \`swift build -c release --static-swift-stdlib\` ($swiftv)"
+  echo "- appd: commit $commit, \`swift build -c release -Xswiftc -static-executable\` ($swiftv)"
   echo "- Peers (bench/.venv, $python3v): $(tr -s ' ' < "$OUT/peers.txt" | tr '\n' ',' | sed 's/,$//; s/,/, /g'); gunicorn with \`--no-control-socket\` when it has one"
   echo
   echo "## Summary"
@@ -134,6 +175,10 @@ EOF
   cat "$OUT/rss.md"
   echo
   cat "$OUT/idle.md"
+  echo
+  cat "$OUT/ctl.md"
+  echo
+  cat "$OUT/scaling.md"
 } > "$BENCH/RESULTS.md"
 
 echo "== wrote $BENCH/RESULTS.md" >&2
