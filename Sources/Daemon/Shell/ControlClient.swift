@@ -40,13 +40,16 @@ final class ControlClient {
         case failed(String)
     }
 
-    /// Queues a reply and writes as much as the socket takes now.
-    func send(_ reply: ControlReply) -> Outcome {
-        let line = reply.encodedLine()
-        guard pendingBytes + line.count <= Self.maximumOutbound else {
-            return .failed("it is not reading its replies (\(HumanFormat.bytes(UInt64(pendingBytes))) queued)")
+    /// Queues replies and writes as much as the socket takes now: a batch
+    /// (a status snapshot of a thousand processes) leaves in one write.
+    func send(_ replies: some Sequence<ControlReply>) -> Outcome {
+        for reply in replies {
+            let line = reply.encodedLine()
+            guard pendingBytes + line.count <= Self.maximumOutbound else {
+                return .failed("it is not reading its replies (\(HumanFormat.bytes(UInt64(pendingBytes))) queued)")
+            }
+            outbound.append(contentsOf: line)
         }
-        outbound.append(contentsOf: line)
         return waitingToWrite ? .blocked : flush()
     }
 

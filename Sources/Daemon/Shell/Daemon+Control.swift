@@ -79,16 +79,19 @@ extension Daemon {
     }
 
     /// Queues a reply for a client; a client that cannot take it is dropped.
-    func send(_ reply: ControlReply, to number: Int32) {
+    func send(_ reply: ControlReply, to number: Int32) { send(CollectionOfOne(reply), to: number) }
+
+    /// Queues replies to leave in one write.
+    func send(_ replies: some Sequence<ControlReply>, to number: Int32) {
         guard let client = clients[number] else { return }
-        handle(client.send(reply), for: client)
+        handle(client.send(replies), for: client)
     }
 
     /// Sends a last reply, then closes once it is written.
     func finish(_ client: ControlClient, with reply: ControlReply) {
         client.closeAfterFlush = true
         streams.forget(client: client.number)
-        handle(client.send(reply), for: client)
+        handle(client.send(CollectionOfOne(reply)), for: client)
     }
 
     private func flush(_ client: ControlClient) { handle(client.flush(), for: client) }

@@ -48,7 +48,7 @@ extension Daemon {
             }
         case .logs(let group, let follow, let lines):
             let backlog = outputBacklog.recent(group: group, limit: lines)
-            for entry in backlog { send(.item(id: id, .log(entry)), to: client) }
+            send(backlog.map { .item(id: id, .log($0)) }, to: client)
             if follow {
                 streams.logFollowers.append(.init(client: client, request: id, group: group))
             } else {
@@ -98,19 +98,18 @@ extension Daemon {
 
     func sendStatus(group: String?, request id: Int, to client: Int32, endMarker: Bool) {
         send(.item(id: id, .master(masterStatus(group: group))), to: client)
-        let processes = processStatuses(group: group)
-        for process in processes { send(.item(id: id, .process(process)), to: client) }
-        if endMarker {
-            send(.item(id: id, .snapshotEnd(SnapshotEnd(processes: processes.count))), to: client)
-        } else {
-            send(.done(id: id, .status(processes: processes.count)), to: client)
+        var count = 0
+        forEachProcessStatusSlice(group: group) { slice in
+            count += slice.count
+            send(slice.map { .item(id: id, .process($0)) }, to: client)
         }
+        send(endMarker ? .item(id: id, .snapshotEnd(SnapshotEnd(processes: count))) : .done(id: id, .status(processes: count)),
+             to: client)
     }
 
     private func sendConnections(group: String?, request id: Int, to client: Int32) {
         let entries = connectionEntries(group: group)
-        for entry in entries { send(.item(id: id, .connection(entry)), to: client) }
-        send(.done(id: id, .connections(entries.count)), to: client)
+        send(entries.map { .item(id: id, .connection($0)) } + [.done(id: id, .connections(entries.count))], to: client)
     }
 
     // MARK: - Reload and stop streams

@@ -31,60 +31,75 @@ extension Daemon {
 
     /// One item per slot, with figures read from /proc now.
     func processStatuses(group: String?) -> [ProcessStatus] {
+        var all: [ProcessStatus] = []
+        forEachProcessStatusSlice(group: group) { all += $0 }
+        return all
+    }
+
+    /// The same in slices of `sliceSize` slots, each handed over as soon as
+    /// its figures are read, so a client decodes the first slice while the
+    /// master reads the next (with a thousand workers the /proc reads take
+    /// tens of milliseconds).
+    func forEachProcessStatusSlice(group: String?, sliceSize: Int = 128, _ deliver: ([ProcessStatus]) -> Void) {
         let now = MonotonicInstant.now()
-        let stats = statsCollector.collect(livePids(group: group), now: now)
         let wallNow = WallClock.now().seconds
+        let slots = supervisor.groups.filter { group == nil || $0.name == group }
+            .flatMap { workerGroup in workerGroup.slots.map { (group: workerGroup.name, slot: $0) } }
+        var round = WorkerStatsCollector.Round()
+        for start in stride(from: 0, to: slots.count, by: sliceSize) {
+            let slice = slots[start..<min(start + sliceSize, slots.count)]
+            let stats = statsCollector.collect(slice.compactMap { $0.slot.process?.pid }, in: &round, now: now)
+            deliver(slice.map { processStatus($0.slot, of: $0.group, stats: stats, now: now, wallNow: wallNow) })
+        }
+    }
+
+    private func processStatus(
+        _ slot: WorkerSlot, of group: String, stats: [Int32: WorkerStats], now: MonotonicInstant, wallNow: Double
+    ) -> ProcessStatus {
         /// A monotonic instant as Unix time, for what people read.
         func wallTime(_ instant: MonotonicInstant) -> Double { wallNow - now.seconds(since: instant) }
 
-        var processes: [ProcessStatus] = []
-        for workerGroup in supervisor.groups where group == nil || workerGroup.name == group {
-            for slot in workerGroup.slots {
-                var process = ProcessStatus(
-                    group: workerGroup.name, id: slot.id, pid: nil, state: .stopped, uptime: nil,
-                    restarts: slot.restarts, lastExit: slot.lastExit.map { exit in
-                        switch exit.cause {
-                        case .exited(let status):
-                            return ProcessStatus.LastExit(description: exit.description, status: status.key,
-                                                          at: wallTime(exit.at), uptime: exit.uptime)
-                        case .spawnFailed:
-                            return ProcessStatus.LastExit(description: exit.description, status: nil,
-                                                          at: wallTime(exit.at), uptime: 0)
-                        }
-                    })
-                switch slot.state {
-                case .empty, .spawning:
-                    break
-                case .backingOff(let until):
-                    process.state = .backoff
-                    process.backoffRemaining = until.seconds(since: now)
-                case .live(let live):
-                    process.pid = live.pid
-                    process.uptime = now.seconds(since: live.startedAt)
-                    switch live.phase {
-                    case .starting: process.state = .starting
-                    case .running: process.state = .running
-                    case .stopping: process.state = .stopping
-                    }
-                    if let figures = stats[live.pid] {
-                        process.rss = figures.rss
-                        process.cpu = figures.cpuPercent
-                        process.fds = figures.openFDs
-                        process.threads = figures.threads
-                        process.tcp = figures.connections.filter { $0.state != .listen }
-                            .reduce(into: [:]) { $0[$1.state.key, default: 0] += 1 }
-                    }
-                    if let report = reports[live.pid] {
-                        process.statusText = report.statusText
-                        process.appStats = report.appStats
-                    }
+        var process = ProcessStatus(
+            group: group, id: slot.id, pid: nil, state: .stopped, uptime: nil,
+            restarts: slot.restarts, lastExit: slot.lastExit.map { exit in
+                switch exit.cause {
+                case .exited(let status):
+                    return ProcessStatus.LastExit(description: exit.description, status: status.key,
+                                                  at: wallTime(exit.at), uptime: exit.uptime)
+                case .spawnFailed:
+                    return ProcessStatus.LastExit(description: exit.description, status: nil,
+                                                  at: wallTime(exit.at), uptime: 0)
                 }
-                processes.append(process)
+            })
+        switch slot.state {
+        case .empty, .spawning:
+            break
+        case .backingOff(let until):
+            process.state = .backoff
+            process.backoffRemaining = until.seconds(since: now)
+        case .live(let live):
+            process.pid = live.pid
+            process.uptime = now.seconds(since: live.startedAt)
+            switch live.phase {
+            case .starting: process.state = .starting
+            case .running: process.state = .running
+            case .stopping: process.state = .stopping
+            }
+            if let figures = stats[live.pid] {
+                process.rss = figures.rss
+                process.cpu = figures.cpuPercent
+                process.fds = figures.openFDs
+                process.threads = figures.threads
+                process.tcp = figures.connections.filter { $0.state != .listen }
+                    .reduce(into: [:]) { $0[$1.state.key, default: 0] += 1 }
+            }
+            if let report = reports[live.pid] {
+                process.statusText = report.statusText
+                process.appStats = report.appStats
             }
         }
-        return processes
+        return process
     }
-
 
     /// Every TCP connection a worker holds (listening sockets are not
     /// connections: every worker of a group shares them).

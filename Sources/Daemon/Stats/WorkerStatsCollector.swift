@@ -20,11 +20,11 @@ struct WorkerStatsCollector {
     /// Why sock_diag failed on the last call, if it did: worth a log line.
     private(set) var lastSockDiagFailure: SystemError?
 
-    /// `tableSource`: nil (the default) uses sock_diag and falls back to
-    /// /proc/net; a source pins it, for tests and benchmarks.
     /// A reaped worker's CPU baseline is of no further use.
     mutating func forget(pid: Int32) { cpu.forget(pid: pid) }
 
+    /// `tableSource`: nil (the default) uses sock_diag and falls back to
+    /// /proc/net; a source pins it, for tests and benchmarks.
     init(cpu: CPUUsageTracker = CPUUsageTracker(), tableSource: TCPSocketTable.Source? = nil) {
         self.cpu = cpu
         self.tableSource = tableSource
@@ -46,6 +46,21 @@ struct WorkerStatsCollector {
         _ pids: [Int32], table: [UInt64: TCPConnection], now: MonotonicInstant = .now()
     ) -> [Int32: WorkerStats] {
         assemble(sample(pids), table: table, now: now)
+    }
+
+    /// One request collected in slices (so the first slice can be sent
+    /// while the next is read): the TCP table is read once, by the first
+    /// slice that has a socket, and shared by the rest.
+    struct Round {
+        fileprivate var table: [UInt64: TCPConnection]?
+    }
+
+    mutating func collect(_ pids: [Int32], in round: inout Round, now: MonotonicInstant = .now()) -> [Int32: WorkerStats] {
+        let samples = sample(pids)
+        if round.table == nil, samples.contains(where: { !$0.socketInodes.isEmpty }) {
+            round.table = readTable(only: nil)
+        }
+        return assemble(samples, table: round.table ?? [:], now: now)
     }
 
     private func sample(_ pids: [Int32]) -> [ProcessSample] {
@@ -82,9 +97,10 @@ struct WorkerStatsCollector {
         return MasterStats(rss: rss.map { $0 * KernelUnits.pageSize }, loadAverage: LoadAverage.current())
     }
 
-    private mutating func readTable(only inodes: Set<UInt64>) -> [UInt64: TCPConnection] {
+    /// `inodes` nil: every socket of the host.
+    private mutating func readTable(only inodes: Set<UInt64>?) -> [UInt64: TCPConnection] {
         lastSockDiagFailure = nil
-        guard !inodes.isEmpty else {
+        guard inodes?.isEmpty != true else {
             lastTableSource = nil
             return [:]
         }
