@@ -1,5 +1,5 @@
 import Testing
-import Shared
+@testable import Shared
 
 // MARK: - Framing
 
@@ -315,4 +315,24 @@ private let sampleProcess = ProcessStatus(
     #expect(value["a"]?.intValue == nil)
     #expect(value["b"]?.boolValue == nil)
     #expect(String(decoding: try WireJSON.encode(value), as: UTF8.self) == #"{"a":true,"b":1,"c":1.5,"d":null,"e":[1,"x"]}"#)
+}
+
+@Test func handWrittenProcessLinesMatchTheEncoderByteForByte() throws {
+    let full = ProcessStatus(
+        group: "web \"eu\"/1", id: 7, pid: 4711, state: .running, uptime: 12.5, restarts: 3,
+        lastExit: ProcessStatus.LastExit(.killed(signal: .kill), at: 1_795_782_710.631, uptime: 0.25),
+        backoffRemaining: 1.0, rss: 14_680_064, cpu: 99.9, fds: 12, threads: 2,
+        tcp: ["established": 3, "close_wait": 1],
+        appStats: .object(["requests": .number(120), "nested": .object(["b": .bool(true), "a": .array([.null, .string("x\n")])])]),
+        statusText: "serving\tall")
+    let bare = ProcessStatus(group: "q", id: 0, pid: nil, state: .stopped, uptime: nil, restarts: 0,
+                             lastExit: ProcessStatus.LastExit(description: "failed to start", status: nil, at: 5, uptime: 0))
+    for process in [full, bare] {
+        let viaEncoder = try WireJSON.encode(ControlReply.item(id: 42, .process(process))) + [UInt8(ascii: "\n")]
+        #expect(process.replyLine(id: 42) == viaEncoder,
+                "\(String(decoding: process.replyLine(id: 42) ?? [], as: UTF8.self))\n\(String(decoding: viaEncoder, as: UTF8.self))")
+    }
+    var infinite = full
+    infinite.cpu = .infinity
+    #expect(infinite.replyLine(id: 1) == nil, "a non-finite figure falls back to the encoder")
 }

@@ -32,6 +32,7 @@ public enum ControlReply: Hashable, Sendable {
     /// becomes an `internal` error for the same id, so the client still gets
     /// its final line instead of waiting forever.
     public func encodedLine() -> [UInt8] {
+        if case .item(let id, .process(let process)) = self, let line = process.replyLine(id: id) { return line }
         var line: [UInt8]
         do {
             line = try WireJSON.encode(self)

@@ -1,0 +1,89 @@
+extension ProcessStatus {
+    /// `{"id":N,"item":{...process...},"ok":true}` and its newline, written by
+    /// hand (`JSONText`) because a status of a thousand workers is a thousand
+    /// of these. Byte for byte what the Codable path writes, which a test
+    /// checks; nil when a figure is not finite, so the caller falls back.
+    func replyLine(id: Int) -> [UInt8]? {
+        var json = JSONText(capacity: 320)
+        json.beginObject()
+        json.key("id")
+        json.integer(id)
+        json.key("item")
+        json.beginObject()
+        if let appStats {
+            json.key("appStats")
+            guard json.value(appStats) else { return nil }
+        }
+        if let backoffRemaining {
+            json.key("backoffRemaining")
+            guard json.number(backoffRemaining) else { return nil }
+        }
+        if let cpu {
+            json.key("cpu")
+            guard json.number(cpu) else { return nil }
+        }
+        if let fds {
+            json.key("fds")
+            json.integer(fds)
+        }
+        json.key("group")
+        json.string(group)
+        json.key("id")
+        json.integer(self.id)
+        json.key("lastExit")
+        if let lastExit {
+            json.beginObject()
+            json.key("at")
+            guard json.number(lastExit.at) else { return nil }
+            json.key("description")
+            json.string(lastExit.description)
+            json.key("status")
+            if let status = lastExit.status { json.string(status) } else { json.null() }
+            json.key("uptime")
+            guard json.number(lastExit.uptime) else { return nil }
+            json.endObject()
+        } else {
+            json.null()
+        }
+        json.key("pid")
+        if let pid { json.integer(pid) } else { json.null() }
+        json.key("restarts")
+        json.integer(restarts)
+        if let rss {
+            json.key("rss")
+            json.integer(rss)
+        }
+        json.key("state")
+        json.string(state.rawValue)
+        if let statusText {
+            json.key("statusText")
+            json.string(statusText)
+        }
+        if let tcp {
+            json.key("tcp")
+            json.beginObject()
+            for name in tcp.keys.sorted() {
+                json.key(name)
+                json.integer(tcp[name]!)
+            }
+            json.endObject()
+        }
+        if let threads {
+            json.key("threads")
+            json.integer(threads)
+        }
+        json.key("type")
+        json.string("process")
+        json.key("uptime")
+        if let uptime {
+            guard json.number(uptime) else { return nil }
+        } else {
+            json.null()
+        }
+        json.endObject()
+        json.key("ok")
+        json.bool(true)
+        json.endObject()
+        return json.bytes + [UInt8(ascii: "\n")]
+    }
+}
