@@ -189,6 +189,17 @@ private let errorCases: [ConfigErrorCase] = [
         problems: ["groups[0].name: may contain only letters, digits, '_', '.' and '-', got 'my web'"]
     ),
     .init(
+        name: "count beyond the limit",
+        config: #"{groups: [{name: "a", command: ["x"], count: 10001}]}"#,
+        problems: ["groups[0].count: must be 10000 or less, got 10001"]
+    ),
+    .init(
+        name: "timeout beyond the limit",
+        config: #"{stopTimeout: 1e11, groups: [{name: "a", command: ["x"], readiness: {afterSeconds: 2e6}}]}"#,
+        problems: ["stopTimeout: must be 1000000 or less, got 100000000000",
+                   "groups[0].readiness.afterSeconds: must be 1000000 or less, got 2000000"]
+    ),
+    .init(
         name: "negative count",
         config: #"{groups: [{name: "a", command: ["x"]}, {name: "b", command: ["x"], count: -2}]}"#,
         problems: ["groups[1].count: must be 0 or more, got -2"]

@@ -183,6 +183,9 @@ private func rejection(_ line: String) -> RejectedRequest? {
         == ProtocolError(.invalidArgument, "'signal': unknown signal 'BOGUS'"))
     #expect(rejection(#"{"id":1,"cmd":"signal","signal":99}"#)?.error.code == .invalidArgument)
     #expect(rejection(#"{"id":1,"cmd":"status","watch":0}"#)?.error.code == .invalidArgument)
+    #expect(rejection(#"{"id":1,"cmd":"status","watch":1e300}"#)?.error.code == .invalidArgument)
+    #expect(rejection(#"{"id":1,"cmd":"scale","group":"web","count":10001}"#)?.error
+        == ProtocolError(.invalidArgument, "'count' must be at most 10000, got 10001"))
 }
 
 @Test func rejectsUnknownFieldsSoATypoCannotStopTheDaemon() {

@@ -7,12 +7,21 @@ struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConvertible
 
     init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
-    init(seconds: Double) { self.nanoseconds = UInt64(max(0, seconds) * 1e9) }
+    init(seconds: Double) { self.nanoseconds = Self.nanoseconds(seconds) }
 
     var seconds: Double { Double(nanoseconds) / 1e9 }
 
+    /// Saturates at the end of time: a huge timeout means "never", not a trap.
     func adding(seconds: Double) -> MonotonicInstant {
-        MonotonicInstant(nanoseconds: nanoseconds &+ UInt64(max(0, seconds) * 1e9))
+        let (sum, overflow) = nanoseconds.addingReportingOverflow(Self.nanoseconds(seconds))
+        return MonotonicInstant(nanoseconds: overflow ? .max : sum)
+    }
+
+    /// Negative and NaN count as 0, anything beyond UInt64 as its maximum.
+    private static func nanoseconds(_ seconds: Double) -> UInt64 {
+        let value = seconds * 1e9
+        guard value > 0 else { return 0 }
+        return value < 18_446_744_073_709_549_568 ? UInt64(value) : .max
     }
 
     /// Seconds from `earlier` to self; 0 when `earlier` is later.

@@ -63,6 +63,10 @@ extension ConfigLoader.Rule where Output: ConfigLoader.ReadableNumber {
         checking({ $0 >= minimum }, else: { "must be \(minimum.configText) or more, got \($0.configText)" })
     }
 
+    func atMost(_ maximum: Output) -> Self {
+        checking({ $0 <= maximum }, else: { "must be \(maximum.configText) or less, got \($0.configText)" })
+    }
+
     func greaterThan(_ minimum: Output) -> Self {
         checking({ $0 > minimum }, else: { "must be greater than \(minimum.configText), got \($0.configText)" })
     }
@@ -95,8 +99,9 @@ extension ConfigLoader.Rule where Output == Double {
             .checking(\.isFinite, else: { "must be finite, got \($0.configText)" })
     }
 
-    /// A duration: a number of seconds, more than zero.
-    static var seconds: Self { number.greaterThan(0) }
+    /// A duration: a number of seconds, more than zero and at most
+    /// `GroupConfig.maximumSeconds`.
+    static var seconds: Self { number.greaterThan(0).atMost(GroupConfig.maximumSeconds) }
 }
 
 extension ConfigLoader.Rule where Output == String {

@@ -79,7 +79,7 @@ extension ConfigLoader {
                     check($0, at: $1, .nonEmptyString)
                 }
             }
-            let count = optional("count", in: group, .integer.atLeast(0))
+            let count = optional("count", in: group, .integer.atLeast(0).atMost(GroupConfig.maximumCount))
             let reloadable = optional("reloadable", in: group, .boolean)
             let listen = group["listen"].map { field in
                 elements(of: field.value, at: field.path, .array("an array of addresses")) { item, itemPath in
@@ -113,7 +113,8 @@ extension ConfigLoader {
                 return Readiness.none
             case .object:
                 guard let fields = object(value, at: path, known: ["afterSeconds"]) else { return nil }
-                return required("afterSeconds", in: fields, .number.atLeast(0)).map(Readiness.afterSeconds)
+                return required("afterSeconds", in: fields, .number.atLeast(0).atMost(GroupConfig.maximumSeconds))
+                    .map(Readiness.afterSeconds)
             default:
                 report(path, "must be \"notify\", \"none\" or {afterSeconds: N}, got \(value.kindAndValue)")
                 return nil

@@ -32,6 +32,14 @@ public struct DaemonConfig: Sendable, Equatable {
 
 /// One named group of identical worker processes (a Workerman `Worker`).
 public struct GroupConfig: Sendable, Equatable {
+    /// The most processes one group may ask for, in a config or by `scale`:
+    /// a typo of a few zeros must not fork the machine to death or make the
+    /// master allocate slots until it is killed.
+    public static let maximumCount = 10_000
+    /// The longest duration a config may give (stopTimeout, readyTimeout,
+    /// afterSeconds): about 11 days, far beyond any sane timeout.
+    public static let maximumSeconds = 1_000_000.0
+
     public var name: String
     /// argv, no shell. argv[0] is looked up in PATH when it has no slash.
     public var command: [String]

@@ -23,6 +23,10 @@ public enum ControlCommand: Hashable, Sendable {
     /// The shortest `watch` interval: a faster one would keep the master busy
     /// collecting figures nobody can read that fast.
     public static let minimumWatchInterval = 0.1
+    /// The longest: a day. (Beyond any use, and far from where time overflows.)
+    public static let maximumWatchInterval = 86_400.0
+    /// The most `lines` a `logs` request may ask for.
+    public static let maximumLogLines = 100_000
 
     /// The `cmd` of the request.
     public var name: String {
@@ -106,13 +110,16 @@ extension ControlCommand {
         case "start":
             self = .start(group: try arguments.requiredGroup())
         case "scale":
-            self = .scale(group: try arguments.requiredGroup(), count: try arguments.count("count", default: nil))
+            self = .scale(group: try arguments.requiredGroup(),
+                          count: try arguments.count("count", default: nil, maximum: GroupConfig.maximumCount))
         case "signal":
             self = .signal(group: try arguments.optionalGroup(), try arguments.signal())
         case "logs":
             let group = try arguments.optionalGroup()
             let follow = try arguments.flag("follow")
-            self = .logs(group: group, follow: follow, lines: try arguments.count("lines", default: ControlCommand.defaultLogLines))
+            self = .logs(group: group, follow: follow,
+                         lines: try arguments.count("lines", default: ControlCommand.defaultLogLines,
+                                                    maximum: ControlCommand.maximumLogLines))
         default:
             throw ProtocolError(.unknownCommand, "unknown command '\(name)'; known: \(ControlCommand.names.joined(separator: ", "))")
         }
@@ -159,7 +166,7 @@ private struct RequestArguments {
 
     /// A whole number ≥ 0: a type mismatch is a bad request, a negative
     /// number an invalid argument. `default: nil` makes the member required.
-    mutating func count(_ name: String, default fallback: Int?) throws(ProtocolError) -> Int {
+    mutating func count(_ name: String, default fallback: Int?, maximum: Int) throws(ProtocolError) -> Int {
         guard let value = take(name) else {
             if let fallback { return fallback }
             throw ProtocolError(.badRequest, "missing '\(name)': '\(command)' needs a non-negative integer")
@@ -170,6 +177,9 @@ private struct RequestArguments {
         }
         guard number >= 0 else {
             throw ProtocolError(.invalidArgument, "'\(name)' must be a non-negative integer, got \(number)")
+        }
+        guard number <= maximum else {
+            throw ProtocolError(.invalidArgument, "'\(name)' must be at most \(maximum), got \(number)")
         }
         return number
     }
@@ -187,9 +197,9 @@ private struct RequestArguments {
         guard let seconds = value.doubleValue else {
             throw ProtocolError(.badRequest, "'watch' must be a number of seconds, got \(value.kindDescription)")
         }
-        guard seconds.isFinite, seconds >= ControlCommand.minimumWatchInterval else {
-            throw ProtocolError(
-                .invalidArgument, "'watch' must be at least \(ControlCommand.minimumWatchInterval) seconds, got \(seconds)")
+        guard seconds.isFinite, seconds >= ControlCommand.minimumWatchInterval, seconds <= ControlCommand.maximumWatchInterval else {
+            throw ProtocolError(.invalidArgument, "'watch' must be between \(ControlCommand.minimumWatchInterval) and "
+                + "\(Int(ControlCommand.maximumWatchInterval)) seconds, got \(seconds)")
         }
         return seconds
     }

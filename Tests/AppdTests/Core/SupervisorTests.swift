@@ -320,3 +320,15 @@ extension Double {
         #expect(tally.failures.map(\.count) == [2, 1])
     }
 }
+
+@Suite struct MonotonicInstantTests {
+    @Test func hugeOrInvalidDurationsSaturateInsteadOfTrapping() {
+        let start = MonotonicInstant(seconds: 10)
+        #expect(start.adding(seconds: 1e300).nanoseconds == .max)
+        #expect(start.adding(seconds: .infinity).nanoseconds == .max)
+        #expect(start.adding(seconds: .nan) == start)
+        #expect(start.adding(seconds: -5) == start)
+        #expect(MonotonicInstant(nanoseconds: .max - 1).adding(seconds: 1) == MonotonicInstant(nanoseconds: .max))
+        #expect(start.adding(seconds: 1.5).seconds == 11.5)
+    }
+}
