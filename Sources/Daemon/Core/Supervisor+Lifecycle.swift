@@ -12,13 +12,14 @@ extension Supervisor {
             return
         }
         let config = groups[g].config
-        var process = WorkerProcess(
-            pid: pid, generation: groups[g].generation, startedAt: now, phase: WorkerProcess.Phase.running(readySince: now))
+        let phase: WorkerProcess.Phase
         switch config.readiness {
-        case .none: process.becameReady = true
-        case .notify: process.phase = .starting(readyBy: now.adding(seconds: config.readyTimeout))
-        case .afterSeconds(let seconds): process.phase = .starting(readyBy: now.adding(seconds: seconds))
+        case .none: phase = .running(readySince: now)
+        case .notify: phase = .starting(readyBy: now.adding(seconds: config.readyTimeout))
+        case .afterSeconds(let seconds): phase = .starting(readyBy: now.adding(seconds: seconds))
         }
+        var process = WorkerProcess(pid: pid, generation: groups[g].generation, startedAt: now, phase: phase)
+        process.becameReady = config.readiness == .none
         groups[g].slots[ref.id].state = .live(process)
         owners[pid] = ref
         log(.info, "worker \(ref) started, pid \(pid)")
@@ -130,7 +131,7 @@ extension Supervisor {
                     if slotWanted(g, id) { spawn(g, id) } else { groups[g].slots[id].state = .empty }
                 case .live(var process):
                     switch process.phase {
-                    case .starting(let readyBy?) where readyBy <= now:
+                    case .starting(let readyBy) where readyBy <= now:
                         if case .afterSeconds = groups[g].config.readiness {
                             process.phase = .running(readySince: now)
                             process.becameReady = true

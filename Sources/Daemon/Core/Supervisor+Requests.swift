@@ -3,7 +3,10 @@ import Shared
 /// Operator requests: stop, reload, restart, start, scale, signal. Signals and
 /// control-socket commands both arrive here, so they behave the same.
 extension Supervisor {
+    /// Every rejection is thrown before anything changes, so a refused
+    /// request leaves no state change and no effect behind.
     mutating func apply(_ request: SupervisorRequest, now: MonotonicInstant) throws(RequestRejection) -> [SupervisorEffect] {
+        assert(pending.isEmpty, "effects left over from an earlier call")
         if isStopping, request != .stopDaemon { throw .daemonStopping }
         switch request {
         case .stopDaemon:

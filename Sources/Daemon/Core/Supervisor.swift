@@ -138,11 +138,10 @@ struct Supervisor: Sendable {
     mutating func settle(_ g: Int) {
         trimSlots(g)
         if !groups[g].wantsRunning, groups[g].isQuiet {
+            emit(.notice(.groupStopped(groups[g].name)))
             if groups[g].retiring {
                 log(.info, "group \(groups[g].name) removed")
                 groups.remove(at: g)
-            } else {
-                emit(.notice(.groupStopped(groups[g].name)))
             }
         }
         finishIfStopped()

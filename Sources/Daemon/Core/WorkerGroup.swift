@@ -4,8 +4,8 @@ import Shared
 ///
 /// It carries no list of pids: the group's `generation` says which processes
 /// are out of date, so a process that crashed and came back mid-reload is
-/// already current and skipped, and a second reload (new code deployed again)
-/// simply raises the generation and rolls on.
+/// already current and skipped. A second reload asked meanwhile is refused
+/// (`busy`); the shell queues one asked by signal until this one ends.
 struct RollingReload: Sendable, Equatable {
     /// The slot being replaced right now, one at a time per group.
     var currentSlot: Int?

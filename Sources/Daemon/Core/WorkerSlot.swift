@@ -35,7 +35,7 @@ struct WorkerProcess: Sendable, Equatable {
     enum Phase: Sendable, Equatable {
         /// Spawned, not ready yet; `readyBy` is the readiness deadline
         /// (`afterSeconds` readiness: the moment it counts as ready).
-        case starting(readyBy: MonotonicInstant?)
+        case starting(readyBy: MonotonicInstant)
         case running(readySince: MonotonicInstant)
         case stopping(StopOrder)
     }

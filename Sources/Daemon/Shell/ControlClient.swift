@@ -22,6 +22,15 @@ final class ControlClient {
     var closeAfterFlush = false
     /// Last request received, for the idle timeout.
     var lastActivity: MonotonicInstant
+    /// Since when queued replies have waited for the socket to take them: a
+    /// client that does not read for `Daemon.controlStallTimeout` is dropped.
+    var blockedSince: MonotonicInstant?
+    /// The client shut down its sending side (EOF): nothing more is read,
+    /// but the replies it is owed are still sent (`printf … | nc -U` does this).
+    var readClosed = false
+    /// Complete request lines not yet handled: a client pipelining thousands
+    /// of requests is served a batch per loop turn, not all at once.
+    var hasUnhandledLines = false
 
     init(number: Int32, fd: Int32, now: MonotonicInstant) {
         self.number = number

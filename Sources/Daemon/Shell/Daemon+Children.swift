@@ -12,29 +12,37 @@ extension Daemon {
             return .spawnFailed(order.worker, reason: "command '\(group.command[0])' not found or not executable")
         }
         var pipes: [(read: Int32, write: Int32)] = []
+        let pid: Int32
         do {
             pipes.append(try Pipe.make())
             pipes.append(try Pipe.make())
             let sockets = listeners.descriptors(for: group)
-            let pid = try Spawner.spawn(SpawnRequest(
+            pid = try Spawner.spawn(SpawnRequest(
                 executable: executable, arguments: group.command, environment: environment,
                 workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
                 stdout: pipes[0].write, stderr: pipes[1].write))
-            for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
-                FileIO.close(pipe.write)
-                outputs[pipe.read] = ChildOutput(worker: order.worker, pid: pid, stream: stream)
-                try poll.add(fd: pipe.read, events: .readable, token: Source.childOutput.token(pipe.read))
-            }
-            orphanGuard.workerStarted(pid)
-            return .spawned(order.worker, pid: pid)
         } catch {
             for pipe in pipes {
                 FileIO.close(pipe.write)
-                if outputs.removeValue(forKey: pipe.read) != nil { try? poll.remove(fd: pipe.read) }
                 FileIO.close(pipe.read)
             }
             return .spawnFailed(order.worker, reason: error.description)
         }
+        // The process exists now: whatever fails from here on, it is
+        // supervised (a spawn failure would respawn beside an unwatched child).
+        orphanGuard.workerStarted(pid)
+        guardedGroups.insert(pid)
+        for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
+            FileIO.close(pipe.write)
+            do {
+                try poll.add(fd: pipe.read, events: .readable, token: Source.childOutput.token(pipe.read))
+                outputs[pipe.read] = ChildOutput(worker: order.worker, pid: pid, stream: stream)
+            } catch {
+                log.error("worker \(order.worker) pid \(pid): its \(stream.rawValue) is not captured: \(error)")
+                FileIO.close(pipe.read)
+            }
+        }
+        return .spawned(order.worker, pid: pid)
     }
 
     /// The master's environment, without what describes the master's own
@@ -104,7 +112,9 @@ extension Daemon {
     /// Reads every pending datagram. Only live workers are heard, identified
     /// by the kernel-supplied sender pid, never by what the message claims.
     func receiveNotifications() {
-        while true {
+        // A batch per turn: workers flooding the socket cannot hold up the
+        // rest of the loop (what is left makes the socket readable again).
+        for _ in 0..<64 {
             let datagram: NotifySocket.Datagram?
             do {
                 datagram = try notify.receive()
@@ -127,7 +137,7 @@ extension Daemon {
                 let problems = message.problems.map(\.description).joined(separator: "; ")
                 complainAboutNotification("ignored lines of a notify datagram from pid \(datagram.pid): \(problems)", now: now)
             }
-            reports[datagram.pid, default: WorkerReport()].merge(message, now: now)
+            reports[datagram.pid, default: WorkerReport()].merge(message)
             if message.ready { perform(supervisor.handle(.ready(pid: datagram.pid), now: now)) }
         }
     }

@@ -8,8 +8,13 @@ import Shared
 extension Daemon {
     /// Seconds a client may stay connected without a request or a stream.
     static let controlIdleTimeout = 30.0
+    /// Seconds a client may leave its replies unread before it is dropped.
+    static let controlStallTimeout = 10.0
     /// More concurrent clients than this are told `busy` and closed.
     static let maximumControlClients = 1000
+    /// Requests handled per client per loop turn, so one client pipelining
+    /// thousands cannot hold up the others, the children or the signals.
+    static let requestsPerTurn = 32
 
     func acceptControlClients() {
         while true {
@@ -17,6 +22,9 @@ extension Daemon {
             do {
                 guard let accepted = try control.accept() else { return }
                 fd = accepted
+            } catch where error.errno == EMFILE || error.errno == ENFILE {
+                shedClientWithoutDescriptors()
+                return
             } catch {
                 log.error("control socket: \(error)")
                 return
@@ -43,24 +51,60 @@ extension Daemon {
         }
     }
 
+    /// Out of descriptors: the waiting connection would keep the listener
+    /// readable and the loop spinning. The spare descriptor kept for this
+    /// moment is given up to accept it and close it at once.
+    private func shedClientWithoutDescriptors() {
+        FileIO.close(spareDescriptor)
+        if let fd = try? control.accept() { FileIO.close(fd) }
+        spareDescriptor = Self.openSpareDescriptor()
+        if let suppressed = descriptorLogLimiter.allow(now: .now()) {
+            log.error("out of file descriptors: refused a control client"
+                + (suppressed > 0 ? " (and \(suppressed) more since the last report)" : ""))
+        }
+    }
+
+    /// A descriptor held in reserve for `shedClientWithoutDescriptors`.
+    static func openSpareDescriptor() -> Int32 { open("/dev/null", O_RDONLY | O_CLOEXEC) }
+
     func serviceControlClient(_ number: Int32, event: EventPoll.Event) {
         guard let client = clients[number] else { return }
         if event.writable { flush(client) }
-        if event.readable || event.hangup || event.error, clients[number] != nil { readRequests(client) }
+        if event.readable || event.hangup || event.error, clients[number] != nil, !client.readClosed {
+            readRequests(client, peerGone: event.hangup || event.error)
+        }
     }
 
-    private func readRequests(_ client: ControlClient) {
+    /// `peerGone`: EPOLLHUP, both directions shut (the client closed or
+    /// died), as opposed to a half-close (`shutdown(SHUT_WR)`), after which
+    /// the client still reads what it is owed.
+    private func readRequests(_ client: ControlClient, peerGone: Bool) {
         switch FileIO.read(client.fd, max: 64 * 1024) {
         case .wouldBlock:
             return
-        case .endOfFile, .failed:
+        case .failed:
             closeClient(client.number)
             return
+        case .endOfFile where peerGone:
+            closeClient(client.number)
+            return
+        case .endOfFile:
+            client.readClosed = true
+            updateInterest(client)
+            closeIfDone(client)
         case .bytes(let bytes):
             guard !client.closeAfterFlush else { return }  // Its last word was said.
             client.framer.append(bytes)
         }
-        while clients[client.number] != nil, !client.closeAfterFlush {
+        handleRequests(client)
+    }
+
+    /// Handles up to `requestsPerTurn` complete lines; the rest wait for the
+    /// next turn (`hasUnhandledLines` keeps the loop from sleeping meanwhile).
+    func handleRequests(_ client: ControlClient) {
+        client.hasUnhandledLines = false
+        for _ in 0..<Self.requestsPerTurn {
+            guard clients[client.number] != nil, !client.closeAfterFlush else { return }
             let line: [UInt8]?
             do {
                 line = try client.framer.nextLine()
@@ -76,6 +120,7 @@ extension Daemon {
                 send(error.reply, to: client.number)
             }
         }
+        client.hasUnhandledLines = clients[client.number] != nil
     }
 
     /// Queues a reply for a client; a client that cannot take it is dropped.
@@ -99,19 +144,35 @@ extension Daemon {
     private func handle(_ outcome: ControlClient.Outcome, for client: ControlClient) {
         switch outcome {
         case .flushed:
-            if client.closeAfterFlush {
-                closeClient(client.number)
-            } else if client.waitingToWrite {
+            client.blockedSince = nil
+            if client.waitingToWrite {
                 client.waitingToWrite = false
-                try? poll.modify(fd: client.fd, events: .readable, token: Source.controlClient.token(client.number))
+                updateInterest(client)
             }
+            if client.closeAfterFlush { closeClient(client.number) } else { closeIfDone(client) }
         case .blocked:
+            if client.blockedSince == nil { client.blockedSince = .now() }
             if !client.waitingToWrite {
                 client.waitingToWrite = true
-                try? poll.modify(fd: client.fd, events: [.readable, .writable], token: Source.controlClient.token(client.number))
+                updateInterest(client)
             }
         case .failed(let reason):
             log.warning("dropped control client \(client.number): \(reason)")
+            closeClient(client.number)
+        }
+    }
+
+    /// Readable until the client's EOF, writable while replies wait.
+    private func updateInterest(_ client: ControlClient) {
+        var interest: EventPoll.Interest = []
+        if !client.readClosed { interest.insert(.readable) }
+        if client.waitingToWrite { interest.insert(.writable) }
+        try? poll.modify(fd: client.fd, events: interest, token: Source.controlClient.token(client.number))
+    }
+
+    /// A half-closed client goes once it is owed nothing more.
+    func closeIfDone(_ client: ControlClient) {
+        if client.readClosed, client.pendingBytes == 0, !streams.hasStreams(client: client.number) {
             closeClient(client.number)
         }
     }
@@ -130,13 +191,20 @@ extension Daemon {
         for number in Array(clients.keys) { closeClient(number) }
     }
 
-    // MARK: - Deadlines: watch intervals and idle timeouts
+    // MARK: - Deadlines: watch intervals, idle and stalled clients
 
     var nextControlDeadline: MonotonicInstant? {
-        let watches = streams.watchers.map(\.next)
-        let idle = clients.values.filter { !streams.hasStreams(client: $0.number) && !$0.closeAfterFlush }
-            .map { $0.lastActivity.adding(seconds: Self.controlIdleTimeout) }
-        return (watches + idle).min()
+        var deadlines = streams.watchers.map(\.next)
+        for client in clients.values {
+            if let blocked = client.blockedSince { deadlines.append(blocked.adding(seconds: Self.controlStallTimeout)) }
+            if isIdleCandidate(client) { deadlines.append(client.lastActivity.adding(seconds: Self.controlIdleTimeout)) }
+        }
+        return deadlines.min()
+    }
+
+    /// A client with nothing in flight: no stream, no unsent reply.
+    private func isIdleCandidate(_ client: ControlClient) -> Bool {
+        !client.closeAfterFlush && client.blockedSince == nil && !streams.hasStreams(client: client.number)
     }
 
     func serviceControlDeadlines(now: MonotonicInstant) {
@@ -146,9 +214,13 @@ extension Daemon {
             streams.watchers[index].next = now.adding(seconds: watcher.interval)
             sendStatus(group: watcher.group, request: watcher.request, to: watcher.client, endMarker: true)
         }
-        for client in Array(clients.values) where !streams.hasStreams(client: client.number) && !client.closeAfterFlush
-            && client.lastActivity.adding(seconds: Self.controlIdleTimeout) <= now {
-            finish(client, with: .error(id: nil, .idleTimeout(seconds: Self.controlIdleTimeout)))
+        for client in Array(clients.values) {
+            if let blocked = client.blockedSince, blocked.adding(seconds: Self.controlStallTimeout) <= now {
+                log.warning("dropped control client \(client.number): it has not read its replies for \(Int(Self.controlStallTimeout))s")
+                closeClient(client.number)
+            } else if isIdleCandidate(client), client.lastActivity.adding(seconds: Self.controlIdleTimeout) <= now {
+                finish(client, with: .error(id: nil, .idleTimeout(seconds: Self.controlIdleTimeout)))
+            }
         }
     }
 }

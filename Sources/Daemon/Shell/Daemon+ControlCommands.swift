@@ -20,11 +20,13 @@ extension Daemon {
         case .version:
             send(.done(id: id, .version), to: client)
         case .status(let group, let watch):
-            sendStatus(group: group, request: id, to: client, endMarker: watch != nil)
+            // Streams are registered before the first reply: if that reply
+            // drops the client, the stream is forgotten with it.
             if let watch {
                 streams.watchers.append(.init(client: client, request: id, group: group, interval: watch,
                                               next: MonotonicInstant.now().adding(seconds: watch)))
             }
+            sendStatus(group: group, request: id, to: client, endMarker: watch != nil)
         case .connections(let group):
             sendConnections(group: group, request: id, to: client)
         case .reload(let group):
@@ -48,12 +50,9 @@ extension Daemon {
             }
         case .logs(let group, let follow, let lines):
             let backlog = outputBacklog.recent(group: group, limit: lines)
+            if follow { streams.logFollowers.append(.init(client: client, request: id, group: group)) }
             send(backlog.map { .item(id: id, .log($0)) }, to: client)
-            if follow {
-                streams.logFollowers.append(.init(client: client, request: id, group: group))
-            } else {
-                send(.done(id: id, .logs(lines: backlog.count)), to: client)
-            }
+            if !follow { send(.done(id: id, .logs(lines: backlog.count)), to: client) }
         }
     }
 
@@ -165,6 +164,19 @@ extension Daemon {
             let done = streams.stops.filter { $0.group == group }
             streams.stops.removeAll { $0.group == group }
             for waiter in done { send(.done(id: waiter.request, .stopped(group: group)), to: waiter.client) }
+        }
+    }
+
+    /// A `stop group` that another request overtook (the group was started,
+    /// restarted or re-added before it went quiet) ends with an error rather
+    /// than waiting forever.
+    func endOvertakenStops() {
+        let overtaken = streams.stops.filter { supervisor.group(named: $0.group)?.wantsRunning != false }
+        guard !overtaken.isEmpty else { return }
+        streams.stops.removeAll { supervisor.group(named: $0.group)?.wantsRunning != false }
+        for waiter in overtaken {
+            let message = "the stop of group '\(waiter.group)' was overtaken: the group was started again before its last process exited"
+            send(.error(id: waiter.request, ProtocolError(.busy, message)), to: waiter.client)
         }
     }
 

@@ -13,7 +13,7 @@ extension Daemon {
                 stopDaemon()
             case .user1, .hangup:
                 log.info("got \(signal): reloading")
-                if case .failure(let refusal) = reload(group: nil) { log.error("reload refused: \(refusal)") }
+                reloadBySignal()
             case .user2:
                 writeStatusFile()
             case .io:
@@ -26,6 +26,30 @@ extension Daemon {
         }
     }
 
+    /// A signal cannot be answered `busy`: a reload asked while one runs is
+    /// remembered and runs when the current one ends (several coalesce into
+    /// one, like the signals themselves), so the latest config and code end
+    /// up everywhere.
+    func reloadBySignal() {
+        switch reload(group: nil) {
+        case .success:
+            break
+        case .failure(.rejected(.reloadInProgress(let group))):
+            reloadQueued = true
+            log.info("group \(group) is still reloading; the new reload follows when it ends")
+        case .failure(let refusal):
+            log.error("reload refused: \(refusal)")
+        }
+    }
+
+    /// Called once per loop turn: starts a queued reload once no group is reloading.
+    func runQueuedReload() {
+        guard reloadQueued, !supervisor.isStopping, !supervisor.groups.contains(where: { $0.reload != nil }) else { return }
+        reloadQueued = false
+        log.info("starting the reload asked for during the previous one")
+        reloadBySignal()
+    }
+
     func stopDaemon() {
         // A stop is never refused: a second one while stopping is a no-op.
         perform((try? supervisor.apply(.stopDaemon, now: .now())) ?? [])
@@ -34,7 +58,8 @@ extension Daemon {
     /// Re-reads the config file (the embedded demo has none to re-read),
     /// binds any new listen address, then asks the core for the reload.
     /// Anything wrong refuses the whole reload and leaves the running
-    /// configuration in force: nothing is stopped.
+    /// configuration in force: nothing is stopped, no new socket stays bound.
+    /// With a group, only that group's entry of the file is applied.
     func reload(group: String?) -> Result<Void, ReloadRefusal> {
         var newConfig: DaemonConfig?
         if let path = config.sourcePath {
@@ -42,6 +67,10 @@ extension Daemon {
                 var loaded = try ConfigLoader.load(path: path)
                 options.applyOverrides(to: &loaded, currentDirectory: startDirectory)
                 keepDaemonSettings(in: &loaded)
+                if let group {
+                    guard let entry = loaded.group(named: group) else { return .failure(.rejected(.unknownGroup(group))) }
+                    loaded = config.replacing(entry)
+                }
                 try listeners.bindAll(for: loaded)
                 newConfig = loaded
             } catch let error as ConfigError {
@@ -53,6 +82,7 @@ extension Daemon {
         do {
             perform(try supervisor.apply(.reload(group: group, config: newConfig), now: .now()))
         } catch {
+            listeners.closeUnused(by: config)
             return .failure(.rejected(error))
         }
         if let newConfig {

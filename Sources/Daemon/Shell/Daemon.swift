@@ -33,12 +33,18 @@ final class Daemon {
     let listeners: ListenerRegistry
     let pidFile: PidFileLock
     let orphanGuard: OrphanGuard
+    /// Live workers' process groups, as told to the orphan guard.
+    var guardedGroups: Set<Int32> = []
+    /// Exited workers' process groups that still have members.
+    var lingeringGroups: Set<Int32> = []
     let startedAt = WallClock.now()
     /// Output pipes of children, by read fd.
     var outputs: [Int32: ChildOutput] = [:]
     /// What each worker last reported on the notify socket, by pid.
     var reports: [Int32: WorkerReport] = [:]
     var armedDeadline: MonotonicInstant?
+    /// A reload signal arrived while a reload ran; it runs when that ends.
+    var reloadQueued = false
     /// Control connections, by client number (the low half of their epoll token).
     var clients: [Int32: ControlClient] = [:]
     var nextClientNumber: Int32 = 0
@@ -48,6 +54,9 @@ final class Daemon {
     /// Keeps the previous CPU sample of each worker, so CPU % is a delta
     /// between two requests rather than a sleep inside one.
     var statsCollector = WorkerStatsCollector()
+    /// Given up to shed a client when descriptors run out (see `acceptControlClients`).
+    var spareDescriptor = Daemon.openSpareDescriptor()
+    let descriptorLogLimiter = RateLimiter(interval: 10)
     /// Set by the `.exit` effect: the loop ends and `run` returns it.
     var exitCode: Int32?
     let notifyLogLimiter = RateLimiter(interval: 10)
@@ -89,7 +98,10 @@ final class Daemon {
         onStarted()
         while exitCode == nil {
             rearmTimer()
-            for event in try poll.wait(timeoutMilliseconds: -1) {
+            // Clients with requests left over from the last turn: look at the
+            // other descriptors without sleeping, then serve the next batch.
+            let unhandled = clients.values.filter(\.hasUnhandledLines)
+            for event in try poll.wait(timeoutMilliseconds: unhandled.isEmpty ? -1 : 0) {
                 guard let (source, value) = Source.decode(event.token) else { continue }
                 switch source {
                 case .signals: handleSignals()
@@ -105,6 +117,10 @@ final class Daemon {
                 }
                 if exitCode != nil { break }
             }
+            for client in unhandled where exitCode == nil && clients[client.number] === client && client.hasUnhandledLines {
+                handleRequests(client)
+            }
+            runQueuedReload()
         }
         shutDown()
         return exitCode ?? 0
@@ -134,6 +150,7 @@ final class Daemon {
                 exitCode = code
             }
         }
+        endOvertakenStops()
     }
 
     /// One timer for the whole daemon, at the nearest deadline of the core
@@ -155,9 +172,20 @@ final class Daemon {
         while let (pid, status) = ProcessControl.reapOne() {
             reports[pid] = nil
             if pid == orphanGuard.pid { log.error("the orphan guard (pid \(pid)) died: \(ExitStatus(waitStatus: status))") }
-            if supervisor.owner(of: pid) != nil { orphanGuard.workerExited(pid) }
+            if guardedGroups.remove(pid) != nil { lingeringGroups.insert(pid) }
             statsCollector.forget(pid: pid)
             perform(supervisor.handle(.childExited(pid: pid, status: ExitStatus(waitStatus: status)), now: .now()))
+        }
+        releaseEmptyGroups()
+    }
+
+    /// A worker's process group outlives the worker while what it forked
+    /// runs on: the orphan guard keeps it until its last member is gone (a
+    /// group id cannot be reused before), then forgets it.
+    private func releaseEmptyGroups() {
+        for pgid in lingeringGroups where !ProcessControl.processGroupExists(pgid) {
+            lingeringGroups.remove(pgid)
+            orphanGuard.workerExited(pgid)
         }
     }
 

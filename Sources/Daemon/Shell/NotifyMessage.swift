@@ -1,12 +1,11 @@
 import Shared
 
 /// One sd_notify datagram from a worker: newline-separated `KEY=VALUE`
-/// assignments (systemd's format), of which appd reads READY, STATUS,
-/// STOPPING, WATCHDOG and APPSTATS.
+/// assignments (systemd's format), of which appd acts on READY, STATUS and
+/// APPSTATS. The others (STOPPING, WATCHDOG, MAINPID...) are accepted and
+/// ignored: appd already knows when it stops a worker, and keeps no watchdog.
 struct NotifyMessage: Equatable {
     var ready = false
-    var stopping = false
-    var watchdog = false
     var status: String?
     /// The worker's own counters: APPSTATS= parsed, always a JSON object.
     var appStats: JSONValue?
@@ -43,8 +42,6 @@ struct NotifyMessage: Equatable {
             let value = String(line[line.index(after: equals)...])
             switch key {
             case "READY": ready = value == "1"
-            case "STOPPING": stopping = value == "1"
-            case "WATCHDOG": watchdog = value == "1"
             case "STATUS": status = value
             case "APPSTATS":
                 if let stats = try? JSONValue(parsing: Array(value.utf8)), stats.objectValue != nil {
@@ -52,7 +49,7 @@ struct NotifyMessage: Equatable {
                 } else {
                     problems.append(.appStatsNotAnObject)
                 }
-            default: continue  // Other systemd keys (MAINPID, ERRNO...) mean nothing here.
+            default: continue
             }
         }
     }

@@ -26,6 +26,12 @@ enum ProcessControl {
         leader > 1 && kill(-leader, signal.number) == 0
     }
 
+    /// Whether any process is still in the group `pgid` (signal 0 checks
+    /// without sending anything).
+    static func processGroupExists(_ pgid: Int32) -> Bool {
+        pgid > 1 && (kill(-pgid, 0) == 0 || errno == EPERM)
+    }
+
     /// The current children of this process (workers, and grandchildren
     /// re-parented to it as subreaper), from /proc.
     static func children() -> [Int32] {

@@ -28,6 +28,18 @@ public struct DaemonConfig: Sendable, Equatable {
     }
 
     public func group(named name: String) -> GroupConfig? { groups.first { $0.name == name } }
+
+    /// This config with `group` in place of the one of the same name, or
+    /// added after the others: a reload of one group applies only its entry.
+    public func replacing(_ group: GroupConfig) -> DaemonConfig {
+        var result = self
+        if let index = result.groups.firstIndex(where: { $0.name == group.name }) {
+            result.groups[index] = group
+        } else {
+            result.groups.append(group)
+        }
+        return result
+    }
 }
 
 /// One named group of identical worker processes (a Workerman `Worker`).

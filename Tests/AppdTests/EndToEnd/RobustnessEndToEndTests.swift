@@ -1,0 +1,126 @@
+import Foundation
+import Glibc
+import Testing
+
+extension EndToEnd {
+    /// Orderings a code review found mishandled: a half-closed client, a
+    /// reload signal during a reload, a stop overtaken by a start, a refused
+    /// reload that had bound a socket, a reload of one group, and what a
+    /// worker forked outliving the worker and then the master.
+    @Suite("appd under awkward orderings", .serialized)
+    struct RobustnessEndToEndTests {
+        /// A group whose reload takes a while: each replacement counts as
+        /// ready only after 0.5 s.
+        static let slowGroup = GroupSpec(name: "slow", command: Commands.sleepForever, count: 2, readiness: .afterSeconds(0.5))
+
+        @Test("a client that half-closes after its requests (printf | nc -U) still gets every reply")
+        func halfClosedClientGetsItsReplies() async throws {
+            try await withDaemon(DaemonSpec(groups: [GroupSpec(name: "sleepers", command: Commands.sleepForever, count: 1)])) { daemon in
+                let client = try daemon.controlClient()
+                try client.send(#"{"id":1,"cmd":"ping"}"#)
+                try client.send(#"{"id":2,"cmd":"status"}"#)
+                _ = shutdown(client.fd, Int32(SHUT_WR))
+                let ping = try client.replies(untilDoneFor: 1)
+                #expect(ping.last?.result?["pong"] as? Bool == true, "\(ping)")
+                let status = try client.replies(untilDoneFor: 2)
+                #expect(status.last?.done == true && status.last?.ok == true, "\(status)")
+                #expect(client.peerHasClosed(within: 5), "the daemon closes once it owes the client nothing")
+            }
+        }
+
+        @Test("a reload signal during a reload is not lost: it runs when the first one ends")
+        func reloadSignalDuringAReloadIsQueued() async throws {
+            try await withDaemon(DaemonSpec(groups: [Self.slowGroup])) { daemon in
+                let first = daemon.children().map(\.pid)
+                daemon.signal(SIGUSR1)
+                try await daemon.waitUntil("the first reload to begin") { daemon.log.contains("rolling reload of group slow begins") }
+                daemon.signal(SIGHUP)
+                try await daemon.waitUntil("the second signal to be queued") { daemon.log.contains("the new reload follows when it ends") }
+                try await daemon.waitUntil(timeout: 15, "both reloads to finish") {
+                    daemon.log.components(separatedBy: "rolling reload of group slow done").count - 1 == 2
+                }
+                #expect(daemon.log.contains("starting the reload asked for during the previous one"))
+                #expect(daemon.log.components(separatedBy: "rolling reload of group slow begins").count - 1 == 2)
+                #expect(Set(daemon.children().map(\.pid)).isDisjoint(with: first))
+            }
+        }
+
+        @Test("appctl stop --group returns an error when a start overtakes the stop")
+        func stopOvertakenByStartEnds() async throws {
+            var stubborn = GroupSpec(name: "stubborn", command: Commands.demo("ignore-term"), count: 1)
+            stubborn.stopTimeout = 1  // long enough to overtake; short for teardown
+            try await withDaemon(DaemonSpec(groups: [stubborn])) { daemon in
+                try await daemon.waitUntil("the worker to run") { daemon.children().count == 1 }
+                let stop = try daemon.startAppctl("stop", "--group", "stubborn")
+                defer { stop.stop() }
+                try await daemon.waitUntil("the worker to ignore the stop signal") { daemon.log.contains("ignoring SIGTERM") }
+                let start = try await daemon.appctl("start", "stubborn")
+                #expect(start.exited(0), "\(start)")
+                let stopped = try await stop.wait(timeout: 5)
+                #expect(stopped.exited(1), "\(stopped)")
+                #expect(stopped.stderr.contains("overtaken"), "\(stopped)")
+            }
+        }
+
+        @Test("a reload refused as busy leaves no new listening socket behind")
+        func refusedReloadUnbindsNewSockets() async throws {
+            let spec = DaemonSpec(groups: [Self.slowGroup])
+            try await withDaemon(spec) { daemon in
+                let port = try FreePort.tcp()
+                var withListener = spec
+                withListener.groups[0].listen = ["tcp://127.0.0.1:\(port)"]
+                let reloading = try daemon.startAppctl("reload", "--group", "slow")
+                defer { reloading.stop() }
+                try await daemon.waitUntil("the first reload to begin") { daemon.log.contains("rolling reload of group slow begins") }
+                try daemon.writeConfig(withListener)
+                let refused = try await daemon.appctl("reload")
+                #expect(refused.exited(1) && refused.stderr.contains("already reloading"), "\(refused)")
+                #expect(!Self.acceptsConnections(port: port), "port \(port) still accepts connections after the refused reload")
+                #expect(try await reloading.wait(timeout: 15).exited(0))
+            }
+        }
+
+        @Test("reload --group applies only that group's entry of the re-read config")
+        func reloadOfOneGroupAppliesOnlyIt() async throws {
+            let spec = DaemonSpec(groups: [
+                GroupSpec(name: "a", command: Commands.sleepForever, count: 1),
+                GroupSpec(name: "b", command: Commands.sleepForever, count: 1),
+            ])
+            try await withDaemon(spec) { daemon in
+                try await daemon.waitUntil("both workers") { daemon.children().count == 2 }
+                var grown = spec
+                grown.groups[0].count = 2
+                grown.groups[1].count = 3
+                try daemon.writeConfig(grown)
+                let reload = try await daemon.appctl("reload", "--group", "a")
+                #expect(reload.exited(0), "\(reload)")
+                try await daemon.waitUntil("group a to have two workers") { daemon.children().inGroup("a").count == 2 }
+                #expect(daemon.children().inGroup("b").count == 1, "group b was not reloaded, so keeps its count")
+            }
+        }
+
+        @Test("what an exited worker forked still dies with a master killed by SIGKILL")
+        func orphansOfAnExitedWorkerDieWithTheMaster() async throws {
+            let leaver = GroupSpec(name: "leaver", command: ["/bin/sh", "-c", "sleep 4321 & sleep 0.3; exit 0"], count: 1)
+            try await withDaemon(DaemonSpec(groups: [leaver])) { daemon in
+                let orphan = try await daemon.waitFor("the first worker to exit, leaving its sleep behind") { () -> Int32? in
+                    guard daemon.log.contains("exited 0") else { return nil }
+                    return daemon.leftovers().first { ProcFS.commandLine(of: $0) == "sleep 4321" }
+                }
+                daemon.signal(SIGKILL)
+                try await daemon.waitForExit(timeout: 5)
+                _ = try? await daemon.waitUntil(timeout: 3, "the orphan to die with the master") { !ProcFS.isAlive(orphan) }
+                #expect(!ProcFS.isAlive(orphan), "sleep 4321 (pid \(orphan)) outlived the master")
+            }
+        }
+
+        static func acceptsConnections(port: UInt16) -> Bool {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            defer { close(fd) }
+            var address = loopbackAddress(port: port)
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            } == 0
+        }
+    }
+}
