@@ -52,6 +52,11 @@ static int cloexec_from(int first) {
     return 0;
 }
 
+/* The sigset size rt_sigaction demands: the kernel's sigset_t, 64 signals
+   (_NSIG) on x86_64 and arm64. Not glibc's NSIG / 8: NSIG is 65 (it counts
+   signal 0) and gives 8 only by the rounding of the division. */
+enum { KERNEL_SIGSET_BYTES = 64 / 8 };
+
 static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent, int error_pipe) {
     /* Dispositions first (the mask still blocks everything), then the mask:
        a child must not inherit the master's blocked TERM/INT/USR1. Raw
@@ -60,7 +65,7 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
        zeros is SIG_DFL with no flags and an empty mask on every layout. */
     static const unsigned long default_action[8];
     for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, default_action, NULL, NSIG / 8);
+        if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, default_action, NULL, KERNEL_SIGSET_BYTES);
     }
     sigset_t empty;
     sigemptyset(&empty);
@@ -70,7 +75,12 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
     if (setpgid(0, 0) != 0) child_fail(error_pipe, CS_STEP_SETUP);
     /* Die with the master, even when it is SIGKILLed; it may already be gone. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_pipe, CS_STEP_SETUP);
-    if (getppid() != parent) _exit(127);
+    /* Its parent died before PDEATHSIG was armed: fail like any other step,
+       never with an EOF that would read as a successful exec. */
+    if (getppid() != parent) {
+        errno = ESRCH;
+        child_fail(error_pipe, CS_STEP_SETUP);
+    }
     if (req->cwd != NULL && chdir(req->cwd) != 0) child_fail(error_pipe, CS_STEP_CHDIR);
 
     /* Sources may overlap their targets (0..2+n): park every source above the
@@ -89,6 +99,15 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
         if (dup2(parked[i], i) < 0) child_fail(error_pipe, CS_STEP_FDS);
     }
     if (cloexec_from(count) != 0) child_fail(error_pipe, CS_STEP_FDS);
+
+    /* After cloexec_from, whose fallback loop runs up to the master's raised
+       limit: the child gets the soft limit appd was started with. */
+    if (req->child_nofile_soft != 0) {
+        struct rlimit limit;
+        if (getrlimit(RLIMIT_NOFILE, &limit) != 0) child_fail(error_pipe, CS_STEP_LIMIT);
+        limit.rlim_cur = (rlim_t)req->child_nofile_soft;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) child_fail(error_pipe, CS_STEP_LIMIT);
+    }
 
     if (req->listen_pid_slot != NULL) write_decimal(req->listen_pid_slot, getpid());
     execve(req->path, req->argv, req->envp);

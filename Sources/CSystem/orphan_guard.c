@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 enum { GUARD_CAPACITY = 1 << 16 };
@@ -35,9 +36,28 @@ static void guard_run(int read_fd) {
     _exit(0);
 }
 
+/* Closes every fd >= 3 but keep: close_range (Linux 5.9), else a loop up
+   to the soft limit. */
+static void close_all_but(int keep) {
+    if ((keep == 3 || close_range(3, (unsigned)keep - 1, 0) == 0) && close_range((unsigned)keep + 1, ~0U, 0) == 0) return;
+    struct rlimit limit;
+    int last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 1048576 ? (int)limit.rlim_cur : 1048576;
+    for (int fd = 3; fd < last; fd++) {
+        if (fd != keep) close(fd);
+    }
+}
+
 int cs_orphan_guard_start(pid_t *guard_pid) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    /* Only the master's end: the guard's reads must block. */
+    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
@@ -49,16 +69,19 @@ int cs_orphan_guard_start(pid_t *guard_pid) {
            catchable signal stays blocked: only EOF ends it. */
         setpgid(0, 0);
         prctl(PR_SET_NAME, "appd-guard");
-        /* No hold on the master's terminal or pipes: whoever waits for EOF
-           on appd's output must not wait for the guard. */
+        /* No hold on the master's terminal, pipes or files (its log, the
+           --daemonize report pipe): whoever waits for EOF on one of them
+           must not wait for the guard. The read end first moves above 2 in
+           case the master started with one of 0..2 closed. */
+        int read_fd = fds[0] > 2 ? fds[0] : fcntl(fds[0], F_DUPFD, 3);
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
             dup2(null, 0);
             dup2(null, 1);
             dup2(null, 2);
-            if (null > 2) close(null);
         }
-        guard_run(fds[0]);
+        close_all_but(read_fd);
+        guard_run(read_fd);
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);

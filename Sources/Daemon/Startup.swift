@@ -28,13 +28,16 @@ func workingDirectory() -> String {
 }
 
 /// Two pipes per child plus sockets: a thousand workers need more than the
-/// usual soft limit of 1024 descriptors, so take the hard limit.
+/// usual soft limit of 1024 descriptors, so take the hard limit. Workers get
+/// the original back (`Spawner.childOpenFileLimit`): what they run may rely
+/// on the usual limit (select(2) breaks on fds above 1023).
 func raiseOpenFileLimit() {
     var limit = rlimit()
     let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
     guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    let original = limit.rlim_cur
     limit.rlim_cur = limit.rlim_max
-    _ = setrlimit(resource, &limit)
+    if setrlimit(resource, &limit) == 0 { Spawner.childOpenFileLimit = UInt64(original) }
 }
 
 func standardOutput(_ text: String) { _ = try? FileIO.write(STDOUT_FILENO, Array(text.utf8)) }

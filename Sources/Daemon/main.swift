@@ -41,11 +41,24 @@ if options.check {
     exit(0)
 }
 options.applyOverrides(to: &config, currentDirectory: currentDirectory)
+// Detached, the daemon has no stderr to log to: refuse while the user can still read why.
+if options.daemonize && config.logFile == "-" {
+    standardError("appd: --daemonize needs a logFile: with logFile \"-\" the daemon's log would be lost; set logFile in the config or pass --log-file\n")
+    exit(2)
+}
+// Like the other runtime directories: made if missing, private.
+if config.logFile != "-" {
+    do {
+        try FileIO.createParentDirectories(of: config.logFile, mode: 0o700)
+    } catch {
+        fail("cannot create the log file's directory: \(error)")
+    }
+}
 
 var startupReport: StartupReport?
 if options.daemonize {
     do {
-        startupReport = try Daemonizer.detach(logFile: config.logFile == "-" ? "/dev/null" : config.logFile)
+        startupReport = try Daemonizer.detach(logFile: config.logFile)
     } catch {
         fail("cannot daemonize: \(error)")
     }

@@ -1,3 +1,4 @@
+import CSystem
 import Foundation
 import Glibc
 import Testing
@@ -74,6 +75,25 @@ import Shared
         #expect(ProcessControl.reapOne(pid) == nil)
         #expect(!ProcessControl.send(.terminate, to: pid))
         #expect(!ProcessControl.send(.terminate, to: 0))
+    }
+
+    @Test func childGetsTheRequestedOpenFileSoftLimit() throws {
+        var limit = rlimit()
+        try #require(getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        try #require(limit.rlim_cur != 200 && limit.rlim_max >= 200)
+        let limited = try runToCompletion(["/bin/sh", "-c", "ulimit -Sn; ulimit -Hn"], openFileLimit: 200)
+        let hard = limit.rlim_max == rlim_t.max ? "unlimited" : String(limit.rlim_max)
+        #expect(limited.output == "200\n\(hard)\n", "the soft limit is set, the hard one kept")
+        let unchanged = try runToCompletion(["/bin/sh", "-c", "ulimit -Sn"], openFileLimit: 0)
+        #expect(unchanged.output == "\(limit.rlim_cur)\n", "0 leaves the master's limit")
+
+        if limit.rlim_max != rlim_t.max {
+            let error = try #require(throws: SystemError.self) {
+                try Spawner.spawn(request(["/bin/true"], openFileLimit: UInt64(limit.rlim_max) + 1, stdout: FileIO.nullDevice()))
+            }
+            #expect(error.call == "setrlimit(/bin/true)" && error.errno == EINVAL)
+            #expect(zombieForksOfThisProcess() == 0)
+        }
     }
 
     @Test func resolveExecutableSearchesPath() {
@@ -225,6 +245,99 @@ import Shared
         }
     }
 
+    @Test func pidFileLockRefusesAFileUnlinkedOrReplacedBeforeItsLock() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/appd.pid"
+            // A stopping daemon unlinks the file between a starting one's open and flock.
+            let unlinked = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            defer { FileIO.close(unlinked) }
+            try #require(unlinked >= 0 && unlink(path) == 0)
+            #expect(try !PidFileLock.lock(unlinked, openedFrom: path))
+
+            // ... and another starting daemon has created a fresh one meanwhile.
+            let replaced = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            defer { FileIO.close(replaced) }
+            try #require(replaced >= 0)
+            #expect(FileManager.default.createFile(atPath: path + ".new", contents: Data()))
+            try #require(rename(path + ".new", path) == 0)
+            #expect(try !PidFileLock.lock(replaced, openedFrom: path))
+
+            // Neither stale lock stands in the way of the file at the path.
+            let lock = try PidFileLock(path: path)
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == "\(getpid())\n")
+            lock.remove()
+        }
+    }
+
+    // MARK: Orphan guard
+
+    @Test(.timeLimit(.minutes(1))) func orphanGuardHoldsOnlyItsPipeAndNeverBlocksTheMaster() throws {
+        let inherited = try Pipe.make()  // like the master's log or --daemonize report pipe
+        defer {
+            FileIO.close(inherited.read)
+            FileIO.close(inherited.write)
+        }
+        let orphanGuard = try OrphanGuard.start()
+        defer {
+            kill(orphanGuard.pid, SIGCONT)
+            FileIO.close(orphanGuard.fd)
+            let status = waitForExit(orphanGuard.pid)
+            #expect(status.map { ExitStatus(waitStatus: $0) } == .exited(code: 0), "EOF ends the guard")
+        }
+        #expect(fcntl(orphanGuard.fd, F_GETFL) & O_NONBLOCK != 0)
+
+        var pipeInfo = stat()
+        try #require(fstat(orphanGuard.fd, &pipeInfo) == 0)
+        let held = eventually { () -> [String]? in
+            let targets = openFileTargets(of: orphanGuard.pid)
+            return targets.count == 4 ? targets : nil
+        }
+        #expect(held == ["/dev/null", "/dev/null", "/dev/null", "pipe:[\(pipeInfo.st_ino)]"], "\(openFileTargets(of: orphanGuard.pid))")
+
+        // Stopped, it reads nothing: once its pipe is full, notes are dropped at once.
+        try #require(kill(orphanGuard.pid, SIGSTOP) == 0)
+        try #require(eventually { processState(orphanGuard.pid) == "T" ? true : nil } == true)
+        for _ in 0..<(65536 / 4) { orphanGuard.workerExited(Int32.max) }  // a pid that exists nowhere
+        errno = 0
+        #expect(cs_orphan_guard_note(orphanGuard.fd, -Int32.max) == -1 && errno == EAGAIN)
+    }
+
+    // MARK: Files
+
+    @Test func createTruncatedEmptiesOrCreatesAndWriteAllWritesEverything() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/status"
+            try "an older and longer snapshot".write(toFile: path, atomically: false, encoding: .utf8)
+            let existing = try FileIO.createTruncated(path: path, mode: 0o600)
+            #expect(isCloseOnExec(existing))
+            let bytes = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+            try FileIO.writeAll(existing, bytes)
+            FileIO.close(existing)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(bytes))
+
+            let created = try FileIO.createTruncated(path: directory + "/new", mode: 0o600)
+            FileIO.close(created)
+            var info = stat()
+            #expect(stat(directory + "/new", &info) == 0 && info.st_mode & 0o777 == 0o600 && info.st_size == 0)
+
+            let error = try #require(throws: SystemError.self) { try FileIO.createTruncated(path: directory + "/no/file", mode: 0o644) }
+            #expect(error.description == "open(\(directory)/no/file): No such file or directory")
+        }
+    }
+
+    @Test func createParentDirectoriesMakesOnlyWhatIsMissing() throws {
+        try withTemporaryDirectory { directory in
+            try FileIO.createParentDirectories(of: directory + "/run/logs/appd.log", mode: 0o700)
+            var info = stat()
+            #expect(stat(directory + "/run/logs", &info) == 0 && info.st_mode & 0o777 == 0o700)
+            #expect(stat(directory + "/run/logs/appd.log", &info) != 0, "the file itself is not made")
+            try #require(chmod(directory + "/run", 0o750) == 0)
+            try FileIO.createParentDirectories(of: directory + "/run/other.log", mode: 0o700)
+            #expect(stat(directory + "/run", &info) == 0 && info.st_mode & 0o777 == 0o750, "an existing directory is left as it is")
+            try FileIO.createParentDirectories(of: "appd.log", mode: 0o700)  // no directory part: nothing to do
+        }
+    }
+
     // MARK: Event loop parts
 
     @Test func deadlineTimerFiresThroughEventPoll() throws {
@@ -284,19 +397,19 @@ import Shared
 
 private func request(
     _ arguments: [String], environment: [String: String] = [:], workingDirectory: String = "/",
-    listenFDs: [Int32] = [], listenNames: [String] = [], stdout: Int32
+    listenFDs: [Int32] = [], listenNames: [String] = [], openFileLimit: UInt64 = 0, stdout: Int32
 ) -> SpawnRequest {
     SpawnRequest(
         executable: arguments[0], arguments: arguments, environment: environment,
         workingDirectory: workingDirectory, listenFDs: listenFDs, listenNames: listenNames,
-        stdout: stdout, stderr: stdout
+        stdout: stdout, stderr: stdout, openFileLimit: openFileLimit
     )
 }
 
 /// Spawns, collects stdout+stderr until EOF, and reaps; everything under a deadline.
 private func runToCompletion(
     _ arguments: [String], environment: [String: String] = [:], workingDirectory: String = "/",
-    listenFDs: [Int32] = [], listenNames: [String] = []
+    listenFDs: [Int32] = [], listenNames: [String] = [], openFileLimit: UInt64 = 0
 ) throws -> (pid: Int32, status: Int32, output: String) {
     let pipe = try Pipe.make()
     defer { FileIO.close(pipe.read) }
@@ -305,7 +418,7 @@ private func runToCompletion(
         defer { FileIO.close(pipe.write) }
         pid = try Spawner.spawn(request(
             arguments, environment: environment, workingDirectory: workingDirectory,
-            listenFDs: listenFDs, listenNames: listenNames, stdout: pipe.write
+            listenFDs: listenFDs, listenNames: listenNames, openFileLimit: openFileLimit, stdout: pipe.write
         ))
     }
     var output: [UInt8] = []
@@ -371,6 +484,20 @@ private func zombieForksOfThisProcess() -> Int {
         let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
         return name == ownName && fields.count > 1 && fields[0] == "Z" && Int32(fields[1]) == getpid()
     }.count
+}
+
+/// What each open fd of `pid` points at, in fd order.
+private func openFileTargets(of pid: Int32) -> [String] {
+    let directory = "/proc/\(pid)/fd"
+    let fds = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { Int32($0) }.sorted()
+    return fds.map { (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)")) ?? "?" }
+}
+
+/// The state letter of /proc/PID/stat ("T" when stopped).
+private func processState(_ pid: Int32) -> String? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    return stat[stat.index(close, offsetBy: 2)...].split(separator: " ").first.map(String.init)
 }
 
 private func isCloseOnExec(_ fd: Int32) -> Bool {

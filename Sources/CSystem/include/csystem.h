@@ -29,16 +29,20 @@ struct cs_spawn_request {
     /* Points into one envp string just after "LISTEN_PID=", with room for 20
        digits and a NUL; the child writes its own pid there. NULL: no slot. */
     char *listen_pid_slot;
+    /* The child's soft RLIMIT_NOFILE (the hard one is kept): the master
+       raises its own for its pipes, workers get what appd started with.
+       0: leave as is. */
+    uint64_t child_nofile_soft;
 };
 
 /* The step of cs_spawn that failed. */
-enum { CS_STEP_FORK = 1, CS_STEP_SETUP, CS_STEP_CHDIR, CS_STEP_FDS, CS_STEP_EXEC };
+enum { CS_STEP_FORK = 1, CS_STEP_SETUP, CS_STEP_CHDIR, CS_STEP_FDS, CS_STEP_EXEC, CS_STEP_LIMIT };
 
 /* Starts the child in its own process group, killed when the forking thread
-   dies, with default signal dispositions, an empty signal mask and only
-   fds 0..2+listen_count open. Returns 0 and sets *out_pid, or returns the
-   errno of the failed step and sets *failed_step; a child that failed is
-   already reaped. */
+   dies, with default signal dispositions, an empty signal mask, only
+   fds 0..2+listen_count open and the requested open-file soft limit.
+   Returns 0 and sets *out_pid, or returns the errno of the failed step and
+   sets *failed_step; a child that failed is already reaped. */
 int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, int *failed_step);
 
 /* signalfd (non-blocking, close-on-exec) for the given signal numbers. */

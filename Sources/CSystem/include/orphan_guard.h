@@ -11,11 +11,17 @@
    the master exits in any way, SIGKILL included, the guard sends SIGKILL to
    every process group still listed and exits. PR_SET_PDEATHSIG reaches only
    direct children; this is what stops their own children from outliving the
-   master. Returns the pipe's write end and stores the guard's pid, or -1
-   with errno set. */
+   master. The guard keeps no other fd of the master's; 0..2 are /dev/null.
+   Returns the pipe's write end (non-blocking) and stores the guard's pid,
+   or -1 with errno set. */
 int cs_orphan_guard_start(pid_t *guard_pid);
 
-/* Records a worker's process group (positive: started; negative: gone). */
+/* Records a worker's process group (positive: started; negative: gone).
+   The pipe's write end is non-blocking so that a guard that stopped reading
+   (SIGSTOPped, say) can never block the master: once the pipe is full a
+   note is dropped, returning -1 with EAGAIN (a 4-byte write is atomic, never
+   half done). A dropped start leaves that group unguarded; a dropped exit
+   leaves a stale group the guard may signal at the end. */
 int cs_orphan_guard_note(int fd, int32_t signed_pgid);
 
 #endif

@@ -15,20 +15,20 @@ extension Daemon {
         writeSnapshot(ConnectionTable.render(connectionEntries(group: nil)), to: config.statusFile + ".connections")
     }
 
-    /// Written to a temporary file and renamed, so a reader never sees half.
+    /// Written whole to a temporary file, then renamed, so a reader never
+    /// sees half: a failed write leaves the previous snapshot in place.
     private func writeSnapshot(_ text: String, to path: String) {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            log.error("cannot write \(temporary): \(SystemError.last("open").description)")
-            return
-        }
-        let written = try? FileIO.write(fd, Array(text.utf8))
-        FileIO.close(fd)
-        if written != nil, rename(temporary, path) == 0 {
+        do throws(SystemError) {
+            let fd = try FileIO.createTruncated(path: temporary, mode: 0o644)
+            do {
+                defer { FileIO.close(fd) }
+                try FileIO.writeAll(fd, Array(text.utf8))
+            }
+            try checked("rename(\(temporary), \(path))", rename(temporary, path))
             log.info("status written to \(path)")
-        } else {
-            log.error("cannot write \(path)")
+        } catch {
+            log.error("cannot write \(path): \(error)")
         }
     }
 }

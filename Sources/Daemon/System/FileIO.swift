@@ -1,7 +1,8 @@
 import Glibc
 
 /// Reads and writes on the master's non-blocking fds (pipes, sockets), where
-/// "not now" (EAGAIN) is an ordinary answer rather than an error.
+/// "not now" (EAGAIN) is an ordinary answer rather than an error; and the
+/// few files it writes whole.
 enum FileIO {
     enum ReadResult: Equatable, Sendable {
         case bytes([UInt8])
@@ -40,6 +41,22 @@ enum FileIO {
         try write(fd, bytes[...])
     }
 
+    /// Writes all of `bytes` to a blocking fd (a regular file), going on
+    /// after partial writes (a full disk shows as one, then as ENOSPC).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            // A blocking fd never says EAGAIN nor takes nothing; stop rather than spin if it does.
+            guard let count = try write(fd, rest), count > 0 else { throw SystemError(call: "write(fd \(fd))", errno: EAGAIN) }
+            rest = rest.dropFirst(count)
+        }
+    }
+
+    /// Opens `path` for writing (close-on-exec), created with `mode` or emptied.
+    static func createTruncated(path: String, mode: mode_t) throws(SystemError) -> Int32 {
+        try checked("open(\(path))", open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode))
+    }
+
     /// Closes without retrying: on Linux the fd is gone even when close
     /// reports EINTR, and a retry could close someone else's new fd.
     static func close(_ fd: Int32) {
@@ -60,6 +77,13 @@ enum FileIO {
         let fd = open("/dev/null", O_RDWR | O_CLOEXEC)
         return fd >= 0 ? .success(fd) : .failure(.last("open(/dev/null)"))
     }()
+
+    /// Creates the directory `path` is in, and any missing parents, with
+    /// `mode`; nothing for a path without a directory part.
+    static func createParentDirectories(of path: String, mode: mode_t) throws(SystemError) {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        try createDirectories(String(path[..<slash]), mode: mode)
+    }
 
     /// Creates `path` and any missing parents with `mode` (like `mkdir -p`);
     /// existing directories are left as they are.

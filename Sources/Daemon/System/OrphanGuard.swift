@@ -17,7 +17,8 @@ struct OrphanGuard {
         return OrphanGuard(fd: fd, pid: pid)
     }
 
-    /// A worker started: its process group is guarded.
+    /// A worker started: its process group is guarded. Like `workerExited`,
+    /// never blocks: a note a stopped guard's full pipe cannot take is dropped.
     func workerStarted(_ pid: Int32) { _ = cs_orphan_guard_note(fd, pid) }
 
     /// A worker exited: its group is forgotten, so a reused pid is never hit.

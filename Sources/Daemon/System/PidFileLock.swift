@@ -30,21 +30,12 @@ struct PidFileLock {
     /// the process exits.
     init(path: String) throws(Failure) {
         self.path = path
-        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            do throws(SystemError) {
-                try FileIO.createDirectories(String(path[..<slash]), mode: 0o700)
-            } catch {
-                throw .system(error)
-            }
+        do throws(SystemError) {
+            try FileIO.createParentDirectories(of: path, mode: 0o700)
+        } catch {
+            throw .system(error)
         }
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw .system(.last("open(\(path))")) }
-        if retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
-            let error = errno
-            defer { close(fd) }
-            if error == EWOULDBLOCK { throw .heldBy(pid: Self.readPid(fd), path: path) }
-            throw .system(SystemError(call: "flock(\(path))", errno: error))
-        }
+        fd = try Self.lockCurrentFile(path)
         let contents = Array("\(getpid())\n".utf8)
         let written = contents.withUnsafeBytes { ftruncate(fd, 0) == 0 ? pwrite(fd, $0.baseAddress, $0.count, 0) : -1 }
         if written != contents.count {
@@ -52,6 +43,45 @@ struct PidFileLock {
             close(fd)
             throw .system(error)
         }
+    }
+
+    /// Opens and locks the file at `path`, again while the one locked turns
+    /// out to be gone from there: a daemon stopping unlinks its file between
+    /// our open and our flock, and a lock on that deleted inode would let a
+    /// third daemon create and lock a fresh file too. Bounded, in case
+    /// something keeps replacing the file.
+    private static func lockCurrentFile(_ path: String) throws(Failure) -> Int32 {
+        for _ in 0..<10 {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            if fd < 0 { throw .system(.last("open(\(path))")) }
+            do throws(Failure) {
+                if try lock(fd, openedFrom: path) { return fd }
+                close(fd)
+            } catch {
+                close(fd)
+                throw error
+            }
+        }
+        throw .system(SystemError(call: "flock(\(path))", errno: EAGAIN, reason: "the file kept being replaced"))
+    }
+
+    /// Locks `fd`, opened from `path`; false when the file it locked is no
+    /// longer the one at `path` (unlinked or replaced since the open). Never
+    /// closes `fd`: the caller keeps it on true and closes it otherwise.
+    static func lock(_ fd: Int32, openedFrom path: String) throws(Failure) -> Bool {
+        if retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
+            let error = errno
+            if error == EWOULDBLOCK { throw .heldBy(pid: readPid(fd), path: path) }
+            throw .system(SystemError(call: "flock(\(path))", errno: error))
+        }
+        var locked = stat()
+        var current = stat()
+        if fstat(fd, &locked) != 0 { throw .system(.last("fstat(\(path))")) }
+        if stat(path, &current) != 0 {
+            if errno == ENOENT { return false }
+            throw .system(.last("stat(\(path))"))
+        }
+        return locked.st_dev == current.st_dev && locked.st_ino == current.st_ino
     }
 
     /// Unlinks the file on a clean exit, while still holding the lock, so

@@ -17,6 +17,8 @@ struct SpawnRequest: Sendable {
     var listenNames: [String] = []
     var stdout: Int32
     var stderr: Int32
+    /// The child's soft RLIMIT_NOFILE; 0 leaves the master's.
+    var openFileLimit: UInt64 = Spawner.childOpenFileLimit
 }
 
 /// Starts children with `cs_spawn`, an async-signal-safe fork/exec.
@@ -25,13 +27,19 @@ struct SpawnRequest: Sendable {
 /// (the master's blocked TERM would make a graceful stop do nothing) and its
 /// own reaping collides with the master's `waitpid(-1)` reaper. Each child
 /// gets stdin from /dev/null, its own process group, SIGKILL when the master
-/// dies (PR_SET_PDEATHSIG), default signal handling, and no fd but 0..2 and
-/// its listen sockets.
+/// dies (PR_SET_PDEATHSIG), default signal handling, no fd but 0..2 and
+/// its listen sockets, and appd's original open-file soft limit.
 enum Spawner {
     /// The variables that describe the fds being handed down; never passed
     /// through from `environment`, where a stale value would lie to the child.
     private static let listenVariables: Set<String> = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
     private static let listenPidPrefix = "LISTEN_PID="
+
+    /// The soft open-file limit appd started with, which children get back
+    /// (the default of `SpawnRequest.openFileLimit`); 0 until
+    /// `raiseOpenFileLimit` raises the master's. Set once at start-up,
+    /// before any thread exists.
+    nonisolated(unsafe) static var childOpenFileLimit: UInt64 = 0
 
     /// Returns the child's pid once it has exec'd. A child that could not
     /// exec has been reaped already; the error names the step that failed,
@@ -62,7 +70,7 @@ enum Spawner {
                         path: path, argv: argv.pointers, envp: envp.pointers, cwd: cwd,
                         listen_fds: fds.baseAddress, listen_count: Int32(fds.count),
                         stdin_fd: stdin, stdout_fd: request.stdout, stderr_fd: request.stderr,
-                        listen_pid_slot: listenPidSlot
+                        listen_pid_slot: listenPidSlot, child_nofile_soft: request.openFileLimit
                     )
                     return cs_spawn(&spawn, &pid, &failedStep)
                 }
@@ -75,6 +83,7 @@ enum Spawner {
             case Int(CS_STEP_CHDIR): "chdir(\(request.workingDirectory))"
             case Int(CS_STEP_FDS): "dup2(\(request.executable))"
             case Int(CS_STEP_EXEC): "execve(\(request.executable))"
+            case Int(CS_STEP_LIMIT): "setrlimit(\(request.executable))"
             default: "setpgid/prctl(\(request.executable))"
             }
             throw SystemError(call: call, errno: error)
