@@ -55,7 +55,7 @@ struct CommandRunner {
         var snapshot = StatusReport()
         func show() {
             if json {
-                console.out.write(JSONDocuments.line(JSONDocuments.Status(snapshot)))
+                console.out.write(JSONDocuments.statusLine(snapshot))
             } else if let screen, let watch {
                 let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
                     + LogLineText.localTimestamp(wallClock()).prefix(19)

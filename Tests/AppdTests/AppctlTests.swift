@@ -495,3 +495,11 @@ private func runBinary(_ arguments: [String], environment: [String: String] = [:
     #expect(printed.contains("'pid': 4711"))
     #expect(printed.hasSuffix("{'processes': 1}\n"))
 }
+
+@Test func statusJSONDocumentWrittenByHandMatchesTheEncoder() {
+    #expect(JSONDocuments.statusLine(fixture) == JSONDocuments.line(JSONDocuments.Status(fixture)))
+    let bare = StatusReport(master: nil, processes: [
+        ProcessStatus(group: "q", id: 0, pid: nil, state: .stopped, uptime: nil, restarts: 0, lastExit: nil),
+    ])
+    #expect(JSONDocuments.statusLine(bare) == JSONDocuments.line(JSONDocuments.Status(bare)))
+}

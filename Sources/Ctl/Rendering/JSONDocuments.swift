@@ -40,6 +40,24 @@ enum JSONDocuments {
         var error: ProtocolError
     }
 
+    /// `status --json`, the same document as `line(Status(snapshot))`, with
+    /// the process objects written by hand: a snapshot of a thousand
+    /// processes through JSONEncoder was a third of appctl's time.
+    static func statusLine(_ snapshot: StatusReport) -> String {
+        var json = JSONText(capacity: 64 + 320 * snapshot.processes.count)
+        json.beginObject()
+        json.key("master")
+        if let master = snapshot.master, let encoded = try? WireJSON.encode(master) { json.raw(encoded) } else { json.null() }
+        json.key("processes")
+        json.beginArray()
+        for process in snapshot.processes where !process.write(into: &json, asItem: false) {
+            return line(Status(snapshot))  // A figure JSON cannot carry: the encoder says so properly.
+        }
+        json.endArray()
+        json.endObject()
+        return String(decoding: json.bytes, as: UTF8.self) + "\n"
+    }
+
     /// The document as one line, `\n` included.
     static func line(_ document: some Encodable) -> String {
         // Every figure here arrived as JSON, so it encodes back.

@@ -7,55 +7,61 @@
 /// way, whole numbers without ".0". Non-finite numbers cannot be written
 /// (JSON has none): `number` then reports failure and the caller falls back
 /// to the encoder, which turns that into an error reply.
-struct JSONText {
-    private(set) var bytes: [UInt8] = []
+public struct JSONText {
+    public private(set) var bytes: [UInt8] = []
     private var needsComma: [Bool] = []
 
-    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
-    mutating func beginObject() {
+    /// Text another encoder produced, as the next value.
+    public mutating func raw(_ json: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: json)
+    }
+
+    public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
         needsComma.append(false)
     }
 
-    mutating func endObject() {
+    public mutating func endObject() {
         needsComma.removeLast()
         bytes.append(UInt8(ascii: "}"))
     }
 
-    mutating func beginArray() {
+    public mutating func beginArray() {
         separate()
         bytes.append(UInt8(ascii: "["))
         needsComma.append(false)
     }
 
-    mutating func endArray() {
+    public mutating func endArray() {
         needsComma.removeLast()
         bytes.append(UInt8(ascii: "]"))
     }
 
     /// A member name; the value written next belongs to it.
-    mutating func key(_ name: String) {
+    public mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
         bytes.append(UInt8(ascii: ":"))
         if !needsComma.isEmpty { needsComma[needsComma.count - 1] = false }
     }
 
-    mutating func string(_ text: String) {
+    public mutating func string(_ text: String) {
         separate()
         appendQuoted(text)
     }
 
-    mutating func integer(_ value: some BinaryInteger) {
+    public mutating func integer(_ value: some BinaryInteger) {
         separate()
         bytes.append(contentsOf: String(value).utf8)
     }
 
     /// False for NaN and infinities, which JSON cannot carry.
     @discardableResult
-    mutating func number(_ value: Double) -> Bool {
+    public mutating func number(_ value: Double) -> Bool {
         guard value.isFinite else { return false }
         separate()
         var text = value.description
@@ -64,19 +70,19 @@ struct JSONText {
         return true
     }
 
-    mutating func bool(_ value: Bool) {
+    public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
-    mutating func null() {
+    public mutating func null() {
         separate()
         bytes.append(contentsOf: "null".utf8)
     }
 
     /// A parsed JSON value (a worker's APPSTATS), object keys sorted.
     @discardableResult
-    mutating func value(_ value: JSONValue) -> Bool {
+    public mutating func value(_ value: JSONValue) -> Bool {
         switch value {
         case .null: null()
         case .bool(let flag): bool(flag)

@@ -9,18 +9,29 @@ extension ProcessStatus {
         json.key("id")
         json.integer(id)
         json.key("item")
+        guard write(into: &json, asItem: true) else { return nil }
+        json.key("ok")
+        json.bool(true)
+        json.endObject()
+        return json.bytes + [UInt8(ascii: "\n")]
+    }
+
+    /// The process object, as its Codable encoding writes it (with the
+    /// item's `"type": "process"` member when `asItem`). False when a figure
+    /// is not finite: the caller falls back to the encoder.
+    public func write(into json: inout JSONText, asItem: Bool) -> Bool {
         json.beginObject()
         if let appStats {
             json.key("appStats")
-            guard json.value(appStats) else { return nil }
+            guard json.value(appStats) else { return false }
         }
         if let backoffRemaining {
             json.key("backoffRemaining")
-            guard json.number(backoffRemaining) else { return nil }
+            guard json.number(backoffRemaining) else { return false }
         }
         if let cpu {
             json.key("cpu")
-            guard json.number(cpu) else { return nil }
+            guard json.number(cpu) else { return false }
         }
         if let fds {
             json.key("fds")
@@ -34,13 +45,13 @@ extension ProcessStatus {
         if let lastExit {
             json.beginObject()
             json.key("at")
-            guard json.number(lastExit.at) else { return nil }
+            guard json.number(lastExit.at) else { return false }
             json.key("description")
             json.string(lastExit.description)
             json.key("status")
             if let status = lastExit.status { json.string(status) } else { json.null() }
             json.key("uptime")
-            guard json.number(lastExit.uptime) else { return nil }
+            guard json.number(lastExit.uptime) else { return false }
             json.endObject()
         } else {
             json.null()
@@ -72,18 +83,17 @@ extension ProcessStatus {
             json.key("threads")
             json.integer(threads)
         }
-        json.key("type")
-        json.string("process")
+        if asItem {
+            json.key("type")
+            json.string("process")
+        }
         json.key("uptime")
         if let uptime {
-            guard json.number(uptime) else { return nil }
+            guard json.number(uptime) else { return false }
         } else {
             json.null()
         }
         json.endObject()
-        json.key("ok")
-        json.bool(true)
-        json.endObject()
-        return json.bytes + [UInt8(ascii: "\n")]
+        return true
     }
 }

@@ -92,12 +92,27 @@ extension EndToEnd {
 
         /// A complete answer, or nil.
         private static func parse(_ bytes: [UInt8]) -> Outcome? {
+            switch parseAnswer(bytes) {
+            case nil: return nil
+            case .success(let answer)?: return .answered(status: answer.status, body: answer.body)
+            case .failure(let reason)?: return .failed(reason.description)
+            }
+        }
+
+        struct MalformedAnswer: Error, CustomStringConvertible { var description: String }
+
+        /// One complete HTTP/1.1 answer (status line, headers, a
+        /// Content-Length body) from the start of `bytes`; nil while it is
+        /// incomplete. Shared by every test that talks HTTP to a worker.
+        static func parseAnswer(_ bytes: [UInt8]) -> Result<(status: Int, body: String), MalformedAnswer>? {
             let text = String(decoding: bytes, as: UTF8.self)
             guard let headEnd = text.range(of: "\r\n\r\n") else { return nil }
             let lines = text[..<headEnd.lowerBound].split(separator: "\r\n")
             guard let statusLine = lines.first else { return nil }
             let parts = statusLine.split(separator: " ")
-            guard parts.count >= 2, let status = Int(parts[1]) else { return .failed("bad status line '\(statusLine)'") }
+            guard parts.count >= 2, let status = Int(parts[1]) else {
+                return .failure(MalformedAnswer(description: "bad status line '\(statusLine)'"))
+            }
             let length = lines.dropFirst().compactMap { line -> Int? in
                 let pair = line.split(separator: ":", maxSplits: 1)
                 guard pair.count == 2, pair[0].lowercased() == "content-length" else { return nil }
@@ -105,7 +120,7 @@ extension EndToEnd {
             }.first ?? 0
             let body = Array(text[headEnd.upperBound...].utf8)
             guard body.count >= length else { return nil }
-            return .answered(status: status, body: String(decoding: body.prefix(length), as: UTF8.self))
+            return .success((status, String(decoding: body.prefix(length), as: UTF8.self)))
         }
     }
 }

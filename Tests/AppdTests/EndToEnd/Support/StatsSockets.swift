@@ -75,21 +75,13 @@ extension EndToEnd {
             }
         }
 
+        /// A complete answer; a malformed status line reads as status 0.
         private static func answer(in bytes: [UInt8]) -> (status: Int, body: String)? {
-            let text = String(decoding: bytes, as: UTF8.self)
-            guard let headEnd = text.range(of: "\r\n\r\n") else { return nil }
-            let lines = text[..<headEnd.lowerBound].split(separator: "\r\n")
-            guard let statusLine = lines.first else { return nil }
-            let parts = statusLine.split(separator: " ")
-            let status = parts.count >= 2 ? Int(parts[1]) ?? 0 : 0
-            let length = lines.dropFirst().compactMap { line -> Int? in
-                let pair = line.split(separator: ":", maxSplits: 1)
-                guard pair.count == 2, pair[0].lowercased() == "content-length" else { return nil }
-                return Int(pair[1].trimmingCharacters(in: .whitespaces))
-            }.first ?? 0
-            let body = Array(text[headEnd.upperBound...].utf8)
-            guard body.count >= length else { return nil }
-            return (status, String(decoding: body.prefix(length), as: UTF8.self))
+            switch HTTPProbe.parseAnswer(bytes) {
+            case nil: return nil
+            case .success(let answer)?: return answer
+            case .failure?: return (0, "")
+            }
         }
     }
 
