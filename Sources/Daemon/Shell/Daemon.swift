@@ -32,7 +32,8 @@ final class Daemon {
     let control: UnixControlListener
     let listeners: ListenerRegistry
     let pidFile: PidFileLock
-    let orphanGuard: OrphanGuard
+    let socketLock: PidFileLock
+    var orphanGuard: OrphanGuard
     /// Live workers' process groups, as told to the orphan guard.
     var guardedGroups: Set<Int32> = []
     /// Exited workers' process groups that still have members.
@@ -81,6 +82,7 @@ final class Daemon {
         self.control = resources.control
         self.listeners = resources.listeners
         self.pidFile = resources.pidFile
+        self.socketLock = resources.socketLock
         self.orphanGuard = resources.orphanGuard
         self.supervisor = Supervisor(config: config)
     }
@@ -171,12 +173,25 @@ final class Daemon {
     func reapChildren() {
         while let (pid, status) = ProcessControl.reapOne() {
             reports[pid] = nil
-            if pid == orphanGuard.pid { log.error("the orphan guard (pid \(pid)) died: \(ExitStatus(waitStatus: status))") }
+            if pid == orphanGuard.pid { replaceOrphanGuard(after: ExitStatus(waitStatus: status)) }
             if guardedGroups.remove(pid) != nil { lingeringGroups.insert(pid) }
             statsCollector.forget(pid: pid)
             perform(supervisor.handle(.childExited(pid: pid, status: ExitStatus(waitStatus: status)), now: .now()))
         }
         releaseEmptyGroups()
+    }
+
+    /// Without its guard a master killed by SIGKILL would leave orphans: a
+    /// new guard is started and told every group the old one knew.
+    private func replaceOrphanGuard(after status: ExitStatus) {
+        log.error("the orphan guard (pid \(orphanGuard.pid)) died: \(status); starting a new one")
+        orphanGuard.close()
+        do {
+            orphanGuard = try OrphanGuard.start()
+            for pgid in guardedGroups.union(lingeringGroups) { orphanGuard.workerStarted(pgid) }
+        } catch {
+            log.error("cannot start a new orphan guard: \(error)")
+        }
     }
 
     /// A worker's process group outlives the worker while what it forked
@@ -196,6 +211,7 @@ final class Daemon {
         listeners.closeAll()
         notify.remove()
         control.remove()
+        socketLock.remove()
         pidFile.remove()
         log.info("appd stopped")
     }

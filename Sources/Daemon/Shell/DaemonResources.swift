@@ -4,11 +4,15 @@ import Shared
 /// Everything the daemon must hold before it may supervise, acquired in the
 /// order that keeps a second daemon from disturbing the first: the orphan
 /// guard (first, so it inherits none of what follows), the pid-file lock,
-/// the control socket (a live one is never replaced), the notify socket next
+/// the control socket's lock, the control socket (a live one is never replaced), the notify socket next
 /// to it, then the groups' listening sockets.
 struct DaemonResources {
     let orphanGuard: OrphanGuard
     let pidFile: PidFileLock
+    /// Held for the daemon's life beside the control socket: a second
+    /// daemon with another pid file but the same socket stops here, so the
+    /// probe-then-bind of a stale socket file below is never raced.
+    let socketLock: PidFileLock
     let control: UnixControlListener
     let notify: NotifySocket
     let listeners: ListenerRegistry
@@ -25,6 +29,12 @@ struct DaemonResources {
         do {
             pidFile = try PidFileLock(path: config.pidFile)
         } catch {
+            throw StartupError(String(describing: error))
+        }
+        do {
+            socketLock = try PidFileLock(path: config.controlSocket + ".lock")
+        } catch {
+            pidFile.remove()
             throw StartupError(String(describing: error))
         }
         var bound: [() -> Void] = []
@@ -48,6 +58,7 @@ struct DaemonResources {
         } catch {
             // Leave no socket file behind: the next start must not find a stale one of ours.
             for undo in bound.reversed() { undo() }
+            socketLock.remove()
             pidFile.remove()
             throw StartupError(error.description)
         }

@@ -9,13 +9,17 @@ struct OrphanGuard {
     let fd: Int32
     let pid: Int32
 
-    /// Started before the master opens anything else, so the guard holds no
-    /// copy of the pid-file lock or of any socket.
+    /// Started before the master opens anything else; a replacement started
+    /// later closes every descriptor it inherits but its pipe, so a guard
+    /// never holds the pid-file lock or a socket.
     static func start() throws(SystemError) -> OrphanGuard {
         var pid: pid_t = 0
         let fd = try checked("fork(orphan guard)", cs_orphan_guard_start(&pid))
         return OrphanGuard(fd: fd, pid: pid)
     }
+
+    /// Lets go of a guard that died.
+    func close() { FileIO.close(fd) }
 
     /// A worker started: its process group is guarded. Like `workerExited`,
     /// never blocks: a note a stopped guard's full pipe cannot take is dropped.
