@@ -114,6 +114,26 @@ extension EndToEnd {
             }
         }
 
+        @Test("a killed orphan guard is replaced, and the replacement still takes the grandchildren down with the master")
+        func orphanGuardIsReplaced() async throws {
+            try await withDaemon(DaemonSpec(groups: [GroupSpec(name: "forker", command: Commands.forksGrandchild, count: 1)])) { daemon in
+                let master = daemon.pid
+                func guardPid() -> Int32? {
+                    ProcFS.childPids(of: master).first { (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8))?.hasPrefix("appd-guard") == true }
+                }
+                let first = try await daemon.waitFor("the orphan guard") { guardPid() }
+                let grandchild = try await daemon.waitFor("the worker's grandchild") {
+                    daemon.leftovers().first { ProcFS.commandLine(of: $0) == "sleep 1000" }
+                }
+                kill(first, SIGKILL)
+                try await daemon.waitUntil("a new guard") { daemon.log.contains("starting a new one") && guardPid().map { $0 != first } == true }
+                daemon.signal(SIGKILL)
+                try await daemon.waitForExit(timeout: 5)
+                _ = try? await daemon.waitUntil(timeout: 3, "the grandchild to die with the master") { !ProcFS.isAlive(grandchild) }
+                #expect(!ProcFS.isAlive(grandchild), "sleep 1000 (pid \(grandchild)) outlived the master")
+            }
+        }
+
         static func acceptsConnections(port: UInt16) -> Bool {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             defer { close(fd) }
