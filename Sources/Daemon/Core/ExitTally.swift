@@ -13,7 +13,9 @@ struct ExitTally: Sendable, Equatable {
     /// Exits other than `exited 0`, most frequent first (ties by status,
     /// for stable output).
     var failures: [(status: ExitStatus, count: Int)] {
-        sorted.filter { !$0.status.isSuccess }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.status < $1.status }
+        counts.filter { !$0.key.isSuccess }
+            .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .map { (status: $0.key, count: $0.value) }
     }
 
     mutating func record(_ status: ExitStatus) { counts[status, default: 0] += 1 }

@@ -52,14 +52,12 @@ extension Supervisor {
     /// A ready process in the slot a rolling reload is replacing completes
     /// that step; the reload moves on to the next slot.
     private mutating func processBecameReady(_ g: Int, _ id: Int, now: MonotonicInstant) {
-        guard var reload = groups[g].reload, reload.currentSlot == id,
+        guard let reload = groups[g].reload, reload.currentSlot == id,
               let process = groups[g].slots[id].process else { return }
         let ref = WorkerRef(group: groups[g].name, id: id)
         emit(.notice(.replaced(ref, oldPid: reload.replacingPid ?? 0, newPid: process.pid)))
-        reload.replaced += 1
-        reload.currentSlot = nil
-        reload.replacingPid = nil
-        groups[g].reload = reload
+        groups[g].reload?.replaced += 1
+        clearReloadStep(g)
         advanceReload(g, now: now)
     }
 

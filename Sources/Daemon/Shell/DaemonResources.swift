@@ -40,7 +40,7 @@ struct DaemonResources {
         var bound: [() -> Void] = []
         do throws(SystemError) {
             for path in [config.controlSocket, config.statusFile] {
-                try FileIO.createDirectories(Self.directory(of: path), mode: 0o700)
+                try FileIO.createParentDirectories(of: path, mode: 0o700)
             }
             // A deep backlog: hundreds of appctl calls at once must queue, not fail.
             let control = try UnixControlListener(path: config.controlSocket, backlog: 1024)
@@ -62,11 +62,6 @@ struct DaemonResources {
             pidFile.remove()
             throw StartupError(error.description)
         }
-    }
-
-    private static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
-        return String(path[..<slash])
     }
 }
 
