@@ -57,12 +57,16 @@ extension Supervisor {
     /// Stops every process of a group, cancels its backoffs and its reload.
     private mutating func stopSlots(_ g: Int, reason: String, now: MonotonicInstant) {
         abortReload(g, reason: reason)
-        for id in groups[g].slots.indices {
-            switch groups[g].slots[id].state {
-            case .backingOff: groups[g].slots[id].state = .empty
-            case .live: stopProcess(g, id, reason: .shutdown, now: now)
-            case .empty, .spawning: break
-            }
+        for id in groups[g].slots.indices { vacate(g, id, now: now) }
+    }
+
+    /// Empties a slot that should hold nothing: its process is asked to
+    /// stop, a pending restart is cancelled.
+    private mutating func vacate(_ g: Int, _ id: Int, now: MonotonicInstant) {
+        switch groups[g].slots[id].state {
+        case .backingOff: groups[g].slots[id].state = .empty
+        case .live: stopProcess(g, id, reason: .shutdown, now: now)
+        case .empty, .spawning: break
         }
     }
 
@@ -104,11 +108,7 @@ extension Supervisor {
         }
         for id in groups[g].slots.indices {
             if id >= count {
-                switch groups[g].slots[id].state {
-                case .live: stopProcess(g, id, reason: .shutdown, now: now)
-                case .backingOff: groups[g].slots[id].state = .empty
-                case .empty, .spawning: break
-                }
+                vacate(g, id, now: now)
             } else if groups[g].slots[id].state == .empty, slotWanted(g, id) {
                 spawn(g, id)
             }
