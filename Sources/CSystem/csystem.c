@@ -109,7 +109,7 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
         if (setrlimit(RLIMIT_NOFILE, &limit) != 0) child_fail(error_pipe, CS_STEP_LIMIT);
     }
 
-    if (req->listen_pid_slot != NULL) write_decimal(req->listen_pid_slot, getpid());
+    for (int i = 0; i < req->pid_slot_count; i++) write_decimal(req->pid_slots[i], getpid());
     execve(req->path, req->argv, req->envp);
     child_fail(error_pipe, CS_STEP_EXEC);
 }

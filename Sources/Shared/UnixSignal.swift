@@ -52,6 +52,7 @@ public struct UnixSignal: Hashable, Sendable, Codable, CustomStringConvertible {
     public static let hangup = UnixSignal(number: SIGHUP)
     public static let interrupt = UnixSignal(number: SIGINT)
     public static let quit = UnixSignal(number: SIGQUIT)
+    public static let abort = UnixSignal(number: SIGABRT)
     public static let kill = UnixSignal(number: SIGKILL)
     public static let terminate = UnixSignal(number: SIGTERM)
     public static let user1 = UnixSignal(number: SIGUSR1)

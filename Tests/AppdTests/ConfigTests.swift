@@ -105,8 +105,9 @@ private func problems(in text: String, directory: ScratchDirectory) -> [String] 
         pidFile: RuntimePaths.defaultPidFile, statusFile: RuntimePaths.defaultStatusFile,
         logFile: "-", stopTimeout: 2,
         groups: [GroupConfig(
-            name: "a", command: ["x"], count: 1, reloadable: true, listen: [], readiness: .none,
-            readyTimeout: 30, stopSignal: .terminate, stopTimeout: 2, env: [:], cwd: scratch.path
+            name: "a", command: ["x"], count: 1, reloadable: true, listen: [], readiness: .afterSeconds(1),
+            readyTimeout: 30, stopSignal: .terminate, stopTimeout: 2, env: [:], cwd: scratch.path,
+            reloadStrategy: .startFirst, maxSurge: 1, watchdogSeconds: nil
         )]
     ))
 }
@@ -477,4 +478,29 @@ func eachProblemNamesItsFieldAndWhatIsWrong(_ errorCase: ConfigErrorCase) throws
     #expect(RuntimePaths.defaultDirectory(environment: ["XDG_RUNTIME_DIR": "run/user"], userID: 1000) == "/tmp/appd-1000")
     #expect(RuntimePaths.defaultDirectory(environment: [:], userID: 42) == "/tmp/appd-42")
     #expect(RuntimePaths.defaultControlSocket == RuntimePaths.defaultDirectory + "/appd.sock")
+}
+
+@Test func reloadSettingsAreReadAndCheckedWithTheirFieldPaths() throws {
+    let scratch = try ScratchDirectory()
+    let config = try ConfigLoader.parse(
+        #"{groups: [{name: "a", command: ["x"], reloadStrategy: "stopFirst", maxSurge: 3, watchdogSeconds: 5, readiness: "none"}]}"#,
+        sourcePath: scratch.configPath)
+    #expect(config.groups[0].reloadStrategy == .stopFirst)
+    #expect(config.groups[0].maxSurge == 3)
+    #expect(config.groups[0].watchdogSeconds == 5)
+    #expect(config.groups[0].readiness == Readiness.none)
+
+    #expect(throws: ConfigError.self) {
+        try ConfigLoader.parse(#"{groups: [{name: "a", command: ["x"], reloadStrategy: "rolling"}]}"#, sourcePath: scratch.configPath)
+    }
+    do {
+        _ = try ConfigLoader.parse(
+            #"{groups: [{name: "a", command: ["x"], reloadStrategy: "rolling", maxSurge: 0, watchdogSeconds: -1}]}"#,
+            sourcePath: scratch.configPath)
+    } catch {
+        let text = "\(error)"
+        #expect(text.contains(#"groups[0].reloadStrategy: must be "startFirst" or "stopFirst", got "rolling""#), "\(text)")
+        #expect(text.contains("groups[0].maxSurge: must be 1 or more, got 0"), "\(text)")
+        #expect(text.contains("groups[0].watchdogSeconds: must be greater than 0, got -1"), "\(text)")
+    }
 }

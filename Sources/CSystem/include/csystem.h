@@ -26,9 +26,11 @@ struct cs_spawn_request {
     int stdin_fd;
     int stdout_fd;
     int stderr_fd;
-    /* Points into one envp string just after "LISTEN_PID=", with room for 20
-       digits and a NUL; the child writes its own pid there. NULL: no slot. */
-    char *listen_pid_slot;
+    /* Each points into one envp string just after "NAME=" (LISTEN_PID,
+       WATCHDOG_PID), with room for 20 digits and a NUL; the child writes its
+       own pid there, since only it knows it before exec. */
+    char *const *pid_slots;
+    int pid_slot_count;
     /* The child's soft RLIMIT_NOFILE (the hard one is kept): the master
        raises its own for its pipes, workers get what appd started with.
        0: leave as is. */

@@ -56,10 +56,15 @@ extension Subcommand {
         name: "reload",
         abstract: "Replace every process (or one group's) with a fresh one, one at a time, without refusing a connection.",
         discussion: """
-            appd re-reads its config first; a bad config is refused and nothing changes. Each replacement \
-            must become ready before its predecessor is stopped; one that does not aborts its group's \
-            reload, leaves the old processes serving, and makes appctl exit 1. Groups with \
-            "reloadable": false get SIGUSR1 instead. Without a group, the same as `kill -USR1 <appd pid>`.
+            appd re-reads its config first; a bad config is refused and nothing changes. Then, one \
+            worker id at a time (maxSurge at a time), it starts the successor beside the running \
+            process, waits until the successor is ready, and only then stops the old process \
+            (stopSignal, SIGKILL after stopTimeout). A successor that exits or is not ready in time \
+            is stopped and aborts its group's reload: the old processes keep serving untouched, the \
+            group's settings roll back, status shows the group degraded, and appctl exits 1. Groups \
+            with reloadStrategy "stopFirst" stop the old process first (for programs that bind their \
+            own port); a slot that was not running is started at once. Groups with "reloadable": false \
+            get SIGUSR1 instead. Without a group, the same as `kill -USR1 <appd pid>`.
             """,
         synopsis: "reload [<group>] [--json]",
         arguments: [groupArgument],

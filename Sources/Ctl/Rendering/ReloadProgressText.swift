@@ -3,21 +3,25 @@ import Shared
 /// `appctl reload` prints a line as each process is replaced, so a long
 /// rolling reload shows where it is, then one line per group's outcome.
 enum ReloadProgressText {
-    /// `web#0  pid 4711 → 4790`
+    /// `web#0  pid 4711 → 4790`, or `web#1  not running → started 4791`
     static func line(_ replaced: ProcessReplaced) -> String {
-        "\(replaced.group)#\(replaced.id)  pid \(replaced.oldPid) → \(replaced.newPid)"
+        guard let old = replaced.oldPid else { return "\(replaced.group)#\(replaced.id)  not running → started \(replaced.newPid)" }
+        return "\(replaced.group)#\(replaced.id)  pid \(old) → \(replaced.newPid)"
     }
 
-    /// `web: reloaded, 4 processes replaced`
+    /// `web: reloaded, 4 processes replaced`, then one indented line per note.
     static func line(_ reloaded: GroupReloaded) -> String {
+        let outcome: String
         switch reloaded.outcome {
         case .completed:
-            return "\(reloaded.group): reloaded, \(counted(reloaded.replaced, "process", "processes")) replaced"
+            let started = reloaded.started.map { $0 > 0 ? ", \(counted($0, "slot that was not running", "slots that were not running")) started" : "" } ?? ""
+            outcome = "\(reloaded.group): reloaded, \(counted(reloaded.replaced, "process", "processes")) replaced\(started)"
         case .signalled:
-            return "\(reloaded.group): not reloadable, sent SIGUSR1 to \(counted(reloaded.signalled ?? 0, "process", "processes"))"
+            outcome = "\(reloaded.group): not reloadable, sent SIGUSR1 to \(counted(reloaded.signalled ?? 0, "process", "processes"))"
         case .aborted:
             let reason = reloaded.reason.map { ": \($0)" } ?? ""
-            return "\(reloaded.group): reload aborted after \(counted(reloaded.replaced, "process", "processes")) replaced\(reason)"
+            outcome = "\(reloaded.group): reload aborted after \(counted(reloaded.replaced, "process", "processes")) replaced\(reason)"
         }
+        return ([outcome] + (reloaded.notes ?? []).map { "  note: \($0)" }).joined(separator: "\n")
     }
 }

@@ -1,27 +1,59 @@
 import Shared
 
-/// Exits counted per status for one group: Workerman's `worker_exit_info`.
-///
-/// Every exit of a supervised process is counted, clean ones included, so the
-/// tally always adds up to the number of exits seen; status shows the
-/// `failures` (non-zero codes and deaths by signal), as the spec asks.
+/// Why an exit counts against a group: Workerman's `worker_exit_info`,
+/// made honest. Exits appd asked for (stop, reload, scale-down, restart) are
+/// not failures even when the program dies by the signal it was sent
+/// (uvicorn and `python -m http.server` do); what appd had to do because the
+/// program misbehaved is, each under its own reason.
+enum FailureKind: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// It exited or died on its own with this status (not `exited 0`).
+    case status(ExitStatus)
+    /// appd stopped it because it was not ready within its readiness deadline.
+    case notReady
+    /// appd killed it because it stopped sending WATCHDOG=1.
+    case watchdog
+    /// It could not be started at all (exec failed, command not found).
+    case spawnFailed
+
+    /// A stable key for tallies and JSON: "exit:3", "signal:KILL",
+    /// "not-ready", "watchdog", "spawn-failed".
+    var key: String {
+        switch self {
+        case .status(let status): return status.key
+        case .notReady: return "not-ready"
+        case .watchdog: return "watchdog"
+        case .spawnFailed: return "spawn-failed"
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .status(let status): return status.description
+        case .notReady: return "stopped: not ready in time"
+        case .watchdog: return "killed by the watchdog"
+        case .spawnFailed: return "failed to start"
+        }
+    }
+
+    static func < (lhs: FailureKind, rhs: FailureKind) -> Bool { lhs.key < rhs.key }
+}
+
+/// Every exit of a group's processes, and its failures by reason.
 struct ExitTally: Sendable, Equatable {
-    private(set) var counts: [ExitStatus: Int] = [:]
+    /// Process exits seen, asked for or not: adds up to the exits reaped.
+    private(set) var exits = 0
+    private(set) var counts: [FailureKind: Int] = [:]
 
-    var total: Int { counts.values.reduce(0, +) }
-
-    /// Exits other than `exited 0`, most frequent first (ties by status,
-    /// for stable output).
-    var failures: [(status: ExitStatus, count: Int)] {
-        counts.filter { !$0.key.isSuccess }
-            .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .map { (status: $0.key, count: $0.value) }
+    /// Failures, most frequent first (ties by key, for stable output).
+    var failures: [(kind: FailureKind, count: Int)] {
+        counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .map { (kind: $0.key, count: $0.value) }
     }
 
-    mutating func record(_ status: ExitStatus) { counts[status, default: 0] += 1 }
-
-    /// Sorted by status for stable output.
-    var sorted: [(status: ExitStatus, count: Int)] {
-        counts.sorted { $0.key < $1.key }.map { (status: $0.key, count: $0.value) }
+    mutating func recordExit(failure: FailureKind?) {
+        exits += 1
+        if let failure { counts[failure, default: 0] += 1 }
     }
+
+    mutating func recordSpawnFailure() { counts[.spawnFailed, default: 0] += 1 }
 }

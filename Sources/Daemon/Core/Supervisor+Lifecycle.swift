@@ -1,12 +1,12 @@
 import Shared
 
-/// Process lifecycle: spawned, ready, exited, deadlines. Every decision about
+/// Process lifecycle: spawned, ready, watchdog, exited. Every decision about
 /// what follows an exit is taken here, at exit time, from the slot's current
 /// wishes, so a stop, scale or reload that arrived meanwhile is honoured.
 extension Supervisor {
-    mutating func processSpawned(_ ref: WorkerRef, pid: Int32, now: MonotonicInstant) {
-        guard let g = groupIndex(of: ref),
-              ref.id < groups[g].slots.count, groups[g].slots[ref.id].state == .spawning else {
+    mutating func processSpawned(_ ref: WorkerRef, _ role: ProcessRole, pid: Int32, now: MonotonicInstant) {
+        guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count, isAwaitingSpawn(g, ref.id, role) else {
+            assertionFailure("spawned \(ref) \(role) pid \(pid) for a slot that was not waiting for it")
             log(.error, "spawned \(ref) pid \(pid) for a slot that was not waiting for it; stopping it")
             emit(.signal(pid: pid, .kill))
             return
@@ -14,51 +14,104 @@ extension Supervisor {
         let config = groups[g].config
         let phase: WorkerProcess.Phase
         switch config.readiness {
-        case .none: phase = .running(readySince: now)
-        case .notify: phase = .starting(readyBy: now.adding(seconds: config.readyTimeout))
-        case .afterSeconds(let seconds): phase = .starting(readyBy: now.adding(seconds: seconds))
+        case .none: phase = .ready(watchdogDue: nil)
+        case .notify: phase = .awaitingReady(deadline: now.adding(seconds: config.readyTimeout))
+        case .afterSeconds(let seconds): phase = .warmingUp(readyAt: now.adding(seconds: seconds))
         }
-        var process = WorkerProcess(pid: pid, generation: groups[g].generation, startedAt: now, phase: phase)
-        process.becameReady = config.readiness == .none
-        groups[g].slots[ref.id].state = .live(process)
+        let process = WorkerProcess(pid: pid, generation: groups[g].generation, startedAt: now, phase: phase)
+        switch role {
+        case .current:
+            groups[g].slots[ref.id].state = .live(process)
+            log(.info, "worker \(ref)[\(pid)] started")
+        case .successor:
+            groups[g].slots[ref.id].successor = .live(process)
+            let old = groups[g].slots[ref.id].process.map { "[\($0.pid)]" } ?? ""
+            log(.info, "worker \(ref)[\(pid)] started beside \(ref)\(old) (generation \(process.generation))")
+        case .outgoing:
+            preconditionFailure("an outgoing process is never spawned")
+        }
         owners[pid] = ref
-        log(.info, "worker \(ref) started, pid \(pid)")
         if !slotWanted(g, ref.id) {
-            stopProcess(g, ref.id, reason: .shutdown, now: now)
-        } else if process.becameReady {
-            processBecameReady(g, ref.id, now: now)
+            stopProcess(g, ref.id, role, reason: .shutdown, now: now)
+        } else if role == .successor, groups[g].reload?.steps.contains(where: { $0.slot == ref.id && $0.phase == .successorStarting }) != true {
+            // Its reload ended while the spawn was on its way (another
+            // successor of the batch failed first): not needed.
+            stopProcess(g, ref.id, role, reason: .reloadAborted, now: now)
+        } else if config.readiness == .none {
+            becameReady(g, ref.id, role, now: now)
         }
     }
 
-    mutating func processSpawnFailure(_ ref: WorkerRef, reason: String, now: MonotonicInstant) {
-        guard let g = groupIndex(of: ref),
-              ref.id < groups[g].slots.count, groups[g].slots[ref.id].state == .spawning else { return }
-        groups[g].slots[ref.id].lastExit = LastExit(cause: .spawnFailed(reason), at: now, uptime: 0)
+    private func isAwaitingSpawn(_ g: Int, _ id: Int, _ role: ProcessRole) -> Bool {
+        switch role {
+        case .current: return groups[g].slots[id].state == .spawning
+        case .successor: return groups[g].slots[id].successor == .spawning
+        case .outgoing: return false
+        }
+    }
+
+    mutating func processSpawnFailure(_ ref: WorkerRef, _ role: ProcessRole, reason: String, now: MonotonicInstant) {
+        guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count, isAwaitingSpawn(g, ref.id, role) else {
+            assertionFailure("spawn failure of \(ref) \(role) for a slot that was not waiting for it")
+            return
+        }
+        groups[g].exits.recordSpawnFailure()
         log(.error, "worker \(ref) failed to start: \(reason)")
-        abortReloadIfReplacing(g, ref.id, reason: "\(ref) failed to start: \(reason)")
-        scheduleRespawnAfterFailure(g, ref.id, quick: true, now: now)
+        switch role {
+        case .current:
+            groups[g].slots[ref.id].lastExit = LastExit(cause: .spawnFailed(reason), at: now, uptime: 0)
+            if groups[g].reload?.stepIndex(slot: ref.id) != nil {
+                failReload(g, reason: "\(ref) failed to start: \(reason)", now: now)
+            }
+            groups[g].slots[ref.id].restarts += 1
+            scheduleRespawnAfterFailure(g, ref.id, quick: true, now: now)
+        case .successor:
+            groups[g].slots[ref.id].successor = nil
+            failReload(g, reason: "the successor of \(ref) failed to start: \(reason)", now: now)
+        case .outgoing:
+            preconditionFailure("an outgoing process is never spawned")
+        }
     }
 
     mutating func processReady(pid: Int32, now: MonotonicInstant) {
-        guard let ref = owners[pid], let g = groupIndex(of: ref),
-              var process = groups[g].slots[ref.id].process, case .starting = process.phase else { return }
-        process.phase = .running(readySince: now)
-        process.becameReady = true
-        groups[g].slots[ref.id].state = .live(process)
-        log(.info, "worker \(ref) pid \(pid) is ready")
-        processBecameReady(g, ref.id, now: now)
+        guard let (g, id, role) = locate(pid), case .awaitingReady = groups[g].slots[id][role]?.phase else { return }
+        becameReady(g, id, role, now: now)
     }
 
-    /// A ready process in the slot a rolling reload is replacing completes
-    /// that step; the reload moves on to the next slot.
-    private mutating func processBecameReady(_ g: Int, _ id: Int, now: MonotonicInstant) {
-        guard let reload = groups[g].reload, reload.currentSlot == id,
-              let process = groups[g].slots[id].process else { return }
-        let ref = WorkerRef(group: groups[g].name, id: id)
-        emit(.notice(.replaced(ref, oldPid: reload.replacingPid ?? 0, newPid: process.pid)))
-        groups[g].reload?.replaced += 1
-        clearReloadStep(g)
-        advanceReload(g, now: now)
+    mutating func processWatchdogPing(pid: Int32, now: MonotonicInstant) {
+        guard let (g, id, role) = locate(pid), var process = groups[g].slots[id][role],
+              case .ready(.some) = process.phase, let seconds = groups[g].config.watchdogSeconds else { return }
+        process.phase = .ready(watchdogDue: now.adding(seconds: seconds))
+        groups[g].slots[id].update(role, process)
+    }
+
+    /// The group, slot and role of a live process.
+    func locate(_ pid: Int32) -> (Int, Int, ProcessRole)? {
+        guard let ref = owners[pid], let g = groupIndex(of: ref), ref.id < groups[g].slots.count,
+              let role = groups[g].slots[ref.id].role(of: pid) else { return nil }
+        return (g, ref.id, role)
+    }
+
+    /// A process passed its readiness rule. The slot's current process may
+    /// complete a reload step; a successor takes the slot over.
+    mutating func becameReady(_ g: Int, _ id: Int, _ role: ProcessRole, now: MonotonicInstant) {
+        guard var process = groups[g].slots[id][role] else { return }
+        process.phase = .ready(watchdogDue: groups[g].config.watchdogSeconds.map { now.adding(seconds: $0) })
+        process.readySince = now
+        groups[g].slots[id].update(role, process)
+        // Worth a line when the worker said so; a timed rule's readiness
+        // follows from the start line.
+        if groups[g].config.readiness == .notify { log(.info, "worker \(ref(g, id))[\(process.pid)] is ready") }
+        switch role {
+        case .current:
+            if let index = groups[g].reload?.stepIndex(slot: id), groups[g].reload?.steps[index].phase == .replacementStarting {
+                completeStep(g, index, newPid: process.pid, now: now)
+            }
+        case .successor:
+            successorTakesOver(g, id, now: now)
+        case .outgoing:
+            assertionFailure("an outgoing process is stopping; it cannot become ready")
+        }
     }
 
     mutating func processExit(pid: Int32, status: ExitStatus, now: MonotonicInstant) {
@@ -67,44 +120,91 @@ extension Supervisor {
             log(.info, "reaped pid \(pid) (not a worker, \(status))")
             return
         }
-        guard let g = groupIndex(of: ref),
-              let process = groups[g].slots[ref.id].process, process.pid == pid else { return }
-        let id = ref.id
-        let uptime = now.seconds(since: process.startedAt)
-        var stopOrder: StopOrder?
-        if case .stopping(let order) = process.phase { stopOrder = order }
-        let exit = LastExit(
-            cause: .exited(status), at: now, uptime: uptime,
-            killedAfterTimeout: stopOrder?.killSent == true ? stopOrder?.stopTimeout : nil)
-        groups[g].exits.record(status)
-        groups[g].slots[id].lastExit = exit
-        groups[g].slots[id].state = .empty
-        let during = stopOrder.map { " (\($0.reason))" } ?? ""
-        log(status.isSuccess || stopOrder != nil ? .info : .warning,
-            "worker[\(ref.group):\(pid)] #\(id) \(exit.description) after \(HumanFormat.duration(seconds: uptime))\(during)")
-
-        let replacingThisSlot = groups[g].reload?.currentSlot == id
-        if !slotWanted(g, id) {
-            if replacingThisSlot { clearReloadStep(g) }
-            settle(g)
-            if let g = groupIndex(of: ref) { advanceReload(g, now: now) }
+        guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count,
+              let role = groups[g].slots[ref.id].role(of: pid), let process = groups[g].slots[ref.id][role] else {
+            assertionFailure("pid \(pid) of \(ref) is in no slot")
             return
         }
-        if let order = stopOrder, order.reason != .notReady {
-            // appd asked for this exit: replace it at once, no backoff.
+        let id = ref.id
+        let uptime = now.seconds(since: process.startedAt)
+        let order = process.stopOrder
+        let failure: FailureKind? = order.map { $0.reason.failure } ?? (status.isSuccess ? nil : .status(status))
+        groups[g].exits.recordExit(failure: failure)
+        let exit = LastExit(
+            cause: .exited(status), at: now, uptime: uptime, stopReason: order?.reason,
+            killedAfterTimeout: order?.killSent == true ? order?.stopTimeout : nil)
+        let during = order.map { " (\($0.reason))" } ?? ""
+        log(failure == nil ? .info : .warning,
+            "worker \(ref)[\(pid)] \(exit.description) after \(HumanFormat.duration(seconds: uptime))\(during)")
+
+        switch role {
+        case .outgoing:
+            groups[g].slots[id].outgoing = nil
+            groups[g].slots[id].lastExit = exit
+            if let index = groups[g].reload?.stepIndex(slot: id), groups[g].reload?.steps[index].phase == .oldDraining {
+                groups[g].reload?.steps.remove(at: index)
+            }
+            settleAndAdvance(ref, now: now)
+        case .successor:
+            groups[g].slots[id].successor = nil
+            if order == nil, let index = groups[g].reload?.stepIndex(slot: id),
+               groups[g].reload?.steps[index].phase == .successorStarting {
+                failReload(g, reason: "the successor \(ref)[\(pid)] \(exit.description) after \(HumanFormat.duration(seconds: uptime)), before it was ready", now: now)
+            }
+            settle(g)
+        case .current:
+            groups[g].slots[id].lastExit = exit
+            groups[g].slots[id].state = .empty
+            currentExited(g, id, process, order: order, failure: failure, exit: exit, now: now)
+        }
+    }
+
+    private mutating func currentExited(_ g: Int, _ id: Int, _ process: WorkerProcess, order: StopOrder?,
+                                        failure: FailureKind?, exit: LastExit, now: MonotonicInstant) {
+        let ref = ref(g, id)
+        let stepIndex = groups[g].reload?.stepIndex(slot: id)
+        guard slotWanted(g, id) else {
+            if let stepIndex { groups[g].reload?.steps.remove(at: stepIndex) }
+            settleAndAdvance(ref, now: now)
+            return
+        }
+        let askedFor = order != nil && failure == nil
+        if !askedFor { groups[g].slots[id].restarts += 1 }
+
+        // The old process died during the overlap: its successor, already
+        // starting, takes the slot; the reload waits for it to be ready.
+        if let successor = groups[g].slots[id].liveSuccessor {
+            groups[g].slots[id].successor = nil
+            groups[g].slots[id].state = .live(successor)
+            if let stepIndex { groups[g].reload?.steps[stepIndex].phase = .replacementStarting }
+            return
+        }
+        if askedFor {
+            // appd stopped it on purpose: replace it at once, no backoff.
+            if let stepIndex, groups[g].reload?.steps[stepIndex].phase == .oldStopping {
+                groups[g].reload?.steps[stepIndex].phase = .replacementStarting
+            }
             spawn(g, id)
             return
         }
-        if replacingThisSlot {
-            abortReloadIfReplacing(g, id, reason: "the replacement \(ref) pid \(pid) \(exit.description) before it was ready")
+        if let stepIndex, let step = groups[g].reload?.steps[stepIndex],
+           step.phase == .replacementStarting || step.phase == .oldDraining {
+            let when = process.readySince == nil ? "before it was ready" : "right after it took over"
+            failReload(g, reason: "the new process \(ref)[\(process.pid)] \(exit.description) after \(HumanFormat.duration(seconds: exit.uptime)), \(when)", now: now)
         }
-        groups[g].slots[id].restarts += 1
-        scheduleRespawnAfterFailure(g, id, quick: backoff.isQuickDeath(uptime: uptime, becameReady: process.becameReady), now: now)
+        scheduleRespawnAfterFailure(g, id, quick: backoff.isQuickDeath(uptime: exit.uptime, becameReady: process.readySince != nil), now: now)
+    }
+
+    /// Settles the slot's group (which may go away) and lets its reload move on.
+    private mutating func settleAndAdvance(_ ref: WorkerRef, now: MonotonicInstant) {
+        guard let g = groupIndex(of: ref) else { return }
+        settle(g)
+        if let g = groupIndex(of: ref) { advanceReload(g, now: now) }
     }
 
     /// Respawns now after a healthy run, or after a growing delay when the
     /// slot keeps dying quickly.
-    private mutating func scheduleRespawnAfterFailure(_ g: Int, _ id: Int, quick: Bool, now: MonotonicInstant) {
+    mutating func scheduleRespawnAfterFailure(_ g: Int, _ id: Int, quick: Bool, now: MonotonicInstant) {
         guard slotWanted(g, id) else {
             groups[g].slots[id].state = .empty
             settle(g)
@@ -117,44 +217,7 @@ extension Supervisor {
             spawn(g, id)
         } else {
             groups[g].slots[id].state = .backingOff(until: now.adding(seconds: delay))
-            log(.warning, "worker \(groups[g].name)#\(id) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(failures) quick exits in a row)")
-        }
-    }
-
-    mutating func processDeadlines(now: MonotonicInstant) {
-        for g in groups.indices {
-            for id in groups[g].slots.indices {
-                switch groups[g].slots[id].state {
-                case .backingOff(let until) where until <= now:
-                    if slotWanted(g, id) { spawn(g, id) } else { groups[g].slots[id].state = .empty }
-                case .live(var process):
-                    switch process.phase {
-                    case .starting(let readyBy) where readyBy <= now:
-                        if case .afterSeconds = groups[g].config.readiness {
-                            process.phase = .running(readySince: now)
-                            process.becameReady = true
-                            groups[g].slots[id].state = .live(process)
-                            processBecameReady(g, id, now: now)
-                        } else {
-                            let ref = WorkerRef(group: groups[g].name, id: id)
-                            let timeout = HumanFormat.duration(seconds: groups[g].config.readyTimeout)
-                            log(.warning, "worker \(ref) pid \(process.pid) not ready within \(timeout); stopping it")
-                            abortReloadIfReplacing(g, id, reason: "the replacement \(ref) pid \(process.pid) was not ready within \(timeout)")
-                            stopProcess(g, id, reason: .notReady, now: now)
-                        }
-                    case .stopping(var order) where !order.killSent && order.killAt <= now:
-                        order.killSent = true
-                        process.phase = .stopping(order)
-                        groups[g].slots[id].state = .live(process)
-                        log(.warning, "worker \(groups[g].name)#\(id) pid \(process.pid) still running \(HumanFormat.duration(seconds: order.stopTimeout)) after \(order.signal); sending SIGKILL")
-                        emit(.signalProcessGroup(leader: process.pid, .kill))
-                    default:
-                        break
-                    }
-                default:
-                    break
-                }
-            }
+            log(.warning, "worker \(ref(g, id)) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(failures) quick exits in a row)")
         }
     }
 }

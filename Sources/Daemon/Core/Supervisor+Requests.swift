@@ -33,7 +33,7 @@ extension Supervisor {
         return takeEffects()
     }
 
-    private func index(of name: String) throws(RequestRejection) -> Int {
+    func index(of name: String) throws(RequestRejection) -> Int {
         guard let g = groupIndex(named: name) else { throw .unknownGroup(name) }
         return g
     }
@@ -56,18 +56,22 @@ extension Supervisor {
 
     /// Stops every process of a group, cancels its backoffs and its reload.
     private mutating func stopSlots(_ g: Int, reason: String, now: MonotonicInstant) {
-        abortReload(g, reason: reason)
+        cancelReload(g, reason: reason, now: now)
         for id in groups[g].slots.indices { vacate(g, id, now: now) }
     }
 
-    /// Empties a slot that should hold nothing: its process is asked to
-    /// stop, a pending restart is cancelled.
+    /// Empties a slot that should hold nothing: each of its processes is
+    /// asked to stop, a pending restart is cancelled, a reload step on it
+    /// is dropped (the slot is going away, not failing).
     private mutating func vacate(_ g: Int, _ id: Int, now: MonotonicInstant) {
+        if let index = groups[g].reload?.stepIndex(slot: id) { groups[g].reload?.steps.remove(at: index) }
         switch groups[g].slots[id].state {
         case .backingOff: groups[g].slots[id].state = .empty
-        case .live: stopProcess(g, id, reason: .shutdown, now: now)
+        case .live: stopProcess(g, id, .current, reason: .shutdown, now: now)
         case .empty, .spawning: break
         }
+        stopProcess(g, id, .successor, reason: .shutdown, now: now)
+        stopProcess(g, id, .outgoing, reason: .shutdown, now: now)
     }
 
     mutating func stopGroup(_ g: Int, reason: String, now: MonotonicInstant) {
@@ -86,13 +90,13 @@ extension Supervisor {
     /// Stop and start at once: every process is stopped and replaced as soon
     /// as it exits; a slot waiting out a backoff starts now.
     private mutating func restart(_ g: Int, now: MonotonicInstant) {
-        abortReload(g, reason: "the group is restarting")
+        cancelReload(g, reason: "the group is restarting", now: now)
         groups[g].wantsRunning = true
         log(.info, "restarting group \(groups[g].name)")
         for id in groups[g].slots.indices where id < groups[g].config.count {
             groups[g].slots[id].consecutiveFailures = 0
             switch groups[g].slots[id].state {
-            case .live: stopProcess(g, id, reason: .restart, now: now)
+            case .live: stopProcess(g, id, .current, reason: .restart, now: now)
             case .backingOff, .empty: spawn(g, id)
             case .spawning: break
             }
@@ -114,102 +118,6 @@ extension Supervisor {
             }
         }
         trimSlots(g)
-    }
-
-    // MARK: - Reload
-
-    private mutating func reload(group: String?, config: DaemonConfig?, now: MonotonicInstant) throws(RequestRejection) {
-        let busy = groups.filter { $0.reload != nil && (group == nil || $0.name == group) }
-        if let first = busy.first { throw .reloadInProgress(group: first.name) }
-        if let group {
-            let known = config.map { $0.group(named: group) != nil } ?? (groupIndex(named: group) != nil)
-            if !known { throw .unknownGroup(group) }
-        }
-        // Nothing may throw past this point: the request is now carried out whole.
-        if let config { applyConfig(config, now: now) }
-        let targets = group.flatMap(groupIndex(named:)).map { [$0] } ?? groups.indices.filter { !groups[$0].retiring }
-        for g in targets {
-            groups[g].generation += 1
-            guard groups[g].wantsRunning else {
-                emit(.notice(.reloadFinished(group: groups[g].name, .completed(replaced: 0))))
-                continue
-            }
-            if groups[g].config.reloadable {
-                log(.info, "rolling reload of group \(groups[g].name) begins")
-                groups[g].reload = RollingReload()
-                advanceReload(g, now: now)
-            } else {
-                let processes = groups[g].liveProcesses.filter { !$0.isStopping }
-                for process in processes { emit(.signal(pid: process.pid, .user1)) }
-                log(.info, "group \(groups[g].name) is not reloadable: sent SIGUSR1 to \(processes.count) processes")
-                emit(.notice(.reloadFinished(group: groups[g].name, .signalled(processes: processes.count))))
-            }
-        }
-    }
-
-    /// Brings the running groups in line with a new configuration: removed
-    /// groups stop and go, new ones start, counts change, and every later
-    /// spawn uses the new settings.
-    private mutating func applyConfig(_ config: DaemonConfig, now: MonotonicInstant) {
-        for group in groups where !group.retiring && config.group(named: group.name) == nil {
-            guard let g = groupIndex(named: group.name) else { continue }
-            log(.info, "group \(group.name) is no longer configured; stopping it")
-            groups[g].retiring = true
-            stopGroup(g, reason: "the group was removed from the config", now: now)
-        }
-        for newConfig in config.groups {
-            if let g = groups.firstIndex(where: { $0.name == newConfig.name }) {
-                if groups[g].retiring {
-                    groups[g].retiring = false
-                    groups[g].wantsRunning = true
-                }
-                groups[g].config = newConfig
-                resize(g, now: now)
-            } else {
-                log(.info, "group \(newConfig.name) added")
-                groups.append(WorkerGroup(config: newConfig))
-                let g = groups.count - 1
-                groups[g].generation = 1
-                for id in groups[g].slots.indices { spawn(g, id) }
-            }
-        }
-    }
-
-    /// Replaces the lowest slot whose process is older than the group's
-    /// generation: stop it, respawn on exit, move on once the replacement is
-    /// ready. Done when no out-of-date process is left.
-    mutating func advanceReload(_ g: Int, now: MonotonicInstant) {
-        guard let reload = groups[g].reload, reload.currentSlot == nil, !isStopping else { return }
-        let generation = groups[g].generation
-        let next = groups[g].slots.first { slot in
-            guard slot.id < groups[g].config.count, let process = slot.process else { return false }
-            return process.generation < generation && !process.isStopping
-        }
-        guard let next, let process = next.process else {
-            log(.info, "rolling reload of group \(groups[g].name) done: \(reload.replaced) processes replaced")
-            groups[g].reload = nil
-            emit(.notice(.reloadFinished(group: groups[g].name, .completed(replaced: reload.replaced))))
-            return
-        }
-        groups[g].reload?.currentSlot = next.id
-        groups[g].reload?.replacingPid = process.pid
-        stopProcess(g, next.id, reason: .reload, now: now)
-    }
-
-    mutating func clearReloadStep(_ g: Int) {
-        groups[g].reload?.currentSlot = nil
-        groups[g].reload?.replacingPid = nil
-    }
-
-    mutating func abortReloadIfReplacing(_ g: Int, _ id: Int, reason: String) {
-        if groups[g].reload?.currentSlot == id { abortReload(g, reason: reason) }
-    }
-
-    /// Ends a reload early; the processes not yet replaced keep serving.
-    mutating func abortReload(_ g: Int, reason: String) {
-        guard let reload = groups[g].reload else { return }
-        groups[g].reload = nil
-        log(.warning, "rolling reload of group \(groups[g].name) aborted after \(reload.replaced) replaced: \(reason)")
-        emit(.notice(.reloadFinished(group: groups[g].name, .aborted(reason: reason, replaced: reload.replaced))))
+        advanceReload(g, now: now)
     }
 }

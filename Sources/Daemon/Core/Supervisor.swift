@@ -6,13 +6,14 @@ import Shared
 /// It makes no system calls and reads no clock. The shell feeds it events and
 /// requests with the current time and carries out the effects it returns, in
 /// order; after every call it re-arms one timer at `nextDeadline`. So every
-/// rule (respawn, backoff, rolling reload, stop, scale) can be tested with a
-/// fake clock and fake pids, in microseconds, through any ordering of events.
-/// (Its state is internal rather than private only so the extensions in the
-/// sibling files can reach it; the shell reads it, never writes it.)
+/// rule (respawn, backoff, rolling reload, stop, scale, watchdog) can be
+/// tested with a fake clock and fake pids, in microseconds, through any
+/// ordering of events. (Its state is internal rather than private only so
+/// the extensions in the sibling files can reach it; the shell reads it,
+/// never writes it.)
 struct Supervisor: Sendable {
     var groups: [WorkerGroup]
-    /// pid → slot, for every live process.
+    /// pid → slot, for every live process (current, successor, outgoing).
     var owners: [Int32: WorkerRef] = [:]
     /// A daemon stop is under way: nothing is respawned.
     var isStopping = false
@@ -36,46 +37,34 @@ struct Supervisor: Sendable {
     }
 
     mutating func handle(_ event: SupervisorEvent, now: MonotonicInstant) -> [SupervisorEffect] {
+        assert(pending.isEmpty, "effects left over from an earlier call")
         switch event {
-        case .spawned(let ref, let pid): processSpawned(ref, pid: pid, now: now)
-        case .spawnFailed(let ref, let reason): processSpawnFailure(ref, reason: reason, now: now)
+        case .spawned(let ref, let role, let pid): processSpawned(ref, role, pid: pid, now: now)
+        case .spawnFailed(let ref, let role, let reason): processSpawnFailure(ref, role, reason: reason, now: now)
         case .childExited(let pid, let status): processExit(pid: pid, status: status, now: now)
         case .ready(let pid): processReady(pid: pid, now: now)
+        case .watchdog(let pid): processWatchdogPing(pid: pid, now: now)
         case .deadlinesDue: processDeadlines(now: now)
         }
         return takeEffects()
     }
 
-    /// The earliest moment something must happen without an event: a backoff
-    /// ending, a readiness deadline, a SIGKILL after stopTimeout. nil when
-    /// nothing is scheduled, so an idle master never wakes up.
-    var nextDeadline: MonotonicInstant? {
-        var earliest: MonotonicInstant?
-        for group in groups {
-            for slot in group.slots {
-                let deadline: MonotonicInstant?
-                switch slot.state {
-                case .backingOff(let until): deadline = until
-                case .live(let process):
-                    switch process.phase {
-                    case .starting(let readyBy): deadline = readyBy
-                    case .stopping(let order): deadline = order.killSent ? nil : order.killAt
-                    case .running: deadline = nil
-                    }
-                case .empty, .spawning: deadline = nil
-                }
-                if let deadline, earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
-            }
-        }
-        return earliest
-    }
-
-    /// Live processes (every phase), for counting and invariant checks.
+    /// Live processes (every role and phase), for counting and invariant checks.
     var liveProcessCount: Int { owners.count }
 
     func owner(of pid: Int32) -> WorkerRef? { owners[pid] }
 
     func group(named name: String) -> WorkerGroup? { groups.first { $0.name == name } }
+
+    /// Whether any group is in the middle of a rolling reload.
+    var isReloading: Bool { groups.contains { $0.reload != nil } }
+
+    /// Every group setting a process may still be respawned with: each
+    /// group's own, and the one a reload in flight would roll back to. The
+    /// shell keeps the listening sockets these name.
+    var configsInUse: [GroupConfig] {
+        groups.filter { !$0.retiring }.flatMap { [$0.config] + ($0.reload?.rollback.map { [$0] } ?? []) }
+    }
 
     // MARK: - Shared building blocks for events and requests
 
@@ -96,26 +85,53 @@ struct Supervisor: Sendable {
     /// The group a slot belongs to, retiring or not: its processes still report.
     func groupIndex(of ref: WorkerRef) -> Int? { groups.firstIndex { $0.name == ref.group } }
 
+    func ref(_ g: Int, _ id: Int) -> WorkerRef { WorkerRef(group: groups[g].name, id: id) }
+
+    /// Asks the shell for the slot's current process, with the group's
+    /// settings and generation as they are now.
     mutating func spawn(_ g: Int, _ id: Int) {
         groups[g].slots[id].state = .spawning
-        emit(.spawn(SpawnOrder(worker: WorkerRef(group: groups[g].name, id: id), config: groups[g].config)))
+        emit(.spawn(SpawnOrder(worker: ref(g, id), role: .current, generation: groups[g].generation, config: groups[g].config)))
     }
 
-    /// Sends the group's stopSignal and arms SIGKILL for after stopTimeout.
-    /// A process already stopping keeps its deadline; only the reason changes.
-    mutating func stopProcess(_ g: Int, _ id: Int, reason: StopReason, now: MonotonicInstant) {
-        guard var process = groups[g].slots[id].process else { return }
-        if case .stopping(var order) = process.phase {
-            order.reason = reason
+    /// Asks the shell for a successor beside the slot's current process.
+    mutating func spawnSuccessor(_ g: Int, _ id: Int) {
+        assert(groups[g].slots[id].successor == nil, "\(ref(g, id)) already has a successor")
+        groups[g].slots[id].successor = .spawning
+        emit(.spawn(SpawnOrder(worker: ref(g, id), role: .successor, generation: groups[g].generation, config: groups[g].config)))
+    }
+
+    /// Sends the group's stopSignal (or `signal`, for the watchdog's SIGABRT)
+    /// and arms SIGKILL for after stopTimeout. A process already stopping
+    /// keeps its deadline; only the reason changes, and only to a failure
+    /// (a readiness timeout stays one when a stop overtakes it).
+    mutating func stopProcess(_ g: Int, _ id: Int, _ role: ProcessRole, reason: StopReason, now: MonotonicInstant,
+                              signal: UnixSignal? = nil) {
+        guard var process = groups[g].slots[id][role] else { return }
+        // Stopped on purpose after a healthy start: whatever failures the
+        // slot had before are history, and its next failure backs off from
+        // the start (a release that fails once must not wait out an old streak).
+        if reason.failure == nil, role != .successor,
+           !backoff.isQuickDeath(uptime: now.seconds(since: process.startedAt), becameReady: process.readySince != nil) {
+            groups[g].slots[id].consecutiveFailures = 0
+        }
+        if var order = process.stopOrder {
+            if order.reason.failure == nil { order.reason = reason }
             process.phase = .stopping(order)
         } else {
             let config = groups[g].config
             process.phase = .stopping(StopOrder(
-                reason: reason, signal: config.stopSignal, stopTimeout: config.stopTimeout,
+                reason: reason, signal: signal ?? config.stopSignal, stopTimeout: config.stopTimeout,
                 killAt: now.adding(seconds: config.stopTimeout)))
-            emit(.signalProcessGroup(leader: process.pid, config.stopSignal))
+            if let signal {
+                // SIGABRT for the hung process alone: its core dump is the
+                // evidence; the SIGKILL after stopTimeout takes its group.
+                emit(.signal(pid: process.pid, signal))
+            } else {
+                emit(.signalProcessGroup(leader: process.pid, config.stopSignal))
+            }
         }
-        groups[g].slots[id].state = .live(process)
+        groups[g].slots[id].update(role, process)
     }
 
     /// Whether a slot should hold a process right now.
@@ -125,11 +141,8 @@ struct Supervisor: Sendable {
 
     /// Drops trailing slots beyond the count once nothing runs in them.
     mutating func trimSlots(_ g: Int) {
-        while let last = groups[g].slots.last, last.id >= groups[g].config.count {
-            switch last.state {
-            case .empty, .backingOff: groups[g].slots.removeLast()
-            case .spawning, .live: return
-            }
+        while let last = groups[g].slots.last, last.id >= groups[g].config.count, last.isQuiet {
+            groups[g].slots.removeLast()
         }
     }
 
@@ -148,8 +161,8 @@ struct Supervisor: Sendable {
     }
 
     mutating func finishIfStopped() {
-        guard isStopping, !isFinished, owners.isEmpty,
-              groups.allSatisfy({ $0.slots.allSatisfy { $0.state == .empty } }) else { return }
+        guard isStopping, !isFinished, owners.isEmpty, groups.allSatisfy({ $0.slots.allSatisfy { $0.state == .empty && $0.isQuiet } })
+        else { return }
         isFinished = true
         log(.info, "every worker has exited; appd stops")
         emit(.exit(code: 0))

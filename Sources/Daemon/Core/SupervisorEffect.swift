@@ -5,7 +5,7 @@ enum SupervisorEffect: Sendable, Equatable {
     /// Start a process for this slot, then feed back `.spawned` or `.spawnFailed`.
     case spawn(SpawnOrder)
     /// A signal for the process alone (SIGUSR1 for a non-reloadable
-    /// worker, `appctl signal`).
+    /// worker, `appctl signal`, SIGABRT for a hung one).
     case signal(pid: Int32, UnixSignal)
     /// A stop or kill signal for the process and its whole process group
     /// (each worker leads its own), so helpers it forked stop with it
@@ -18,9 +18,13 @@ enum SupervisorEffect: Sendable, Equatable {
     case exit(code: Int32)
 }
 
-/// What to start: the slot, and the group's configuration at the time.
+/// What to start: the slot, in which role, and the group's configuration
+/// and generation at the time.
 struct SpawnOrder: Sendable, Equatable {
     var worker: WorkerRef
+    /// `.current`, or `.successor` for a start-first reload's replacement.
+    var role: ProcessRole
+    var generation: Int
     var config: GroupConfig
 }
 
@@ -35,19 +39,14 @@ struct LogRecord: Sendable, Equatable, CustomStringConvertible {
 /// Milestones of long-running requests, routed by the shell to the clients
 /// that asked.
 enum SupervisorNotice: Sendable, Equatable {
-    /// One process of a rolling reload was replaced and the new one is ready.
-    case replaced(WorkerRef, oldPid: Int32, newPid: Int32)
+    /// A reload was accepted and will report on exactly these groups, each
+    /// with one `reloadFinished`.
+    case reloadBegan(groups: [String])
+    /// One slot of a rolling reload now runs a ready process of the new
+    /// generation; `oldPid` is nil when the slot was not running before.
+    case replaced(WorkerRef, oldPid: Int32?, newPid: Int32)
     /// A reload of this group ended.
-    case reloadFinished(group: String, ReloadOutcome)
+    case reloadFinished(group: String, ReloadResult)
     /// Every process of this group has exited after a stop.
     case groupStopped(String)
-}
-
-enum ReloadOutcome: Sendable, Equatable {
-    /// Every process was replaced (count given).
-    case completed(replaced: Int)
-    /// A non-reloadable group: each process got SIGUSR1 and kept running.
-    case signalled(processes: Int)
-    /// Stopped early; the processes not yet replaced keep serving.
-    case aborted(reason: String, replaced: Int)
 }

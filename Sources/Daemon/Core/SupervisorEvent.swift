@@ -13,11 +13,13 @@ enum SupervisorEvent: Sendable, Equatable {
     /// `waitpid` reported this pid; it may also be a reparented grandchild.
     case childExited(pid: Int32, status: ExitStatus)
     /// The shell carried out a `.spawn` effect and the process exists.
-    case spawned(WorkerRef, pid: Int32)
+    case spawned(WorkerRef, ProcessRole, pid: Int32)
     /// The shell could not start the process (exec failed, no such file...).
-    case spawnFailed(WorkerRef, reason: String)
-    /// The process sent READY=1 on the notify socket.
+    case spawnFailed(WorkerRef, ProcessRole, reason: String)
+    /// The worker (or a process of its process group) sent READY=1.
     case ready(pid: Int32)
+    /// The worker sent WATCHDOG=1: it is alive.
+    case watchdog(pid: Int32)
     /// The deadline timer fired: the core checks every deadline against `now`.
     case deadlinesDue
 }

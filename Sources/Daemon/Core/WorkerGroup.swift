@@ -1,19 +1,5 @@
 import Shared
 
-/// A rolling reload in progress for one group.
-///
-/// It carries no list of pids: the group's `generation` says which processes
-/// are out of date, so a process that crashed and came back mid-reload is
-/// already current and skipped. A second reload asked meanwhile is refused
-/// (`busy`); the shell queues one asked by signal until this one ends.
-struct RollingReload: Sendable, Equatable {
-    /// The slot being replaced right now, one at a time per group.
-    var currentSlot: Int?
-    /// The pid being replaced, for the progress notice.
-    var replacingPid: Int32?
-    var replaced = 0
-}
-
 /// A group's runtime state: its configuration, its slots, what the operator
 /// wants of it, and its exit tally.
 struct WorkerGroup: Sendable, Equatable {
@@ -30,6 +16,8 @@ struct WorkerGroup: Sendable, Equatable {
     var generation = 0
     var reload: RollingReload?
     var exits = ExitTally()
+    /// Why the last reload failed; cleared when a later one completes.
+    var degradedReason: String?
 
     init(config: GroupConfig) {
         self.config = config
@@ -38,8 +26,11 @@ struct WorkerGroup: Sendable, Equatable {
 
     var name: String { config.name }
 
-    var isQuiet: Bool { slots.allSatisfy { $0.state == .empty } }
+    var isQuiet: Bool { slots.allSatisfy(\.isQuiet) }
 
-    /// Slots with a process, for signalling and status.
+    /// The slots' current processes, for signalling and status.
     var liveProcesses: [WorkerProcess] { slots.compactMap(\.process) }
+
+    /// Current processes that are ready and not stopping: what serves.
+    var readyCount: Int { slots.prefix(config.count).filter { $0.process?.isReady == true }.count }
 }

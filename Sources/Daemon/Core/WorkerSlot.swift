@@ -1,59 +1,5 @@
 import Shared
 
-/// Why appd asked a process to stop; decides what happens when it exits.
-enum StopReason: Sendable, Equatable, CustomStringConvertible {
-    /// Its group or the daemon is stopping, or the slot was scaled away.
-    case shutdown
-    /// Replaced by a rolling reload.
-    case reload
-    /// `restart`: stop and start again at once.
-    case restart
-    /// It did not become ready within readyTimeout.
-    case notReady
-
-    var description: String {
-        switch self {
-        case .shutdown: return "stop"
-        case .reload: return "reload"
-        case .restart: return "restart"
-        case .notReady: return "readiness timeout"
-        }
-    }
-}
-
-/// A stop in progress: the signal sent, and when SIGKILL follows.
-struct StopOrder: Sendable, Equatable {
-    var reason: StopReason
-    var signal: UnixSignal
-    var stopTimeout: Double
-    var killAt: MonotonicInstant
-    var killSent = false
-}
-
-/// One live process of a slot.
-struct WorkerProcess: Sendable, Equatable {
-    enum Phase: Sendable, Equatable {
-        /// Spawned, not ready yet; `readyBy` is the readiness deadline
-        /// (`afterSeconds` readiness: the moment it counts as ready).
-        case starting(readyBy: MonotonicInstant)
-        case running(readySince: MonotonicInstant)
-        case stopping(StopOrder)
-    }
-
-    var pid: Int32
-    /// The group's generation when it was spawned; a rolling reload replaces
-    /// every process older than the group's current generation.
-    var generation: Int
-    var startedAt: MonotonicInstant
-    var phase: Phase
-    var becameReady = false
-
-    var isStopping: Bool {
-        if case .stopping = phase { return true }
-        return false
-    }
-}
-
 /// How a slot's last process ended, kept for status and for the log.
 struct LastExit: Sendable, Equatable {
     enum Cause: Sendable, Equatable {
@@ -63,6 +9,8 @@ struct LastExit: Sendable, Equatable {
     var cause: Cause
     var at: MonotonicInstant
     var uptime: Double
+    /// Why appd had asked it to stop; nil when it ended on its own.
+    var stopReason: StopReason?
     /// Set when the fatal signal was appd's own SIGKILL after stopTimeout.
     var killedAfterTimeout: Double?
 
@@ -78,9 +26,24 @@ struct LastExit: Sendable, Equatable {
     }
 }
 
+/// Which of a slot's processes a pid is.
+enum ProcessRole: Sendable, Equatable {
+    /// The slot's process: serving, or on its way to.
+    case current
+    /// A start-first reload's replacement, starting beside `current`.
+    case successor
+    /// Replaced by its successor and stopping.
+    case outgoing
+}
+
 /// A worker id's place in its group. Ids are reused: a replacement takes the
 /// id of the process it replaces (Workerman's idMap), so a worker can shard
 /// work or pick a port by `APP_WORKER_ID` and keep it across restarts.
+///
+/// During a start-first reload a slot briefly holds two processes of one
+/// id: the current one serving and its successor starting; once the
+/// successor is ready it becomes current and the old one is outgoing until
+/// it exits.
 struct WorkerSlot: Sendable, Equatable {
     enum State: Sendable, Equatable {
         /// Nothing running and nothing planned: the group is stopped.
@@ -92,9 +55,18 @@ struct WorkerSlot: Sendable, Equatable {
         case backingOff(until: MonotonicInstant)
     }
 
+    /// A successor is spawned and answered within one call, so outside the
+    /// core it is always live; `.spawning` exists only between the two.
+    enum Successor: Sendable, Equatable {
+        case spawning
+        case live(WorkerProcess)
+    }
+
     let id: Int
     var state: State = .empty
-    /// Respawns after exits appd did not ask for.
+    var successor: Successor?
+    var outgoing: WorkerProcess?
+    /// Respawns after exits appd did not ask for (or had to force).
     var restarts = 0
     /// Quick deaths in a row, for `RestartBackoff`.
     var consecutiveFailures = 0
@@ -107,4 +79,45 @@ struct WorkerSlot: Sendable, Equatable {
         return nil
     }
 
+    var liveSuccessor: WorkerProcess? {
+        if case .live(let process) = successor { return process }
+        return nil
+    }
+
+    /// Every live process of the slot, current first.
+    var processes: [WorkerProcess] { [process, liveSuccessor, outgoing].compactMap { $0 } }
+
+    /// Nothing running, starting or stopping here.
+    var isQuiet: Bool {
+        guard successor == nil, outgoing == nil else { return false }
+        switch state {
+        case .empty, .backingOff: return true
+        case .spawning, .live: return false
+        }
+    }
+
+    func role(of pid: Int32) -> ProcessRole? {
+        if process?.pid == pid { return .current }
+        if liveSuccessor?.pid == pid { return .successor }
+        if outgoing?.pid == pid { return .outgoing }
+        return nil
+    }
+
+    subscript(role: ProcessRole) -> WorkerProcess? {
+        switch role {
+        case .current: return process
+        case .successor: return liveSuccessor
+        case .outgoing: return outgoing
+        }
+    }
+
+    /// Replaces the process in `role`, which must be there.
+    mutating func update(_ role: ProcessRole, _ process: WorkerProcess) {
+        assert(self[role]?.pid == process.pid, "slot \(id) has no \(role) pid \(process.pid)")
+        switch role {
+        case .current: state = .live(process)
+        case .successor: successor = .live(process)
+        case .outgoing: outgoing = process
+        }
+    }
 }

@@ -9,7 +9,7 @@ extension Daemon {
         let group = order.config
         let environment = childEnvironment(for: order)
         guard let executable = resolve(group.command[0], cwd: group.cwd, path: environment["PATH"]) else {
-            return .spawnFailed(order.worker, reason: "command '\(group.command[0])' not found or not executable")
+            return .spawnFailed(order.worker, order.role, reason: "command '\(group.command[0])' not found or not executable")
         }
         var pipes: [(read: Int32, write: Int32)] = []
         let pid: Int32
@@ -19,6 +19,7 @@ extension Daemon {
             let sockets = listeners.descriptors(for: group)
             pid = try Spawner.spawn(SpawnRequest(
                 executable: executable, arguments: group.command, environment: environment,
+                ownPidVariables: group.watchdogSeconds == nil ? [] : ["WATCHDOG_PID"],
                 workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
                 stdout: pipes[0].write, stderr: pipes[1].write))
         } catch {
@@ -26,7 +27,7 @@ extension Daemon {
                 FileIO.close(pipe.write)
                 FileIO.close(pipe.read)
             }
-            return .spawnFailed(order.worker, reason: error.description)
+            return .spawnFailed(order.worker, order.role, reason: error.description)
         }
         // The process exists now: whatever fails from here on, it is
         // supervised (a spawn failure would respawn beside an unwatched child).
@@ -42,7 +43,7 @@ extension Daemon {
                 FileIO.close(pipe.read)
             }
         }
-        return .spawned(order.worker, pid: pid)
+        return .spawned(order.worker, order.role, pid: pid)
     }
 
     /// The master's environment, without what describes the master's own
@@ -52,7 +53,14 @@ extension Daemon {
         environment.merge(order.config.env) { _, group in group }
         environment["APP_GROUP"] = order.worker.group
         environment["APP_WORKER_ID"] = String(order.worker.id)
+        environment["APP_WORKER_GENERATION"] = String(order.generation)
         environment["APP_MASTER_PID"] = String(getpid())
+        if let seconds = order.config.watchdogSeconds {
+            environment["WATCHDOG_USEC"] = String(UInt64(seconds * 1_000_000))
+        } else {
+            environment["WATCHDOG_USEC"] = nil
+            environment["WATCHDOG_PID"] = nil
+        }
         environment["NOTIFY_SOCKET"] = notify.path
         return environment
     }
@@ -139,6 +147,7 @@ extension Daemon {
             }
             reports[datagram.pid, default: WorkerReport()].merge(message)
             if message.ready { perform(supervisor.handle(.ready(pid: datagram.pid), now: now)) }
+            if message.watchdog { perform(supervisor.handle(.watchdog(pid: datagram.pid), now: now)) }
         }
     }
 

@@ -118,11 +118,9 @@ extension Daemon {
         streams.reloads.append(.init(client: client, request: id, group: group))
         switch reload(group: group) {
         case .success:
-            let targets = group.map { [$0] } ?? supervisor.groups.filter { !$0.retiring }.map(\.name)
-            if let index = streams.reloads.firstIndex(where: { $0.client == client && $0.request == id }) {
-                streams.reloads[index].awaiting = Set(targets).subtracting(streams.reloads[index].outcomes.map(\.group))
-                completeReloads()
-            }
+            // The core named the groups it reports on (`reloadBegan`); those
+            // that finished at once are in already.
+            completeReloads()
         case .failure(let refusal):
             streams.reloads.removeAll { $0.client == client && $0.request == id }
             let error: ProtocolError
@@ -138,20 +136,19 @@ extension Daemon {
     /// Routes the core's milestones to the clients waiting for them.
     func deliver(_ notice: SupervisorNotice) {
         switch notice {
+        case .reloadBegan(let groups):
+            // Only the stream registered for the request being applied has
+            // no target list yet.
+            for index in streams.reloads.indices where streams.reloads[index].awaiting == nil {
+                streams.reloads[index].awaiting = Set(groups)
+            }
         case .replaced(let worker, let oldPid, let newPid):
             let item = ControlItem.replaced(ProcessReplaced(group: worker.group, id: worker.id, oldPid: oldPid, newPid: newPid))
             for waiter in streams.reloads where waiter.follows(worker.group) {
                 send(.item(id: waiter.request, item), to: waiter.client)
             }
-        case .reloadFinished(let group, let outcome):
-            let reloaded: GroupReloaded
-            switch outcome {
-            case .completed(let replaced): reloaded = GroupReloaded(group: group, outcome: .completed, replaced: replaced)
-            case .signalled(let processes):
-                reloaded = GroupReloaded(group: group, outcome: .signalled, replaced: 0, signalled: processes)
-            case .aborted(let reason, let replaced):
-                reloaded = GroupReloaded(group: group, outcome: .aborted, replaced: replaced, reason: reason)
-            }
+        case .reloadFinished(let group, let result):
+            let reloaded = Self.groupReloaded(group, result)
             // Over a copy: a send that drops its client removes that client's streams.
             for waiter in streams.reloads where waiter.follows(group) {
                 guard let index = streams.reloads.firstIndex(where: { $0.client == waiter.client && $0.request == waiter.request }) else { continue }
@@ -178,6 +175,22 @@ extension Daemon {
             let message = "the stop of group '\(waiter.group)' was overtaken: the group was started again before its last process exited"
             send(.error(id: waiter.request, ProtocolError(.busy, message)), to: waiter.client)
         }
+    }
+
+    private static func groupReloaded(_ group: String, _ result: ReloadResult) -> GroupReloaded {
+        var reloaded = GroupReloaded(group: group, outcome: .completed, replaced: result.replaced,
+                                     started: result.started > 0 ? result.started : nil,
+                                     notes: result.notes.isEmpty ? nil : result.notes)
+        switch result.outcome {
+        case .completed: break
+        case .signalled(let processes):
+            reloaded.outcome = .signalled
+            reloaded.signalled = processes
+        case .aborted(let reason):
+            reloaded.outcome = .aborted
+            reloaded.reason = reason
+        }
+        return reloaded
     }
 
     /// Ends every reload stream whose groups have all reported.

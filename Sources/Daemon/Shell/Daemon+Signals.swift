@@ -82,13 +82,12 @@ extension Daemon {
         do {
             perform(try supervisor.apply(.reload(group: group, config: newConfig), now: .now()))
         } catch {
-            listeners.closeUnused(by: config)
+            listeners.closeUnused(by: supervisor.configsInUse)
             return .failure(.rejected(error))
         }
-        if let newConfig {
-            config = newConfig
-            listeners.closeUnused(by: newConfig)
-        }
+        if let newConfig { config = newConfig }
+        // What the groups use now, and what a failing reload would roll back to.
+        listeners.closeUnused(by: supervisor.configsInUse)
         return .success(())
     }
 

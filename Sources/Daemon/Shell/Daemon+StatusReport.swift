@@ -14,13 +14,23 @@ extension Daemon {
     func masterStatus(group: String?) -> MasterStatus {
         let wallNow = WallClock.now().seconds
         let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
-            GroupSummary(
+            let state: GroupSummary.State
+            if workerGroup.reload != nil {
+                state = .reloading
+            } else if !workerGroup.wantsRunning {
+                state = .stopped
+            } else {
+                state = workerGroup.degradedReason == nil ? .running : .degraded
+            }
+            return GroupSummary(
                 name: workerGroup.name, count: workerGroup.config.count,
                 running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
-                reloadable: workerGroup.config.reloadable,
-                state: workerGroup.reload != nil ? .reloading : (workerGroup.wantsRunning ? .running : .stopped),
+                ready: workerGroup.readyCount,
+                reloadable: workerGroup.config.reloadable, state: state, reason: workerGroup.degradedReason,
                 listen: workerGroup.config.listen.map(\.description),
-                exits: workerGroup.exits.failures.map { GroupSummary.ExitCount($0.status, count: $0.count) })
+                exits: workerGroup.exits.failures.map {
+                    GroupSummary.ExitCount(key: $0.kind.key, description: $0.kind.description, count: $0.count)
+                })
         }
         let masterFigures = WorkerStatsCollector.master()
         return MasterStatus(
@@ -48,9 +58,23 @@ extension Daemon {
         var round = WorkerStatsCollector.Round()
         for start in stride(from: 0, to: slots.count, by: sliceSize) {
             let slice = slots[start..<min(start + sliceSize, slots.count)]
-            let stats = statsCollector.collect(slice.compactMap { $0.slot.process?.pid }, in: &round, now: now)
-            deliver(slice.map { processStatus($0.slot, of: $0.group, stats: stats, now: now, wallNow: wallNow) })
+            let stats = statsCollector.collect(slice.flatMap { $0.slot.processes.map(\.pid) }, in: &round, now: now)
+            deliver(slice.flatMap { processStatuses($0.slot, of: $0.group, stats: stats, now: now, wallNow: wallNow) })
         }
+    }
+
+    /// The slot's row, then one row each for a reload's successor and
+    /// outgoing process while the slot briefly holds two.
+    private func processStatuses(
+        _ slot: WorkerSlot, of group: String, stats: [Int32: WorkerStats], now: MonotonicInstant, wallNow: Double
+    ) -> [ProcessStatus] {
+        var rows = [processStatus(slot, of: group, stats: stats, now: now, wallNow: wallNow)]
+        for overlapping in [slot.liveSuccessor, slot.outgoing].compactMap({ $0 }) {
+            var row = ProcessStatus(group: group, id: slot.id, pid: nil, state: .starting, uptime: nil, restarts: 0, lastExit: nil)
+            describe(overlapping, into: &row, stats: stats, now: now)
+            rows.append(row)
+        }
+        return rows
     }
 
     private func processStatus(
@@ -78,27 +102,32 @@ extension Daemon {
             process.state = .backoff
             process.backoffRemaining = until.seconds(since: now)
         case .live(let live):
-            process.pid = live.pid
-            process.uptime = now.seconds(since: live.startedAt)
-            switch live.phase {
-            case .starting: process.state = .starting
-            case .running: process.state = .running
-            case .stopping: process.state = .stopping
-            }
-            if let figures = stats[live.pid] {
-                process.rss = figures.rss
-                process.cpu = figures.cpuPercent
-                process.fds = figures.openFDs
-                process.threads = figures.threads
-                process.tcp = figures.connections.filter { $0.state != .listen }
-                    .reduce(into: [:]) { $0[$1.state.key, default: 0] += 1 }
-            }
-            if let report = reports[live.pid] {
-                process.statusText = report.statusText
-                process.appStats = report.appStats
-            }
+            describe(live, into: &process, stats: stats, now: now)
         }
         return process
+    }
+
+    /// A live process's pid, state, uptime, /proc figures and own reports.
+    private func describe(_ live: WorkerProcess, into process: inout ProcessStatus, stats: [Int32: WorkerStats], now: MonotonicInstant) {
+        process.pid = live.pid
+        process.uptime = now.seconds(since: live.startedAt)
+        switch live.phase {
+        case .awaitingReady, .warmingUp: process.state = .starting
+        case .ready: process.state = .running
+        case .stopping: process.state = .stopping
+        }
+        if let figures = stats[live.pid] {
+            process.rss = figures.rss
+            process.cpu = figures.cpuPercent
+            process.fds = figures.openFDs
+            process.threads = figures.threads
+            process.tcp = figures.connections.filter { $0.state != .listen }
+                .reduce(into: [:]) { $0[$1.state.key, default: 0] += 1 }
+        }
+        if let report = reports[live.pid] {
+            process.statusText = report.statusText
+            process.appStats = report.appStats
+        }
     }
 
     /// Every TCP connection a worker holds (listening sockets are not
@@ -108,11 +137,13 @@ extension Daemon {
         var entries: [ConnectionEntry] = []
         for workerGroup in supervisor.groups where group == nil || workerGroup.name == group {
             for slot in workerGroup.slots {
-                guard let pid = slot.process?.pid, let figures = stats[pid] else { continue }
-                for connection in figures.connections where connection.state != .listen {
-                    entries.append(ConnectionEntry(
-                        group: workerGroup.name, id: slot.id, pid: pid, local: connection.local, remote: connection.remote,
-                        state: connection.state.name, sendQueue: connection.sendQueue, receiveQueue: connection.receiveQueue))
+                for pid in slot.processes.map(\.pid) {
+                    guard let figures = stats[pid] else { continue }
+                    for connection in figures.connections where connection.state != .listen {
+                        entries.append(ConnectionEntry(
+                            group: workerGroup.name, id: slot.id, pid: pid, local: connection.local, remote: connection.remote,
+                            state: connection.state.name, sendQueue: connection.sendQueue, receiveQueue: connection.receiveQueue))
+                    }
                 }
             }
         }
@@ -120,6 +151,6 @@ extension Daemon {
     }
 
     private func livePids(group: String?) -> [Int32] {
-        supervisor.groups.filter { group == nil || $0.name == group }.flatMap { $0.liveProcesses.map(\.pid) }
+        supervisor.groups.filter { group == nil || $0.name == group }.flatMap { $0.slots.flatMap { $0.processes.map(\.pid) } }
     }
 }

@@ -25,10 +25,10 @@ final class ListenerRegistry {
         }
     }
 
-    /// Closes sockets no group of `config` uses any more. Workers still
+    /// Closes sockets none of `groups` uses any more. Workers still
     /// running with a copy keep theirs until they exit.
-    func closeUnused(by config: DaemonConfig) {
-        let used = Set(config.groups.flatMap(\.listen))
+    func closeUnused(by groups: [GroupConfig]) {
+        let used = Set(groups.flatMap(\.listen))
         for (address, fd) in sockets where !used.contains(address) {
             FileIO.close(fd)
             sockets[address] = nil

@@ -1,11 +1,13 @@
 import Shared
 
 /// One sd_notify datagram from a worker: newline-separated `KEY=VALUE`
-/// assignments (systemd's format), of which appd acts on READY, STATUS and
-/// APPSTATS. The others (STOPPING, WATCHDOG, MAINPID...) are accepted and
-/// ignored: appd already knows when it stops a worker, and keeps no watchdog.
+/// assignments (systemd's format), of which appd acts on READY, WATCHDOG,
+/// STATUS and APPSTATS. The others (STOPPING, MAINPID...) are accepted and
+/// ignored: appd already knows when it stops a worker.
 struct NotifyMessage: Equatable {
     var ready = false
+    /// WATCHDOG=1: the worker is alive (see the group's `watchdogSeconds`).
+    var watchdog = false
     var status: String?
     /// The worker's own counters: APPSTATS= parsed, always a JSON object.
     var appStats: JSONValue?
@@ -42,6 +44,7 @@ struct NotifyMessage: Equatable {
             let value = String(line[line.index(after: equals)...])
             switch key {
             case "READY": ready = value == "1"
+            case "WATCHDOG": watchdog = value == "1"
             case "STATUS": status = value
             case "APPSTATS":
                 if let stats = try? JSONValue(parsing: Array(value.utf8)), stats.objectValue != nil {

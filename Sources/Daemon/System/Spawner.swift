@@ -10,6 +10,9 @@ struct SpawnRequest: Sendable {
     /// The whole environment: nothing of the master's is inherited implicitly.
     /// LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES are the spawner's own.
     var environment: [String: String]
+    /// Variables whose value is the child's own pid (WATCHDOG_PID), filled
+    /// in by the child between fork and exec.
+    var ownPidVariables: [String] = []
     var workingDirectory: String
     /// Listening sockets handed down at fds 3.. (systemd socket activation).
     var listenFDs: [Int32] = []
@@ -33,7 +36,6 @@ enum Spawner {
     /// The variables that describe the fds being handed down; never passed
     /// through from `environment`, where a stale value would lie to the child.
     private static let listenVariables: Set<String> = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
-    private static let listenPidPrefix = "LISTEN_PID="
 
     /// The soft open-file limit appd started with, which children get back
     /// (the default of `SpawnRequest.openFileLimit`); 0 until
@@ -46,33 +48,40 @@ enum Spawner {
     /// e.g. `execve(/usr/bin/nope): No such file or directory`.
     static func spawn(_ request: SpawnRequest) throws(SystemError) -> Int32 {
         let stdin = try FileIO.nullDevice()
+        var pidVariables = request.ownPidVariables
         var environment = request.environment
-            .filter { !listenVariables.contains($0.key) }
+            .filter { !listenVariables.contains($0.key) && !pidVariables.contains($0.key) }
             .map { "\($0.key)=\($0.value)" }
             .sorted()
-        let handsDownSockets = !request.listenFDs.isEmpty
-        if handsDownSockets {
+        if !request.listenFDs.isEmpty {
             environment.append("LISTEN_FDS=\(request.listenFDs.count)")
             environment.append("LISTEN_FDNAMES=" + request.listenNames.joined(separator: ":"))
-            // Room for 20 digits; the child writes its own pid over the zeros.
-            environment.append(listenPidPrefix + String(repeating: "0", count: 20))
+            pidVariables.append("LISTEN_PID")
         }
+        let firstPidVariable = environment.count
+        // Room for 20 digits; the child writes its own pid over the zeros.
+        environment += pidVariables.map { "\($0)=" + String(repeating: "0", count: 20) }
         let argv = CStringArray(request.arguments)
         let envp = CStringArray(environment)
-        let listenPidSlot = handsDownSockets ? envp.pointers[environment.count - 1]! + listenPidPrefix.utf8.count : nil
+        let pidSlots: [UnsafeMutablePointer<CChar>?] = pidVariables.enumerated().map { offset, name in
+            envp.pointers[firstPidVariable + offset]! + name.utf8.count + 1
+        }
 
         var pid: pid_t = 0
         var failedStep: Int32 = 0
         let error = request.executable.withCString { path in
             request.workingDirectory.withCString { cwd in
                 request.listenFDs.withUnsafeBufferPointer { fds in
-                    var spawn = cs_spawn_request(
-                        path: path, argv: argv.pointers, envp: envp.pointers, cwd: cwd,
-                        listen_fds: fds.baseAddress, listen_count: Int32(fds.count),
-                        stdin_fd: stdin, stdout_fd: request.stdout, stderr_fd: request.stderr,
-                        listen_pid_slot: listenPidSlot, child_nofile_soft: request.openFileLimit
-                    )
-                    return cs_spawn(&spawn, &pid, &failedStep)
+                    pidSlots.withUnsafeBufferPointer { slots in
+                        var spawn = cs_spawn_request(
+                            path: path, argv: argv.pointers, envp: envp.pointers, cwd: cwd,
+                            listen_fds: fds.baseAddress, listen_count: Int32(fds.count),
+                            stdin_fd: stdin, stdout_fd: request.stdout, stderr_fd: request.stderr,
+                            pid_slots: slots.baseAddress, pid_slot_count: Int32(slots.count),
+                            child_nofile_soft: request.openFileLimit
+                        )
+                        return cs_spawn(&spawn, &pid, &failedStep)
+                    }
                 }
             }
         }

@@ -162,6 +162,18 @@ extension ConfigLoader.Rule where Output == [String: ConfigLoader.Value] {
     }
 }
 
+extension ConfigLoader.Rule where Output: RawRepresentable & CaseIterable, Output.RawValue == String {
+    /// One of an enumeration's spellings, listed in the refusal.
+    static func oneOf(_ type: Output.Type) -> Self {
+        let spellings = Output.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+        return ConfigLoader.Rule<String>.kind(spellings) { if case .string(let text) = $0 { text } else { nil } }
+            .then { text in
+                Output(rawValue: text).map { .success($0) }
+                    ?? .failure(ConfigLoader.Refusal("must be \(spellings), got \"\(text)\""))
+            }
+    }
+}
+
 extension ConfigLoader.Rule where Output == UnixSignal {
     /// A signal by name ("TERM", "SIGTERM") or number (15).
     static var signal: Self {

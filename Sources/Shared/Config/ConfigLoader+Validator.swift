@@ -31,7 +31,8 @@ extension ConfigLoader {
         static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "groups"]
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
-            "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd",
+            "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
+            "watchdogSeconds",
         ]
 
         let file: String
@@ -96,12 +97,16 @@ extension ConfigLoader {
             let stopTimeout = optional("stopTimeout", in: group, .seconds)
             let env = group["env"].map { readEnvironment($0.value, at: $0.path) }
             let cwd = optional("cwd", in: group, .directory(relativeTo: directory))
+            let reloadStrategy = optional("reloadStrategy", in: group, .oneOf(ReloadStrategy.self))
+            let maxSurge = optional("maxSurge", in: group, .integer.atLeast(1).atMost(GroupConfig.maximumCount))
+            let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             guard let name, let command else { return nil }
             return GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
-                listen: listen ?? [], readiness: readiness ?? .none, readyTimeout: readyTimeout ?? 30,
+                listen: listen ?? [], readiness: readiness ?? .standard, readyTimeout: readyTimeout ?? 30,
                 stopSignal: stopSignal ?? .terminate, stopTimeout: stopTimeout ?? defaultStopTimeout,
-                env: env ?? [:], cwd: cwd ?? directory
+                env: env ?? [:], cwd: cwd ?? directory, reloadStrategy: reloadStrategy ?? .startFirst,
+                maxSurge: maxSurge ?? 1, watchdogSeconds: watchdogSeconds
             )
         }
 

@@ -70,12 +70,21 @@ public struct GroupConfig: Sendable, Equatable {
     public var env: [String: String]
     /// Absolute working directory.
     public var cwd: String
+    /// The order of a rolling reload's two halves for each slot.
+    public var reloadStrategy: ReloadStrategy
+    /// How many slots a start-first reload replaces at once: the most
+    /// processes the group runs beyond `count` while it reloads.
+    public var maxSurge: Int
+    /// A ready process must send WATCHDOG=1 at least this often (seconds),
+    /// or it is killed as hung and replaced; nil: no watchdog.
+    public var watchdogSeconds: Double?
 
     public init(
         name: String, command: [String], count: Int, reloadable: Bool = true,
-        listen: [ListenAddress] = [], readiness: Readiness = .none, readyTimeout: Double = 30,
+        listen: [ListenAddress] = [], readiness: Readiness = .standard, readyTimeout: Double = 30,
         stopSignal: UnixSignal = .terminate, stopTimeout: Double = 2, env: [String: String] = [:],
-        cwd: String = "/"
+        cwd: String = "/", reloadStrategy: ReloadStrategy = .startFirst, maxSurge: Int = 1,
+        watchdogSeconds: Double? = nil
     ) {
         self.name = name
         self.command = command
@@ -88,11 +97,41 @@ public struct GroupConfig: Sendable, Equatable {
         self.stopTimeout = stopTimeout
         self.env = env
         self.cwd = cwd
+        self.reloadStrategy = reloadStrategy
+        self.maxSurge = maxSurge
+        self.watchdogSeconds = watchdogSeconds
     }
+
+    /// Whether a running process would differ from one started with
+    /// `other`: what a rolling reload replaces processes for (a count change
+    /// alone is a resize, not a new release).
+    public func startsTheSameProcessAs(_ other: GroupConfig) -> Bool {
+        command == other.command && env == other.env && cwd == other.cwd && listen == other.listen
+            && watchdogSeconds == other.watchdogSeconds
+    }
+}
+
+/// How a rolling reload replaces one slot's process.
+public enum ReloadStrategy: String, Sendable, Equatable, CaseIterable {
+    /// Start the successor beside the running process, wait until it is
+    /// ready, then stop the old one: no moment without a serving process,
+    /// and a successor that fails leaves the old one untouched. Needs a
+    /// program that can run twice at once: one that takes its sockets from
+    /// the master (`listen`) rather than binding them itself.
+    case startFirst
+    /// Workerman's order: stop the old process, then start its successor.
+    /// For programs that cannot run twice (they bind their own port or hold
+    /// a lock); the slot serves nothing while the successor boots.
+    case stopFirst
 }
 
 /// When a freshly started process counts as ready to serve.
 public enum Readiness: Sendable, Equatable {
+    /// What a group gets when it says nothing: a process counts as started
+    /// once it stayed up 1 s (supervisord's `startsecs`), so a release that
+    /// dies at once fails its reload instead of passing it.
+    public static let standard = Readiness.afterSeconds(1)
+
     /// As soon as it is spawned.
     case none
     /// When it sends READY=1 on NOTIFY_SOCKET (systemd's Type=notify).

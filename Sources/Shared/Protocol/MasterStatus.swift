@@ -46,8 +46,12 @@ public struct GroupSummary: Hashable, Sendable, Codable {
     public var count: Int
     /// How many of them are running now.
     public var running: Int
+    /// How many of them passed their readiness rule.
+    public var ready: Int?
     public var reloadable: Bool
     public var state: State
+    /// For `degraded`: why, e.g. the last reload's failure.
+    public var reason: String?
     /// The group's sockets as configured ("tcp://127.0.0.1:8080").
     public var listen: [String]
     /// Failed exits (non-zero codes and deaths by signal) by status, most frequent first.
@@ -55,6 +59,9 @@ public struct GroupSummary: Hashable, Sendable, Codable {
 
     public enum State: String, Hashable, Sendable, Codable {
         case running, stopped, reloading
+        /// The last reload failed: the processes it did not replace run the
+        /// previous release. Cleared by a reload that completes.
+        case degraded
     }
 
     /// How often the group's processes ended one particular way.
@@ -66,20 +73,28 @@ public struct GroupSummary: Hashable, Sendable, Codable {
         public var count: Int
 
         public init(_ status: ExitStatus, count: Int) {
-            self.status = status.key
-            self.description = status.description
+            self.init(key: status.key, description: status.description, count: count)
+        }
+
+        /// For failures that are not an exit status: "not-ready", "watchdog", "spawn-failed".
+        public init(key: String, description: String, count: Int) {
+            self.status = key
+            self.description = description
             self.count = count
         }
     }
 
     public init(
-        name: String, count: Int, running: Int, reloadable: Bool, state: State, listen: [String], exits: [ExitCount]
+        name: String, count: Int, running: Int, ready: Int? = nil, reloadable: Bool, state: State, reason: String? = nil,
+        listen: [String], exits: [ExitCount]
     ) {
         self.name = name
         self.count = count
         self.running = running
+        self.ready = ready
         self.reloadable = reloadable
         self.state = state
+        self.reason = reason
         self.listen = listen
         self.exits = exits
     }

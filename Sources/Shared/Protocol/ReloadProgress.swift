@@ -1,11 +1,13 @@
-/// A `reload` item: one process was replaced, and its replacement is ready.
+/// A `reload` item: one slot now runs a ready process of the new release.
 public struct ProcessReplaced: Hashable, Sendable, Codable {
     public var group: String
     public var id: Int
-    public var oldPid: Int32
+    /// The process replaced; null when the slot was not running (it was
+    /// backing off) and the reload started it.
+    public var oldPid: Int32?
     public var newPid: Int32
 
-    public init(group: String, id: Int, oldPid: Int32, newPid: Int32) {
+    public init(group: String, id: Int, oldPid: Int32?, newPid: Int32) {
         self.group = group
         self.id = id
         self.oldPid = oldPid
@@ -21,8 +23,12 @@ public struct GroupReloaded: Hashable, Sendable, Codable {
     public var replaced: Int
     /// For `signalled`: how many processes were sent SIGUSR1.
     public var signalled: Int?
-    /// For `aborted`: why, e.g. "web#2 (pid 4790) was not ready within 30s".
+    /// For `aborted`: why, e.g. "the successor web#2[4790] was not ready within 30s".
     public var reason: String?
+    /// Slots that were not running (backing off) and were started.
+    public var started: Int?
+    /// What the operator should know, e.g. "count 4 → 1 from the config".
+    public var notes: [String]?
 
     public enum Outcome: String, Hashable, Sendable, Codable {
         /// Every process was replaced.
@@ -33,11 +39,16 @@ public struct GroupReloaded: Hashable, Sendable, Codable {
         case aborted
     }
 
-    public init(group: String, outcome: Outcome, replaced: Int, signalled: Int? = nil, reason: String? = nil) {
+    public init(
+        group: String, outcome: Outcome, replaced: Int, signalled: Int? = nil, reason: String? = nil,
+        started: Int? = nil, notes: [String]? = nil
+    ) {
         self.group = group
         self.outcome = outcome
         self.replaced = replaced
         self.signalled = signalled
         self.reason = reason
+        self.started = started
+        self.notes = notes
     }
 }

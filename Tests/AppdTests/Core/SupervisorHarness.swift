@@ -23,6 +23,10 @@ struct SupervisorHarness {
     var failingSpawns: Set<WorkerRef> = []
     /// Set when an effect signals a pid that is not alive.
     var violations: [String] = []
+    /// What each pid was started as.
+    var spawnOrders: [Int32: SpawnOrder] = [:]
+    /// Reload outcomes each group is still owed (`reloadBegan` adds, `reloadFinished` takes).
+    var reloadsOwed: [String: Int] = [:]
 
     init(_ groups: [GroupConfig], backoff: RestartBackoff = RestartBackoff()) {
         supervisor = Supervisor(config: Self.config(groups), backoff: backoff)
@@ -33,9 +37,33 @@ struct SupervisorHarness {
         DaemonConfig(sourcePath: nil, controlSocket: "/s", pidFile: "/p", statusFile: "/st", logFile: "-", stopTimeout: 2, groups: groups)
     }
 
-    static func group(_ name: String, count: Int, readiness: Readiness = .none, reloadable: Bool = true, stopTimeout: Double = 2) -> GroupConfig {
+    static func group(
+        _ name: String, count: Int, readiness: Readiness = .none, reloadable: Bool = true, stopTimeout: Double = 2,
+        strategy: ReloadStrategy = .startFirst, maxSurge: Int = 1, watchdogSeconds: Double? = nil
+    ) -> GroupConfig {
         GroupConfig(name: name, command: ["/bin/true"], count: count, reloadable: reloadable, readiness: readiness,
-                    readyTimeout: 5, stopTimeout: stopTimeout)
+                    readyTimeout: 5, stopTimeout: stopTimeout, reloadStrategy: strategy, maxSurge: maxSurge,
+                    watchdogSeconds: watchdogSeconds)
+    }
+
+    /// How the last reload of `group` ended, if it did.
+    func reloadResult(_ group: String) -> ReloadResult? {
+        for notice in notices.reversed() {
+            if case .reloadFinished(group, let result) = notice { return result }
+        }
+        return nil
+    }
+
+    func replacedNotices(_ group: String) -> [(id: Int, oldPid: Int32?, newPid: Int32)] {
+        notices.compactMap {
+            if case .replaced(let ref, let old, let new) = $0, ref.group == group { return (ref.id, old, new) }
+            return nil
+        }
+    }
+
+    /// The successor starting beside slot `id`'s process, if any.
+    func successor(_ group: String, _ id: Int) -> Int32? {
+        supervisor.group(named: group)?.slots[id].liveSuccessor?.pid
     }
 
     mutating func perform(_ effects: [SupervisorEffect]) {
@@ -45,11 +73,12 @@ struct SupervisorHarness {
             case .spawn(let order):
                 let followUp: SupervisorEvent
                 if failingSpawns.contains(order.worker) {
-                    followUp = .spawnFailed(order.worker, reason: "execve: No such file or directory")
+                    followUp = .spawnFailed(order.worker, order.role, reason: "execve: No such file or directory")
                 } else {
                     nextPid += 1
                     alive.insert(nextPid)
-                    followUp = .spawned(order.worker, pid: nextPid)
+                    followUp = .spawned(order.worker, order.role, pid: nextPid)
+                    spawnOrders[nextPid] = order
                 }
                 queue.append(contentsOf: supervisor.handle(followUp, now: now))
             case .signal(let pid, let signal), .signalProcessGroup(let pid, let signal):
@@ -59,6 +88,14 @@ struct SupervisorHarness {
                 logs.append(record.message)
             case .notice(let notice):
                 notices.append(notice)
+                // Each group the core says it reports on is owed exactly one outcome.
+                if case .reloadBegan(let groups) = notice {
+                    for group in groups { reloadsOwed[group, default: 0] += 1 }
+                }
+                if case .reloadFinished(let group, _) = notice {
+                    if reloadsOwed[group, default: 0] == 0 { violations.append("reload of \(group) answered twice or unasked") }
+                    reloadsOwed[group, default: 0] -= 1
+                }
             case .exit(let code):
                 if exitCode != nil { violations.append("exit emitted twice") }
                 exitCode = code

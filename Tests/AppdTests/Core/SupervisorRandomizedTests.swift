@@ -42,7 +42,10 @@ struct SeededGenerator: RandomNumberGenerator {
             let readiness: Readiness = [.none, .notify, .afterSeconds(0.5)].randomElement(using: &rng)!
             return SupervisorHarness.group(
                 name, count: Int.random(in: 0...4, using: &rng), readiness: readiness,
-                reloadable: Int.random(in: 0..<4, using: &rng) != 0, stopTimeout: [0.5, 2].randomElement(using: &rng)!)
+                reloadable: Int.random(in: 0..<4, using: &rng) != 0, stopTimeout: [0.5, 2].randomElement(using: &rng)!,
+                strategy: Int.random(in: 0..<3, using: &rng) == 0 ? .stopFirst : .startFirst,
+                maxSurge: Int.random(in: 1...2, using: &rng),
+                watchdogSeconds: Int.random(in: 0..<4, using: &rng) == 0 ? 2 : nil)
         }
     }
 
@@ -65,8 +68,13 @@ struct SeededGenerator: RandomNumberGenerator {
                 h.exit(pid, status)
             case 22..<32 where !alive.isEmpty:
                 let pid = alive.randomElement(using: &rng)!
-                trace.append("ready \(pid)")
-                h.send(.ready(pid: pid))
+                if Bool.random(using: &rng) {
+                    trace.append("ready \(pid)")
+                    h.send(.ready(pid: pid))
+                } else {
+                    trace.append("watchdog \(pid)")
+                    h.send(.watchdog(pid: pid))
+                }
             case 32..<47:
                 let seconds = [0.05, 0.3, 1, 3].randomElement(using: &rng)!
                 trace.append("advance \(seconds)")
@@ -114,7 +122,7 @@ struct SeededGenerator: RandomNumberGenerator {
                 break
             }
             if let broken = checkInvariants(&h) {
-                return "\(broken) after step \(step): \(trace.suffix(8).joined(separator: "; "))"
+                return "\(broken) after step \(step): \(trace.suffix(40).joined(separator: "; "))"
             }
         }
 
@@ -127,6 +135,9 @@ struct SeededGenerator: RandomNumberGenerator {
         }
         if h.exitCode != 0 { return "stop did not finish; alive: \(h.alive.sorted())" }
         if !h.alive.isEmpty { return "processes alive after exit: \(h.alive.sorted())" }
+        if let unanswered = h.reloadsOwed.first(where: { $0.value != 0 }) {
+            return "group \(unanswered.key) owed \(unanswered.value) reload outcomes at exit"
+        }
         return checkInvariants(&h)
     }
 
@@ -150,10 +161,24 @@ struct SeededGenerator: RandomNumberGenerator {
                 if wanted, slot.state == .empty { return "\(group.name)#\(index) lost: empty while wanted" }
                 if !wanted, case .backingOff = slot.state { return "\(group.name)#\(index) backing off while not wanted" }
             }
-            let serving = group.liveProcesses.filter { !$0.isStopping }.count
-            if serving > count { return "\(group.name): \(serving) serving processes for count \(count)" }
-            if group.exits.total != h.exitsFed[group.name, default: 0] {
-                return "\(group.name): tally \(group.exits.total) != exits fed \(h.exitsFed[group.name, default: 0])"
+            let serving = group.slots.flatMap { [$0.process, $0.liveSuccessor] }.compactMap { $0 }.filter { !$0.isStopping }.count
+            let surge = group.reload != nil ? group.config.maxSurge : 0
+            if serving > count + surge { return "\(group.name): \(serving) processes not stopping for count \(count) + surge \(surge)" }
+            for slot in group.slots {
+                // A successor that is not stopping belongs to a step of a running reload.
+                if let successor = slot.liveSuccessor, !successor.isStopping,
+                   group.reload?.steps.contains(where: { $0.slot == slot.id && $0.phase == .successorStarting }) != true {
+                    return "\(group.name)#\(slot.id): successor \(successor.pid) outside a reload step"
+                }
+                // Start-first stops an old process only after its successor
+                // took over: a process stopped by a reload is outgoing.
+                if let current = slot.process, current.stopOrder?.reason == .reload, group.reload?.strategy == .startFirst,
+                   group.reload?.stepIndex(slot: slot.id) != nil {
+                    return "\(group.name)#\(slot.id): start-first reload stopped pid \(current.pid) before a successor was ready"
+                }
+            }
+            if group.exits.exits != h.exitsFed[group.name, default: 0] {
+                return "\(group.name): tally \(group.exits.exits) != exits fed \(h.exitsFed[group.name, default: 0])"
             }
         }
         if s.isFinished != (h.exitCode != nil) { return "finished flag and exit effect disagree" }

@@ -18,8 +18,8 @@ import Shared
         let new = h.pid("web", 1)!
         #expect(new != old)
         #expect(h.supervisor.group(named: "web")!.slots[1].restarts == 1)
-        #expect(h.supervisor.group(named: "web")!.exits.sorted.map(\.status) == [.killed(signal: .kill)])
-        #expect(h.logs.contains { $0.contains("worker[web:\(old)] #1 killed by SIGKILL") })
+        #expect(h.supervisor.group(named: "web")!.exits.failures.map(\.kind) == [.status(.killed(signal: .kill))])
+        #expect(h.logs.contains { $0.contains("worker web#1[\(old)] killed by SIGKILL") })
     }
 
     @Test func quickDeathsBackOffDoublingThenResetAfterAStableRun() {
@@ -37,7 +37,7 @@ import Shared
             h.advance(until.seconds(since: h.now))
         }
         #expect(delays == [0.1, 0.2, 0.4, 0.8, 1.6])
-        #expect(h.supervisor.group(named: "job")!.exits.sorted.first?.count == 5)
+        #expect(h.supervisor.group(named: "job")!.exits.failures.first?.count == 5)
         // A run longer than stableUptime resets the backoff: next death respawns at once.
         let pid = h.pid("job", 0)!
         h.advance(3)
@@ -77,7 +77,7 @@ import Shared
         var h = SupervisorHarness([SupervisorHarness.group("web", count: 1)])
         h.send(.childExited(pid: 99_999, status: .exited(code: 0)))
         #expect(h.alive.count == 1)
-        #expect(h.supervisor.group(named: "web")!.exits.total == 0)
+        #expect(h.supervisor.group(named: "web")!.exits.exits == 0)
     }
 }
 
@@ -118,7 +118,7 @@ import Shared
         h.request(.reload(group: nil, config: nil))
         h.obeySignals()
         h.request(.stopDaemon)
-        #expect(h.notices.contains { if case .reloadFinished("web", .aborted) = $0 { return true } else { return false } })
+        #expect(h.reloadResult("web")?.outcome == .aborted(reason: "the daemon is stopping"))
         h.obeySignals()
         #expect(h.exitCode == 0)
         #expect(h.alive.isEmpty)
@@ -144,127 +144,6 @@ import Shared
         h.request(.startGroup("web"))
         #expect(h.alive.count == 3)
         #expect(h.request(.startGroup("nope")) == .unknownGroup("nope"))
-    }
-}
-
-@Suite struct SupervisorRollingReload {
-    @Test func replacesOneProcessAtATimeInIdOrder() {
-        var h = SupervisorHarness([SupervisorHarness.group("web", count: 3)])
-        let old = (0..<3).map { h.pid("web", $0)! }
-        h.request(.reload(group: "web", config: nil))
-        // Only slot 0 is touched until its replacement runs.
-        #expect(h.signalsSent(to: old[0]) == [.terminate])
-        #expect(h.signalsSent(to: old[1]).isEmpty && h.signalsSent(to: old[2]).isEmpty)
-        h.exit(old[0], .killed(signal: .terminate))
-        #expect(h.signalsSent(to: old[1]) == [.terminate])
-        #expect(h.signalsSent(to: old[2]).isEmpty)
-        h.exit(old[1], .killed(signal: .terminate))
-        h.exit(old[2], .killed(signal: .terminate))
-        let new = (0..<3).map { h.pid("web", $0)! }
-        #expect(Set(new).isDisjoint(with: old))
-        #expect(h.notices.last == .reloadFinished(group: "web", .completed(replaced: 3)))
-        #expect(h.notices.filter { if case .replaced = $0 { return true } else { return false } }.count == 3)
-        #expect(h.supervisor.group(named: "web")!.slots.allSatisfy { $0.restarts == 0 })
-    }
-
-    @Test func notifyReadinessGatesTheNextStep() {
-        var h = SupervisorHarness([SupervisorHarness.group("web", count: 2, readiness: .notify)])
-        h.send(.ready(pid: h.pid("web", 0)!))
-        h.send(.ready(pid: h.pid("web", 1)!))
-        let old1 = h.pid("web", 1)!
-        h.request(.reload(group: nil, config: nil))
-        h.exit(h.pid("web", 0)!, .killed(signal: .terminate))
-        #expect(h.signalsSent(to: old1).isEmpty, "slot 1 waits for slot 0's replacement to be ready")
-        h.send(.ready(pid: h.pid("web", 0)!))
-        #expect(h.signalsSent(to: old1) == [.terminate])
-    }
-
-    @Test func replacementThatDiesAtOnceAbortsAndLeavesTheRestServing() {
-        var h = SupervisorHarness([SupervisorHarness.group("web", count: 3, readiness: .notify)])
-        for id in 0..<3 { h.send(.ready(pid: h.pid("web", id)!)) }
-        let old = (0..<3).map { h.pid("web", $0)! }
-        h.request(.reload(group: "web", config: nil))
-        h.exit(old[0], .killed(signal: .terminate))
-        let replacement = h.pid("web", 0)!
-        h.exit(replacement, .exited(code: 1))
-        guard case .reloadFinished("web", .aborted(let reason, 0)) = h.notices.last else {
-            Issue.record("expected an aborted reload, got \(h.notices)")
-            return
-        }
-        #expect(reason.contains("exited 1 before it was ready"))
-        #expect(h.pid("web", 1) == old[1] && h.pid("web", 2) == old[2])
-        #expect(h.signalsSent(to: old[1]).isEmpty && h.signalsSent(to: old[2]).isEmpty)
-    }
-
-    @Test func replacementNeverReadyTimesOutAndAborts() {
-        var h = SupervisorHarness([SupervisorHarness.group("web", count: 2, readiness: .notify)])
-        for id in 0..<2 { h.send(.ready(pid: h.pid("web", id)!)) }
-        let old1 = h.pid("web", 1)!
-        h.request(.reload(group: "web", config: nil))
-        h.exit(h.pid("web", 0)!, .killed(signal: .terminate))
-        let stuck = h.pid("web", 0)!
-        h.advance(5.1)
-        #expect(h.signalsSent(to: stuck) == [.terminate])
-        #expect(h.notices.contains { if case .reloadFinished("web", .aborted) = $0 { return true } else { return false } })
-        #expect(h.signalsSent(to: old1).isEmpty)
-    }
-
-    @Test func childDyingWhileItsSlotIsBeingReplacedIsStillReplaced() {
-        var h = SupervisorHarness([SupervisorHarness.group("web", count: 2)])
-        let old0 = h.pid("web", 0)!
-        h.request(.reload(group: nil, config: nil))
-        // It crashes on its own instead of obeying SIGTERM.
-        h.exit(old0, .exited(code: 139))
-        #expect(h.pid("web", 0) != nil && h.pid("web", 0) != old0)
-        h.obeySignals()
-        #expect(h.notices.last == .reloadFinished(group: "web", .completed(replaced: 2)))
-    }
-
-    @Test func queuedProcessThatCrashesMidReloadComesBackCurrentAndIsSkipped() {
-        var h = SupervisorHarness([SupervisorHarness.group("web", count: 3)])
-        h.advance(5)
-        let old = (0..<3).map { h.pid("web", $0)! }
-        h.request(.reload(group: nil, config: nil))
-        h.exit(old[2], .killed(signal: .kill))  // not yet its turn
-        let respawned2 = h.pid("web", 2)!
-        h.obeySignals()
-        h.obeySignals()
-        #expect(h.pid("web", 2) == respawned2)
-        #expect(h.notices.last == .reloadFinished(group: "web", .completed(replaced: 2)))
-    }
-
-    @Test func reloadMidReloadIsRefusedAsBusy() {
-        var h = SupervisorHarness([SupervisorHarness.group("web", count: 2), SupervisorHarness.group("queue", count: 1)])
-        h.request(.reload(group: "web", config: nil))
-        #expect(h.request(.reload(group: "web", config: nil)) == .reloadInProgress(group: "web"))
-        #expect(h.request(.reload(group: nil, config: nil)) == .reloadInProgress(group: "web"))
-        #expect(h.request(.reload(group: "queue", config: nil)) == nil)
-    }
-
-    @Test func nonReloadableGroupGetsUSR1AndKeepsItsPids() {
-        var h = SupervisorHarness([SupervisorHarness.group("queue", count: 2, reloadable: false)])
-        let pids = (0..<2).map { h.pid("queue", $0)! }
-        h.request(.reload(group: nil, config: nil))
-        #expect(pids.allSatisfy { h.signalsSent(to: $0) == [.user1] })
-        #expect((0..<2).map { h.pid("queue", $0)! } == pids)
-        #expect(h.notices.last == .reloadFinished(group: "queue", .signalled(processes: 2)))
-    }
-
-    @Test func reloadAppliesANewConfig() {
-        var h = SupervisorHarness([SupervisorHarness.group("web", count: 2), SupervisorHarness.group("old", count: 1)])
-        var web = SupervisorHarness.group("web", count: 3)
-        web.env = ["MODE": "new"]
-        let config = SupervisorHarness.config([web, SupervisorHarness.group("fresh", count: 2)])
-        #expect(h.request(.reload(group: nil, config: config)) == nil)
-        #expect(h.supervisor.group(named: "fresh")?.liveProcesses.count == 2)
-        #expect(h.pid("web", 2) != nil)
-        h.obeySignals()
-        h.obeySignals()
-        h.obeySignals()
-        #expect(h.supervisor.group(named: "old") == nil)
-        #expect(h.supervisor.group(named: "web")!.config.env["MODE"] == "new")
-        #expect(h.notices.contains(.reloadFinished(group: "web", .completed(replaced: 2))))
-        #expect(h.alive.count == 5)
     }
 }
 
@@ -310,14 +189,15 @@ extension Double {
 }
 
 @Suite struct ExitTallyTests {
-    @Test func failuresLeaveOutCleanExitsAndPutTheMostFrequentFirst() {
+    @Test func failuresLeaveOutCleanAndRequestedExitsAndPutTheMostFrequentFirst() {
         var tally = ExitTally()
-        for status: ExitStatus in [.exited(code: 0), .exited(code: 3), .killed(signal: .kill), .exited(code: 3), .exited(code: 0)] {
-            tally.record(status)
+        for failure: FailureKind? in [nil, .status(.exited(code: 3)), .watchdog, .status(.exited(code: 3)), nil] {
+            tally.recordExit(failure: failure)
         }
-        #expect(tally.total == 5)
-        #expect(tally.failures.map(\.status) == [.exited(code: 3), .killed(signal: .kill)])
-        #expect(tally.failures.map(\.count) == [2, 1])
+        tally.recordSpawnFailure()
+        #expect(tally.exits == 5)
+        #expect(tally.failures.map(\.kind) == [.status(.exited(code: 3)), .spawnFailed, .watchdog])
+        #expect(tally.failures.map(\.count) == [2, 1, 1])
     }
 }
 

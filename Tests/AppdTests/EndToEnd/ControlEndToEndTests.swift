@@ -47,8 +47,8 @@ extension EndToEnd {
         @Test("appctl status: a table of every process; --json is one document matching /proc; --group narrows it; --watch streams")
         func statusMatchesTheProcesses() async throws {
             let spec = DaemonSpec(groups: [
-                GroupSpec(name: "sleepers", command: Commands.sleepForever, count: 3),
-                GroupSpec(name: "chatty", command: Self.trapping("HUP"), count: 1),
+                GroupSpec(name: "sleepers", command: Commands.sleepForever, count: 3, readiness: GroupSpec.Readiness.none),
+                GroupSpec(name: "chatty", command: Self.trapping("HUP"), count: 1, readiness: GroupSpec.Readiness.none),
             ])
             try await withDaemon(spec) { daemon in
                 let workers = try await daemon.waitFor("3 sleepers and 1 chatty") {
@@ -366,7 +366,7 @@ extension EndToEnd {
             }
         }
 
-        @Test("exit 1 for an aborted reload: the new version never gets ready; the process not yet replaced keeps its pid")
+        @Test("exit 1 for an aborted reload: the new version never gets ready; every old process keeps its pid; the group is degraded")
         func abortedReloadExitsOne() async throws {
             var spec = DaemonSpec(groups: [GroupSpec(name: "deploy", command: Commands.sleepForever, count: 2)])
             try await withDaemon(spec) { daemon in
@@ -383,9 +383,13 @@ extension EndToEnd {
                 #expect(reload.stdoutLines.first?.hasPrefix("deploy: reload aborted after 0 processes replaced: ") == true, "\(reload)")
                 #expect(daemon.children().inGroup("deploy").first { $0.id == 1 } == before[1],
                         "the process the reload did not reach keeps serving under its pid")
-                #expect(daemon.log.contains("rolling reload of group deploy aborted after 0 replaced"), "\(daemon.log)")
+                #expect(daemon.children().inGroup("deploy").first { $0.id == 0 } == before[0],
+                        "the process whose successor failed was never touched")
+                #expect(daemon.log.contains("rolling reload of group deploy aborted after 0 processes replaced"), "\(daemon.log)")
                 let status = try await daemon.appctl("status", "deploy", "--json").jsonObject()
-                #expect(Self.summaries(status).first?["state"] as? String == "running", "the reload is over: \(status)")
+                #expect(Self.summaries(status).first?["state"] as? String == "degraded", "the reload failed: \(status)")
+                #expect((Self.summaries(status).first?["reason"] as? String)?.contains("was not ready within 1s") == true, "\(status)")
+                #expect(daemon.children().inGroup("deploy").map(\.pid) == before.map(\.pid), "both old processes keep serving")
             }
         }
 
@@ -474,10 +478,10 @@ extension EndToEnd {
                 #expect(signalMilestones.first == "got SIGUSR1: reloading", "\(signalMilestones)")
                 #expect(Array(signalMilestones.dropFirst()) == milestones(byAppctl), "the same reload lines either way")
                 #expect(milestones(byAppctl) == [
-                    "rolling reload of group rolling begins",
-                    "group steady is not reloadable: sent SIGUSR1 to N processes",
-                    "worker[rolling:N] #N killed by SIGTERM after Ns (reload)",
-                    "worker[rolling:N] #N killed by SIGTERM after Ns (reload)",
+                    "rolling reload of group rolling begins (start-first, N at a time)",
+                    "group steady is not reloadable: sent SIGUSR1 to N process",
+                    "worker rolling#N[N] killed by SIGTERM after Ns (reload)",
+                    "worker rolling#N[N] killed by SIGTERM after Ns (reload)",
                     "rolling reload of group rolling done: N processes replaced",
                 ], "\(milestones(byAppctl))")
                 #expect(Self.normalized(Array(bySignal.dropFirst())) == Self.normalized(byAppctl),
@@ -786,8 +790,8 @@ extension EndToEnd {
             let client = String(text[start.upperBound..<end.lowerBound]) + "\n"
 
             let spec = DaemonSpec(groups: [
-                GroupSpec(name: "web", command: Commands.sleepForever, count: 2),
-                GroupSpec(name: "queue", command: Commands.sleepForever, count: 1),
+                GroupSpec(name: "web", command: Commands.sleepForever, count: 2, readiness: GroupSpec.Readiness.none),
+                GroupSpec(name: "queue", command: Commands.sleepForever, count: 1, readiness: GroupSpec.Readiness.none),
             ])
             try await withDaemon(spec) { daemon in
                 let web = try await Self.workers(daemon, "web", count: 2)

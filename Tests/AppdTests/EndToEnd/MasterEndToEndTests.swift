@@ -34,7 +34,7 @@ extension EndToEnd {
                 #expect(daemon.children().pidsByID("sleepers") == [0: before[0].pid, 1: replacement.pid],
                         "the untouched worker keeps its pid and nothing else runs")
                 let exit = try await daemon.waitFor("the exit of pid \(victim.pid) in the log") {
-                    daemon.logLines.master.first(containing: "worker[sleepers:\(victim.pid)] #1 ")
+                    daemon.logLines.master.containing("worker sleepers#1[\(victim.pid)] ").first { !$0.message.hasSuffix("] started") }
                 }
                 #expect(exit.message.contains("killed by SIGKILL"), "\(exit)")
                 #expect(!exit.message.contains("sent by appd"), "appd did not send this SIGKILL: \(exit)")
@@ -48,7 +48,7 @@ extension EndToEnd {
                 // Backoff after 1, 2, 3, 4 quick exits: 0.1, 0.2, 0.4, 0.8 s, so
                 // the fifth start comes about 1.5 s after the first.
                 let starts = try await daemon.waitFor("five starts of crasher#0") {
-                    let lines = daemon.logLines.master.containing("worker crasher#0 started")
+                    let lines = daemon.logLines.master.containing("] started").filter { $0.message.contains("worker crasher#0[") }
                     return lines.count >= 5 ? Array(lines.prefix(5)) : nil
                 }
                 let gaps = zip(starts.dropFirst(), starts).map { $0.time - $1.time }
@@ -63,7 +63,7 @@ extension EndToEnd {
                 }
 
                 func exitsLogged() -> Int {
-                    daemon.logLines.master.filter { $0.message.contains("worker[crasher:") && $0.message.contains("exited 3") }.count
+                    daemon.logLines.master.filter { $0.message.contains("worker crasher#") && $0.message.contains("exited 3") }.count
                 }
                 let exitsBefore = exitsLogged()
                 let status = StatusFileText(try await daemon.statusSnapshot())
@@ -78,7 +78,7 @@ extension EndToEnd {
 
         // MARK: Reload
 
-        @Test("SIGUSR1: reloadable workers replaced one at a time; a non-reloadable one gets SIGUSR1 and stays")
+        @Test("SIGUSR1: reloadable workers replaced start-first, one at a time, as reload --help says; a non-reloadable one gets SIGUSR1 and stays")
         func rollingReloadReplacesOneAtATimeAndSignalsTheRest() async throws {
             let spec = DaemonSpec(groups: [
                 GroupSpec(name: "rolling", command: Commands.demo("queue", "--interval", "3600"), count: 3),
@@ -101,8 +101,9 @@ extension EndToEnd {
                     daemon.logLines.contains { $0.source == "steady#0[\(steady.pid)]" && $0.message.contains("got SIGUSR1") }
                 }
 
-                // One at a time: old #i exits, its replacement starts, and only
-                // then is old #i+1 told to stop (it logs the SIGTERM it got).
+                // Start-first, one at a time: new #i starts beside old #i, old #i
+                // is told to stop only after that (new #i is ready), and new #i+1
+                // starts only once old #i has exited.
                 try await daemon.waitUntil("every old worker to log its SIGTERM") {
                     rolling.allSatisfy { worker in daemon.logLines.contains { $0.source == "rolling#\(worker.id)[\(worker.pid)]" && $0.message.contains("got SIGTERM") } }
                 }
@@ -111,15 +112,25 @@ extension EndToEnd {
                     let found = lines.first(where: matches)
                     return try #require(found, "no log line for \(what)\n\(daemon.log)").index
                 }
-                for id in 0..<2 {
-                    let exited = try position("old #\(id) exiting") { $0.source.hasPrefix("appd[") && $0.message.contains("worker[rolling:\(rolling[id].pid)] #\(id) ") }
-                    let started = try position("new #\(id) starting") { $0.message.contains("worker rolling#\(id) started, pid \(new[id].pid)") }
-                    let nextSignalled = try position("old #\(id + 1) getting SIGTERM") {
-                        $0.source == "rolling#\(id + 1)[\(rolling[id + 1].pid)]" && $0.message.contains("got SIGTERM")
+                for id in 0..<3 {
+                    let started = try position("new #\(id) starting") { $0.message.contains("worker rolling#\(id)[\(new[id].pid)] started beside") }
+                    let signalled = try position("old #\(id) getting SIGTERM") {
+                        $0.source == "rolling#\(id)[\(rolling[id].pid)]" && $0.message.contains("got SIGTERM")
                     }
-                    #expect(exited < started && started < nextSignalled,
-                            "old #\(id) exits (line \(exited)), new #\(id) starts (\(started)), then old #\(id + 1) is signalled (\(nextSignalled))")
+                    let exited = try position("old #\(id) exiting") {
+                        $0.source.hasPrefix("appd[") && $0.message.contains("worker rolling#\(id)[\(rolling[id].pid)] ") && $0.message.hasSuffix("(reload)")
+                    }
+                    #expect(started < signalled && signalled < exited,
+                            "new #\(id) starts (line \(started)) before old #\(id) is signalled (\(signalled)) and exits (\(exited))")
+                    if id < 2 {
+                        let nextStarted = try position("new #\(id + 1) starting") { $0.message.contains("worker rolling#\(id + 1)[\(new[id + 1].pid)] started beside") }
+                        #expect(exited < nextStarted, "old #\(id) exits (line \(exited)) before new #\(id + 1) starts (\(nextStarted))")
+                    }
                 }
+                // What `appctl reload --help` promises is the order just checked.
+                let help = try await daemon.appctl("reload", "--help")
+                #expect(help.stdout.replacingOccurrences(of: "\n", with: " ").contains("it starts the successor beside the running"),
+                        "the help must describe the start-first order the daemon follows: \(help.stdout)")
             }
         }
 
@@ -187,7 +198,7 @@ extension EndToEnd {
                 #expect(workers.allSatisfy { !ProcFS.isAlive($0.pid) }, "no worker outlives the master")
                 // The shell's last `sleep 0.1` (ignoring TERM too) may take up to 0.1 s more.
                 try await daemon.waitUntil(timeout: 3, "nothing started by the daemon to be left") { daemon.leftovers().isEmpty }
-                #expect(daemon.log.contains("worker[stubborn:\(stubborn.pid)] #0 killed by SIGKILL (sent by appd after stopTimeout 1s)"),
+                #expect(daemon.log.contains("worker stubborn#0[\(stubborn.pid)] killed by SIGKILL (sent by appd after stopTimeout 1s)"),
                         "\(daemon.log)")
                 #expect(!FileManager.default.fileExists(atPath: daemon.pidFile), "pid file removed")
                 #expect(!FileManager.default.fileExists(atPath: daemon.controlSocket), "control socket removed")

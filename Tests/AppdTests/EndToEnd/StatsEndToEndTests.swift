@@ -235,7 +235,7 @@ extension EndToEnd {
                 let wrapper = try #require(after.inGroup("wrapper").first)
                 #expect(wrapper.pid == wrapperPid && wrapper.state == "starting", "its child's READY=1 readied nothing: \(wrapper)")
                 #expect(wrapper.statusText == nil && wrapper.appStats == nil, "\(wrapper)")
-                #expect(!daemon.log.contains("worker waiting#0 pid \(waitingPid) is ready"), "\(daemon.log)")
+                #expect(!daemon.log.contains("worker waiting#0[\(waitingPid)] is ready"), "\(daemon.log)")
                 // One warning (rate-limited: the first sender, the wrapper's
                 // child or the test, gets the line) naming a pid that is no worker.
                 let workerPids = Set(after.processes.compactMap(\.pid))
@@ -360,7 +360,7 @@ extension EndToEnd {
             try await withDaemon(spec) { daemon in
                 _ = try await waitForRunning(daemon, ["web": 1])
                 func exitsLogged() -> Int {
-                    daemon.logLines.master.filter { $0.message.contains("worker[crasher:") && $0.message.contains("exited 3") }.count
+                    daemon.logLines.master.filter { $0.message.contains("worker crasher#") && $0.message.contains("exited 3") }.count
                 }
                 try await daemon.waitUntil(timeout: 10, "three exits of the crasher") { exitsLogged() >= 3 }
                 let version = try await StatsCtl.document(daemon, ["version"])

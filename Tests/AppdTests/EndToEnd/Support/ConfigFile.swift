@@ -14,6 +14,11 @@ extension EndToEnd {
         var readiness: Readiness? = nil
         /// Seconds a `notify` process has to send READY=1 (appd's default: 30).
         var readyTimeout: Double? = nil
+        /// "startFirst" or "stopFirst" (appd's default: startFirst).
+        var reloadStrategy: String? = nil
+        var maxSurge: Int? = nil
+        var watchdogSeconds: Double? = nil
+        var env: [String: String] = [:]
 
         enum Readiness: Sendable {
             case none, notify
@@ -27,6 +32,10 @@ extension EndToEnd {
             if let stopTimeout { object["stopTimeout"] = stopTimeout }
             if let stopSignal { object["stopSignal"] = stopSignal }
             if let readyTimeout { object["readyTimeout"] = readyTimeout }
+            if let reloadStrategy { object["reloadStrategy"] = reloadStrategy }
+            if let maxSurge { object["maxSurge"] = maxSurge }
+            if let watchdogSeconds { object["watchdogSeconds"] = watchdogSeconds }
+            if !env.isEmpty { object["env"] = env }
             switch readiness {
             case nil: break
             case .none?: object["readiness"] = "none"

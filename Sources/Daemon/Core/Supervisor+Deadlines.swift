@@ -1,0 +1,88 @@
+import Shared
+
+/// Everything that happens without an event: a backoff ending, a readiness
+/// deadline, a watchdog expiring, SIGKILL after stopTimeout. One function
+/// lists a slot's deadlines; the timer's deadline and the processing both
+/// read it, so what is armed is exactly what is handled.
+extension Supervisor {
+    /// What falls due at one of a slot's deadlines.
+    enum Due: Sendable, Equatable {
+        case backoffEnds
+        case process(pid: Int32, ProcessDeadline)
+    }
+
+    static func deadlines(of slot: WorkerSlot) -> [(at: MonotonicInstant, due: Due)] {
+        var deadlines: [(at: MonotonicInstant, due: Due)] = []
+        if case .backingOff(let until) = slot.state { deadlines.append((until, .backoffEnds)) }
+        for process in slot.processes {
+            if let deadline = process.deadline { deadlines.append((deadline.at, .process(pid: process.pid, deadline.due))) }
+        }
+        return deadlines
+    }
+
+    /// The earliest deadline; nil when nothing is scheduled, so an idle
+    /// master never wakes up.
+    var nextDeadline: MonotonicInstant? {
+        groups.lazy.flatMap(\.slots).flatMap { Self.deadlines(of: $0).map(\.at) }.min()
+    }
+
+    mutating func processDeadlines(now: MonotonicInstant) {
+        // Collected first: handling one can change slots, or remove a group.
+        var due: [(WorkerRef, Due)] = []
+        for group in groups {
+            for slot in group.slots {
+                for deadline in Self.deadlines(of: slot) where deadline.at <= now {
+                    due.append((WorkerRef(group: group.name, id: slot.id), deadline.due))
+                }
+            }
+        }
+        for (ref, what) in due {
+            guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count else { continue }
+            fire(what, g, ref.id, now: now)
+        }
+    }
+
+    private mutating func fire(_ due: Due, _ g: Int, _ id: Int, now: MonotonicInstant) {
+        switch due {
+        case .backoffEnds:
+            guard case .backingOff = groups[g].slots[id].state else { return }
+            if slotWanted(g, id) { spawn(g, id) } else { groups[g].slots[id].state = .empty }
+        case .process(let pid, let deadline):
+            // Still the same process with the same deadline: an earlier
+            // deadline of this turn may have moved it on.
+            guard let role = groups[g].slots[id].role(of: pid), let process = groups[g].slots[id][role],
+                  process.deadline?.due == deadline else { return }
+            fire(deadline, process, role, g, id, now: now)
+        }
+    }
+
+    private mutating func fire(_ deadline: ProcessDeadline, _ process: WorkerProcess, _ role: ProcessRole,
+                               _ g: Int, _ id: Int, now: MonotonicInstant) {
+        let worker = "\(ref(g, id))[\(process.pid)]"
+        switch deadline {
+        case .warmedUp:
+            becameReady(g, id, role, now: now)
+        case .readinessTimeout:
+            let timeout = HumanFormat.duration(seconds: groups[g].config.readyTimeout)
+            log(.warning, "worker \(worker) not ready within \(timeout); stopping it")
+            stopProcess(g, id, role, reason: .notReady, now: now)
+            let inReload = groups[g].reload?.stepIndex(slot: id) != nil
+            if role == .successor || inReload {
+                let what = role == .successor ? "the successor" : "the new process"
+                failReload(g, reason: "\(what) \(worker) was not ready within \(timeout)", now: now)
+            }
+        case .watchdogExpired:
+            let seconds = HumanFormat.duration(seconds: groups[g].config.watchdogSeconds ?? 0)
+            log(.warning, "worker \(worker) sent no WATCHDOG=1 for \(seconds): hung; sending SIGABRT")
+            stopProcess(g, id, role, reason: .watchdog, now: now, signal: .abort)
+        case .stopTimeout:
+            guard var order = process.stopOrder else { return }
+            order.killSent = true
+            var killed = process
+            killed.phase = .stopping(order)
+            groups[g].slots[id].update(role, killed)
+            log(.warning, "worker \(worker) still running \(HumanFormat.duration(seconds: order.stopTimeout)) after \(order.signal); sending SIGKILL")
+            emit(.signalProcessGroup(leader: process.pid, .kill))
+        }
+    }
+}
