@@ -1,10 +1,13 @@
 import Shared
 
-/// What a worker said about itself on the notify socket, kept by pid for
-/// status: its STATUS= text and its APPSTATS= counters.
+/// What a worker said about itself on its notify socket, kept by pid for
+/// status: its STATUS= text and its APPSTATS= counters, and when it last
+/// sent WATCHDOG=1.
 struct WorkerReport: Equatable {
     var statusText: String?
     var appStats: JSONValue?
+    /// When the last WATCHDOG=1 was heard (see `Daemon.heardWatchdog`).
+    var lastWatchdog: MonotonicInstant?
 
     mutating func merge(_ message: NotifyMessage) {
         if let status = message.status { statusText = status }
