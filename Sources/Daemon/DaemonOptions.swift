@@ -8,9 +8,10 @@ struct DaemonOptions: Equatable {
     var pidFile: String?
     var socket: String?
     var logFile: String?
+    var verbose = false
 
     static let usage = """
-        USAGE: appd [--config FILE] [--daemonize] [--pid-file F] [--socket S] [--log-file L]
+        USAGE: appd [--config FILE] [--daemonize] [--pid-file F] [--socket S] [--log-file L] [--verbose]
                appd --check [--config FILE]
 
         Keeps named groups of worker processes running: respawns them, reloads
@@ -26,6 +27,8 @@ struct DaemonOptions: Equatable {
           --pid-file F      override the config's pidFile
           --socket S        override the config's controlSocket
           --log-file L      override the config's logFile ("-" = stderr)
+          --verbose         also log debug lines (e.g. notifications that came
+                            after their worker exited)
           --version         print the version
           -h, --help        show this help
 
@@ -60,6 +63,7 @@ struct DaemonOptions: Equatable {
             case "--version": return .version
             case "--check": options.check = true
             case "--daemonize": options.daemonize = true
+            case "--verbose": options.verbose = true
             case "--config": options.configPath = try value(for: argument)
             case "--pid-file": options.pidFile = try value(for: argument)
             case "--socket": options.socket = try value(for: argument)

@@ -65,7 +65,7 @@ if options.daemonize {
 }
 let log: DaemonLog
 do {
-    log = try DaemonLog(path: config.logFile)
+    log = try DaemonLog(path: config.logFile, verbose: options.verbose)
 } catch {
     fail("cannot open the log file: \(error)")
 }

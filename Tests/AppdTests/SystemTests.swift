@@ -173,10 +173,10 @@ import Shared
         }
     }
 
-    @Test func notifySocketKnowsTheSendingChild() throws {
+    @Test func notifyChannelKnowsTheSendingChild() throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/notify.sock"
-            let notify = try NotifySocket(path: path)
+            let notify = try NotifyChannel(path: path)
             defer { notify.remove() }
             #expect(try notify.receive() == nil)
 
@@ -185,12 +185,12 @@ import Shared
             let run = try runToCompletion([python, "-c", script, path])
             #expect(ExitStatus(waitStatus: run.status) == .exited(code: 0))
             let datagram = try #require(try eventually { try notify.receive() })
-            #expect(datagram == NotifySocket.Datagram(pid: run.pid, uid: getuid(), payload: Array("READY=1".utf8), truncated: false))
+            #expect(datagram == NotifyChannel.Datagram(pid: run.pid, uid: getuid(), payload: Array("READY=1".utf8), truncated: false))
         }
     }
 
     @Test func systemdNotifierReachesPathAndAbstractSockets() throws {
-        let abstract = try NotifySocket(path: "@appd-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let abstract = try NotifyChannel(path: "@appd-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         defer { abstract.remove() }
         try SystemdNotifier.notify("READY=1", socketPath: abstract.path)
         let ready = try #require(try eventually { try abstract.receive() })
@@ -198,7 +198,7 @@ import Shared
 
         try SystemdNotifier.notify(String(repeating: "x", count: 5000), socketPath: abstract.path)
         let long = try #require(try eventually { try abstract.receive() })
-        #expect(long.truncated && long.payload.count == NotifySocket.maximumDatagram)
+        #expect(long.truncated && long.payload.count == NotifyChannel.maximumDatagram)
 
         try SystemdNotifier.notify("READY=1", socketPath: nil)  // not under systemd: nothing happens
     }

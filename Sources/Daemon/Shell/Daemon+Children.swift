@@ -7,10 +7,17 @@ extension Daemon {
     /// core expects next.
     func spawn(_ order: SpawnOrder) -> SupervisorEvent {
         let group = order.config
-        let environment = childEnvironment(for: order)
+        var environment = childEnvironment(for: order)
         guard let executable = resolve(group.command[0], cwd: group.cwd, path: environment["PATH"]) else {
             return .spawnFailed(order.worker, order.role, reason: "command '\(group.command[0])' not found or not executable")
         }
+        let notifySocket: NotifyChannel
+        do {
+            notifySocket = try openNotifyChannel()
+        } catch {
+            return .spawnFailed(order.worker, order.role, reason: "cannot make its notify socket: \(error)")
+        }
+        environment["NOTIFY_SOCKET"] = notifySocket.path
         var pipes: [(read: Int32, write: Int32)] = []
         let pid: Int32
         do {
@@ -27,10 +34,13 @@ extension Daemon {
                 FileIO.close(pipe.write)
                 FileIO.close(pipe.read)
             }
+            try? poll.remove(fd: notifySocket.fd)
+            notifyChannels.discard(notifySocket)
             return .spawnFailed(order.worker, order.role, reason: error.description)
         }
         // The process exists now: whatever fails from here on, it is
         // supervised (a spawn failure would respawn beside an unwatched child).
+        notifyChannels.adopt(notifySocket, worker: order.worker, pid: pid)
         orphanGuard.workerStarted(pid)
         guardedGroups.insert(pid)
         for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
@@ -47,7 +57,8 @@ extension Daemon {
     }
 
     /// The master's environment, without what describes the master's own
-    /// activation, plus the group's `env` and the worker protocol variables.
+    /// activation, plus the group's `env` and the worker protocol variables
+    /// (but NOTIFY_SOCKET, which `spawn` adds: each worker has its own).
     private func childEnvironment(for order: SpawnOrder) -> [String: String] {
         var environment = inheritedEnvironment
         environment.merge(order.config.env) { _, group in group }
@@ -61,8 +72,20 @@ extension Daemon {
             environment["WATCHDOG_USEC"] = nil
             environment["WATCHDOG_PID"] = nil
         }
-        environment["NOTIFY_SOCKET"] = notify.path
         return environment
+    }
+
+    /// A new notify channel, watched by the loop, for a worker about to be
+    /// spawned.
+    private func openNotifyChannel() throws(SystemError) -> NotifyChannel {
+        let socket = try notifyChannels.makeChannel()
+        do {
+            try poll.add(fd: socket.fd, events: .readable, token: Source.notify.token(socket.fd))
+        } catch {
+            notifyChannels.discard(socket)
+            throw error
+        }
+        return socket
     }
 
     /// argv[0] with a slash is a path (relative to the group's cwd); without
@@ -117,38 +140,69 @@ extension Daemon {
         }
     }
 
-    /// Reads every pending datagram. Only live workers are heard, identified
-    /// by the kernel-supplied sender pid, never by what the message claims.
-    func receiveNotifications() {
-        // A batch per turn: workers flooding the socket cannot hold up the
-        // rest of the loop (what is left makes the socket readable again).
-        for _ in 0..<64 {
-            let datagram: NotifySocket.Datagram?
+    /// Reads what is waiting on one worker's channel, within the turn's
+    /// budget (see `NotifyChannels`).
+    func receiveNotifications(channel fd: Int32) {
+        guard let channel = notifyChannels[fd] else { return }
+        var read = 0
+        defer { notifyChannels.spend(read) }
+        let allowance = notifyChannels.allowance
+        while read < allowance {
+            let datagram: NotifyChannel.Datagram?
             do {
-                datagram = try notify.receive()
+                datagram = try channel.socket.receive()
             } catch {
-                log.error("notify socket: \(error)")
+                log.error("notify socket of worker \(channel.worker) pid \(channel.pid): \(error)")
                 return
             }
             guard let datagram else { return }
-            let now = MonotonicInstant.now()
-            guard supervisor.owner(of: datagram.pid) != nil else {
-                complainAboutNotification("ignored a notify datagram from pid \(datagram.pid), which is not a worker", now: now)
-                continue
-            }
-            guard !datagram.truncated else {
-                complainAboutNotification("ignored a notify datagram from pid \(datagram.pid) longer than \(NotifySocket.maximumDatagram) bytes", now: now)
-                continue
-            }
-            let message = NotifyMessage(datagram: datagram.payload)
-            if !message.problems.isEmpty {
-                let problems = message.problems.map(\.description).joined(separator: "; ")
-                complainAboutNotification("ignored lines of a notify datagram from pid \(datagram.pid): \(problems)", now: now)
-            }
-            reports[datagram.pid, default: WorkerReport()].merge(message)
-            if message.ready { perform(supervisor.handle(.ready(pid: datagram.pid), now: now)) }
-            if message.watchdog { perform(supervisor.handle(.watchdog(pid: datagram.pid), now: now)) }
+            read += 1
+            hear(datagram, on: channel, now: MonotonicInstant.now())
         }
+    }
+
+    /// One datagram on a live worker's channel. Who sent it decides whether
+    /// it counts (`NotifyChannels.speaksForWorker`); when it does, it counts
+    /// for the channel's worker, whichever process of its group sent it.
+    private func hear(_ datagram: NotifyChannel.Datagram, on channel: NotifyChannels.Channel, now: MonotonicInstant) {
+        let worker = channel.pid
+        guard NotifyChannels.speaksForWorker(datagram, workerPid: worker, masterUID: geteuid()) else {
+            complainAboutNotification(
+                "ignored a notify datagram from pid \(datagram.pid) on the notify socket of worker \(channel.worker) pid \(worker): "
+                    + "the sender is neither that worker nor in its process group", now: now)
+            return
+        }
+        let sender = datagram.pid == worker ? "pid \(worker)" : "pid \(datagram.pid) of worker \(channel.worker) pid \(worker)"
+        guard !datagram.truncated else {
+            complainAboutNotification("ignored a notify datagram from \(sender) longer than \(NotifyChannel.maximumDatagram) bytes", now: now)
+            return
+        }
+        let message = NotifyMessage(datagram: datagram.payload)
+        if !message.problems.isEmpty {
+            let problems = message.problems.map(\.description).joined(separator: "; ")
+            complainAboutNotification("ignored lines of a notify datagram from \(sender): \(problems)", now: now)
+        }
+        reports[worker, default: WorkerReport()].merge(message)
+        if message.stopping { log.debug("worker \(channel.worker) pid \(worker) says it is stopping") }
+        if message.watchdog { perform(supervisor.handle(.watchdog(pid: worker), now: now)) }
+        // Always the worker's pid, not the sender's: a helper speaks for it.
+        if message.ready { perform(supervisor.handle(.ready(pid: worker), now: now)) }
+    }
+
+    /// Worker `pid` has been reaped: its channel is drained once more (what
+    /// it or its group sent last is late, and ignored), closed and unlinked.
+    /// A reaped pid that was no worker has no channel.
+    func closeNotifyChannel(ofWorker pid: Int32) {
+        guard let channel = notifyChannels.release(worker: pid) else { return }
+        // Bounded: the kernel queues few datagrams, but a group member left
+        // behind could keep sending while this reads.
+        for _ in 0..<NotifyChannels.datagramsPerTurn {
+            guard let datagram = try? channel.socket.receive() else { break }
+            log.debug("ignored a late notify datagram from pid \(datagram.pid) for worker \(channel.worker) pid \(pid), "
+                      + "which has exited: \(String(decoding: datagram.payload.prefix(80), as: UTF8.self).debugDescription)")
+        }
+        try? poll.remove(fd: channel.socket.fd)
+        notifyChannels.discard(channel.socket)
     }
 
     private func complainAboutNotification(_ what: String, now: MonotonicInstant) {

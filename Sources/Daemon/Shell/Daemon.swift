@@ -5,10 +5,10 @@ import Shared
 ///
 /// Every source of events is a file descriptor in the same loop: a signalfd
 /// (signals are blocked before any thread exists and nothing runs in signal
-/// handlers), one timerfd armed for the core's nearest deadline, the notify
-/// socket, the control socket and its clients, and each child's output
-/// pipes. An idle master therefore sleeps in `epoll_wait` with no timeout and
-/// makes no system call at all.
+/// handlers), one timerfd armed for the core's nearest deadline, each
+/// worker's notify socket, the control socket and its clients, and each
+/// child's output pipes. An idle master therefore sleeps in `epoll_wait`
+/// with no timeout and makes no system call at all.
 final class Daemon {
     /// What an epoll token stands for: the kind in the high bits, an fd or
     /// client number in the low ones.
@@ -28,7 +28,7 @@ final class Daemon {
     let poll: EventPoll
     let signals: SignalChannel
     let timer: DeadlineTimer
-    let notify: NotifySocket
+    let notifyChannels: NotifyChannels
     let control: UnixControlListener
     let listeners: ListenerRegistry
     let pidFile: PidFileLock
@@ -63,7 +63,7 @@ final class Daemon {
     let notifyLogLimiter = RateLimiter(interval: 10)
     /// The master's environment as children inherit it, read once: without
     /// NOTIFY_SOCKET, which belongs to whoever started the master (each child
-    /// gets the master's own notify socket instead).
+    /// gets a notify socket of its own instead).
     let inheritedEnvironment: [String: String] = ProcessEnvironment.current().filter { $0.key != "NOTIFY_SOCKET" }
 
     /// Command-line overrides, applied again to every re-read config.
@@ -78,7 +78,7 @@ final class Daemon {
         self.poll = resources.poll
         self.signals = resources.signals
         self.timer = resources.timer
-        self.notify = resources.notify
+        self.notifyChannels = resources.notifyChannels
         self.control = resources.control
         self.listeners = resources.listeners
         self.pidFile = resources.pidFile
@@ -93,7 +93,6 @@ final class Daemon {
     func run(onStarted: () -> Void) throws(SystemError) -> Int32 {
         try poll.add(fd: signals.fd, events: .readable, token: Source.signals.token())
         try poll.add(fd: timer.fd, events: .readable, token: Source.timer.token())
-        try poll.add(fd: notify.fd, events: .readable, token: Source.notify.token())
         try poll.add(fd: control.fd, events: .readable, token: Source.controlListener.token())
         log.info("appd \(AppdVersion.current) started, pid \(getpid()), \(config.groups.count) groups from \(config.sourcePath ?? "the embedded demo config")")
         perform(supervisor.start(now: .now()))
@@ -103,6 +102,7 @@ final class Daemon {
             // Clients with requests left over from the last turn: look at the
             // other descriptors without sleeping, then serve the next batch.
             let unhandled = clients.values.filter(\.hasUnhandledLines)
+            notifyChannels.startTurn()
             for event in try poll.wait(timeoutMilliseconds: unhandled.isEmpty ? -1 : 0) {
                 guard let (source, value) = Source.decode(event.token) else { continue }
                 switch source {
@@ -112,7 +112,7 @@ final class Daemon {
                     armedDeadline = nil
                     perform(supervisor.handle(.deadlinesDue, now: .now()))
                     serviceControlDeadlines(now: .now())
-                case .notify: receiveNotifications()
+                case .notify: receiveNotifications(channel: value)
                 case .controlListener: acceptControlClients()
                 case .childOutput: readChildOutput(fd: value)
                 case .controlClient: serviceControlClient(value, event: event)
@@ -172,6 +172,7 @@ final class Daemon {
     /// Reaps every exited child: one SIGCHLD may stand for many exits.
     func reapChildren() {
         while let (pid, status) = ProcessControl.reapOne() {
+            closeNotifyChannel(ofWorker: pid)
             reports[pid] = nil
             if pid == orphanGuard.pid { replaceOrphanGuard(after: ExitStatus(waitStatus: status)) }
             if guardedGroups.remove(pid) != nil { lingeringGroups.insert(pid) }
@@ -209,7 +210,7 @@ final class Daemon {
         for fd in outputs.keys { drainChildOutput(fd: fd) }
         closeControlClients()
         listeners.closeAll()
-        notify.remove()
+        notifyChannels.removeAll()
         control.remove()
         socketLock.remove()
         pidFile.remove()

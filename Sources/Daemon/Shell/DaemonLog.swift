@@ -5,13 +5,17 @@ import Glibc
 /// master exits or is killed.
 ///
 /// Format: `2026-11-27T12:14:05.123Z appd[4700] info: message`. Captured
-/// child output uses the worker's label instead of `appd[pid]`.
+/// child output uses the worker's label instead of `appd[pid]`. Debug lines
+/// (e.g. a worker's notification that came after it exited) are written
+/// only with `appd --verbose`.
 final class DaemonLog {
     private var fd: Int32
     private let ownsDescriptor: Bool
+    let verbose: Bool
 
     /// `path` "-" means stderr.
-    init(path: String) throws(SystemError) {
+    init(path: String, verbose: Bool = false) throws(SystemError) {
+        self.verbose = verbose
         if path == "-" {
             fd = STDERR_FILENO
             ownsDescriptor = false
@@ -32,6 +36,11 @@ final class DaemonLog {
     func info(_ message: String) { write(LogRecord(level: .info, message: message)) }
     func warning(_ message: String) { write(LogRecord(level: .warning, message: message)) }
     func error(_ message: String) { write(LogRecord(level: .error, message: message)) }
+
+    /// Written only when verbose; the message is not even built otherwise.
+    func debug(_ message: @autoclosure () -> String) {
+        if verbose { write(source: "appd[\(getpid())]", level: "debug", message()) }
+    }
 
     /// One line of a child's output, labelled with group, id and pid.
     func childLine(_ label: String, stream: String, _ line: String) {

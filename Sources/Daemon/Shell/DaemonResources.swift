@@ -4,8 +4,10 @@ import Shared
 /// Everything the daemon must hold before it may supervise, acquired in the
 /// order that keeps a second daemon from disturbing the first: the orphan
 /// guard (first, so it inherits none of what follows), the pid-file lock,
-/// the control socket's lock, the control socket (a live one is never replaced), the notify socket next
-/// to it, then the groups' listening sockets.
+/// the control socket's lock, the control socket (a live one is never
+/// replaced), the directory of the workers' notify sockets next to it
+/// (emptied of what a crashed daemon left: the lock says no live daemon
+/// uses it), then the groups' listening sockets.
 struct DaemonResources {
     let orphanGuard: OrphanGuard
     let pidFile: PidFileLock
@@ -14,7 +16,7 @@ struct DaemonResources {
     /// probe-then-bind of a stale socket file below is never raced.
     let socketLock: PidFileLock
     let control: UnixControlListener
-    let notify: NotifySocket
+    let notifyChannels: NotifyChannels
     let listeners: ListenerRegistry
     let signals: SignalChannel
     let poll: EventPoll
@@ -45,13 +47,13 @@ struct DaemonResources {
             // A deep backlog: hundreds of appctl calls at once must queue, not fail.
             let control = try UnixControlListener(path: config.controlSocket, backlog: 1024)
             bound.append(control.remove)
-            let notify = try NotifySocket(path: config.controlSocket + ".notify")
-            bound.append(notify.remove)
+            let notifyChannels = try NotifyChannels(besideControlSocket: config.controlSocket)
+            bound.append(notifyChannels.removeAll)
             let listeners = ListenerRegistry()
             try listeners.bindAll(for: config)
             bound.append(listeners.closeAll)
             try ProcessControl.setChildSubreaper()
-            (self.control, self.notify, self.listeners) = (control, notify, listeners)
+            (self.control, self.notifyChannels, self.listeners) = (control, notifyChannels, listeners)
             signals = try SignalChannel(signals: Daemon.handledSignals)
             poll = try EventPoll()
             timer = try DeadlineTimer()

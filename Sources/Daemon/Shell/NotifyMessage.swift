@@ -1,13 +1,15 @@
 import Shared
 
 /// One sd_notify datagram from a worker: newline-separated `KEY=VALUE`
-/// assignments (systemd's format), of which appd acts on READY, WATCHDOG,
-/// STATUS and APPSTATS. The others (STOPPING, MAINPID...) are accepted and
-/// ignored: appd already knows when it stops a worker.
+/// assignments (systemd's format), of which appd reads READY, STATUS,
+/// APPSTATS, WATCHDOG and STOPPING. The others (MAINPID, RELOADING...) are
+/// accepted and ignored.
 struct NotifyMessage: Equatable {
     var ready = false
-    /// WATCHDOG=1: the worker is alive (see the group's `watchdogSeconds`).
+    /// WATCHDOG=1: the worker says it is alive.
     var watchdog = false
+    /// STOPPING=1: the worker says it has begun to shut down.
+    var stopping = false
     var status: String?
     /// The worker's own counters: APPSTATS= parsed, always a JSON object.
     var appStats: JSONValue?
@@ -45,6 +47,7 @@ struct NotifyMessage: Equatable {
             switch key {
             case "READY": ready = value == "1"
             case "WATCHDOG": watchdog = value == "1"
+            case "STOPPING": stopping = value == "1"
             case "STATUS": status = value
             case "APPSTATS":
                 if let stats = try? JSONValue(parsing: Array(value.utf8)), stats.objectValue != nil {

@@ -1,6 +1,6 @@
 import Shared
 
-/// What a worker said about itself on the notify socket, kept by pid for
+/// What a worker said about itself on its notify socket, kept by pid for
 /// status: its STATUS= text and its APPSTATS= counters.
 struct WorkerReport: Equatable {
     var statusText: String?

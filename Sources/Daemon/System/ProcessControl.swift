@@ -32,6 +32,24 @@ enum ProcessControl {
         pgid > 1 && (kill(-pgid, 0) == 0 || errno == EPERM)
     }
 
+    /// What `getpgid` says of a process.
+    enum ProcessGroupLookup: Equatable, Sendable {
+        case group(Int32)
+        /// No such process (ESRCH): it has exited and been reaped.
+        case gone
+        /// Any other failure (EPERM: another session, on some systems).
+        case unknown
+    }
+
+    /// The process group `pid` belongs to. Refuses pid <= 0, which
+    /// `getpgid` reads as "the calling process".
+    static func processGroup(of pid: Int32) -> ProcessGroupLookup {
+        guard pid > 0 else { return .unknown }
+        let group = getpgid(pid)
+        if group >= 0 { return .group(group) }
+        return errno == ESRCH ? .gone : .unknown
+    }
+
     /// The current children of this process (workers, and grandchildren
     /// re-parented to it as subreaper), from /proc.
     static func children() -> [Int32] {

@@ -3,6 +3,9 @@ import Glibc
 /// A `sockaddr_un` for a filesystem path or, written "@name", a name in
 /// Linux's abstract namespace (no file, gone with the last socket).
 struct UnixSocketAddress {
+    /// The longest path a socket can be bound at: sun_path less its NUL.
+    static let maximumPathBytes = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+
     private var storage = sockaddr_un()
     private let length: socklen_t
     let isAbstract: Bool

@@ -202,7 +202,7 @@ extension EndToEnd {
                         "\(daemon.log)")
                 #expect(!FileManager.default.fileExists(atPath: daemon.pidFile), "pid file removed")
                 #expect(!FileManager.default.fileExists(atPath: daemon.controlSocket), "control socket removed")
-                #expect(!FileManager.default.fileExists(atPath: daemon.controlSocket + ".notify"), "notify socket removed")
+                #expect(!FileManager.default.fileExists(atPath: daemon.controlSocket + ".notify.d"), "notify sockets' directory removed")
             }
         }
 
@@ -268,7 +268,9 @@ extension EndToEnd {
                 #expect(daemon.isRunning)
                 #expect(daemon.pidFileContents == daemon.pid, "the pid file still names the first daemon")
                 #expect(FileManager.default.fileExists(atPath: daemon.controlSocket), "the first daemon's socket is still there")
-                #expect(FileManager.default.fileExists(atPath: daemon.controlSocket + ".notify"))
+                let notifySocket = try #require(ProcFS.environment(of: worker.pid)["NOTIFY_SOCKET"])
+                #expect(notifySocket.hasPrefix(daemon.controlSocket + ".notify.d/"), "\(notifySocket)")
+                #expect(FileManager.default.fileExists(atPath: notifySocket), "the first daemon's worker keeps its notify socket")
                 #expect(daemon.children() == [worker], "the first daemon's worker is untouched")
                 // A helper the refused daemon forked may take a moment to
                 // notice that its daemon is gone.

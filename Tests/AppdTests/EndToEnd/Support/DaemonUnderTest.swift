@@ -83,11 +83,13 @@ extension EndToEnd {
             return environment
         }
 
-        /// Starts `appd --config FILE` in the foreground as our child and waits
-        /// until it is up: the pid file holds its pid and the control socket
-        /// exists.
-        func start(timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-            let process = try ChildProcess.spawn(Binaries.appd, ["--config", configFile], environment: environment,
+        /// Starts `appd --config FILE [ARGUMENTS...]` in the foreground as our
+        /// child and waits until it is up: the pid file holds its pid and the
+        /// control socket exists.
+        func start(
+            arguments: [String] = [], timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation
+        ) async throws {
+            let process = try ChildProcess.spawn(Binaries.appd, ["--config", configFile] + arguments, environment: environment,
                                                  stdout: outputFile, stderr: outputFile)
             let pid = process.pid
             state.withLock {

@@ -1,13 +1,22 @@
 import CSystem
 import Glibc
 
-/// The master's NOTIFY_SOCKET: children send systemd-style datagrams to it
-/// (`READY=1`, `STATUS=...`, `APPSTATS={...}`).
+/// One worker's NOTIFY_SOCKET: a unix datagram socket the master binds for
+/// that worker alone (see `NotifyChannels`), where it sends systemd-style
+/// datagrams (`READY=1`, `STATUS=...`, `APPSTATS={...}`).
 ///
 /// SO_PASSCRED makes the kernel attach each sender's pid and uid, so the
-/// master tells children apart by who they are, not by what they claim.
-struct NotifySocket {
-    /// One datagram from a child.
+/// master tells senders apart by who they are, not by what they claim.
+///
+/// One socket per worker rather than one for all: the kernel queues at most
+/// `net.unix.max_dgram_qlen` datagrams (10 by default) on a unix datagram
+/// socket, whatever SO_RCVBUF says (a 4 MiB receive buffer still took 11
+/// datagrams, then EAGAIN: the queue length, not the bytes, is the limit, so
+/// no buffer size is set here). Shared by fifty workers starting at once
+/// while the master is busy, that queue lost READY=1s; each worker now has a
+/// queue of its own.
+struct NotifyChannel {
+    /// One datagram from a worker (or whoever else could reach the socket).
     struct Datagram: Equatable, Sendable {
         /// The sender's pid as the kernel saw it; 0 if it gave none.
         var pid: Int32
@@ -23,11 +32,11 @@ struct NotifySocket {
     let fd: Int32
     let path: String
 
-    /// Binds at `path` (a stale socket file is replaced), or in the abstract
-    /// namespace when `path` starts with "@". Mode 0600: workers run as the
-    /// master's user.
+    /// Binds a non-blocking, close-on-exec datagram socket at `path`, mode
+    /// 0600 from birth (workers run as the master's user), or in the
+    /// abstract namespace when `path` starts with "@".
     init(path: String) throws(SystemError) {
-        let name = "bind(notify socket \(path))"
+        let name = "bind(notify channel \(path))"
         fd = try UnixSocketFile.bind(path: path, type: SOCK_DGRAM, privateMode: true, name: name)
         self.path = path
         do throws(SystemError) {
@@ -56,7 +65,8 @@ struct NotifySocket {
         return Datagram(pid: pid, uid: uid, payload: Array(buffer[..<count]), truncated: truncated != 0)
     }
 
-    /// Closes the socket and unlinks its file (an abstract name has none).
+    /// Closes the socket and unlinks its file (an abstract name has none):
+    /// a sender then gets ENOENT at once instead of filling a queue nobody reads.
     func remove() {
         close(fd)
         if !path.hasPrefix("@") { unlink(path) }
