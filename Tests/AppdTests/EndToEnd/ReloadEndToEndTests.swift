@@ -1,0 +1,154 @@
+import Foundation
+import Glibc
+import Testing
+
+extension EndToEnd {
+    /// What a reload must never do to a service, with real daemons: take a
+    /// one-process group down for a bad release, leave a fixed crash loop
+    /// waiting out its backoff, keep a hung worker, or run a program that
+    /// binds its own port twice.
+    @Suite("rolling reload end to end", .serialized)
+    struct ReloadEndToEndTests {
+        static func status(_ daemon: DaemonUnderTest) async throws -> [String: Any] {
+            try await daemon.appctl("status", "--json").jsonObject()
+        }
+
+        static func group(_ status: [String: Any], _ name: String) -> [String: Any]? {
+            ControlEndToEndTests.summaries(status).first { $0["name"] as? String == name }
+        }
+
+        static func processes(_ status: [String: Any], _ group: String) -> [[String: Any]] {
+            ((status["processes"] as? [[String: Any]]) ?? []).filter { $0["group"] as? String == group }
+        }
+
+        /// The pid named in the demo web worker's answer ("... pid 4711 ...").
+        static func servingPid(port: UInt16) -> Int32? {
+            guard case .answered(200, let body) = HTTPProbe.get(port: port) else { return nil }
+            return body.firstMatch(of: /pid (\d+)/).flatMap { Int32($0.1) }
+        }
+
+        @Test("count 1: a release that exits at once, then one that never sends READY=1: reload exits 1, the old pid still serves, status says degraded")
+        func badReleasesNeverTakeASingleProcessGroupDown() async throws {
+            let port = try FreePort.tcp()
+            var spec = DaemonSpec(groups: [
+                GroupSpec(name: "web", command: Commands.demo("web"), count: 1, listen: ["tcp://127.0.0.1:\(port)"],
+                          readiness: .notify, readyTimeout: 1),
+            ])
+            try await withDaemon(spec) { daemon in
+                let old = try await daemon.waitFor("the web worker to serve") { () -> Int32? in
+                    let pid = daemon.children().inGroup("web").first?.pid
+                    return pid != nil && Self.servingPid(port: port) == pid ? pid : nil
+                }
+                for (release, expected) in [
+                    (["/bin/sh", "-c", "echo 'ImportError: no module named app' >&2; exit 1"], "exited 1"),
+                    (Commands.sleepForever, "was not ready within 1s"),
+                ] {
+                    spec.groups[0].command = release
+                    try daemon.writeConfig(spec)
+                    let reload = try await daemon.appctl("reload", "web", timeout: 15)
+                    #expect(reload.exited(1), "\(reload)")
+                    #expect(reload.stderr.contains(expected), "the reason names what happened: \(reload)")
+                    #expect(daemon.children().inGroup("web").map(\.pid) == [old], "the old process was never touched")
+                    #expect(Self.servingPid(port: port) == old, "the old process still serves")
+                    let status = try await Self.status(daemon)
+                    let web = try #require(Self.group(status, "web"))
+                    #expect(web["state"] as? String == "degraded", "\(web)")
+                    #expect((web["reason"] as? String)?.contains(expected) == true, "\(web)")
+                }
+                // The settings rolled back: a crash of the old process brings
+                // back the release that worked, not the broken one.
+                kill(old, SIGKILL)
+                let respawned = try await daemon.waitFor(timeout: 15, "the old release to come back and serve") { () -> Int32? in
+                    let pid = daemon.children().inGroup("web").first?.pid
+                    return pid != nil && pid != old && Self.servingPid(port: port) == pid ? pid : nil
+                }
+                #expect(ProcFS.commandLine(of: respawned).contains("web"), "the demo web worker, not the broken release")
+            }
+        }
+
+        @Test("a crash-looping group fixed in the config and reloaded runs at once, not after its backoff")
+        func reloadStartsACrashLoopingGroupAtOnce() async throws {
+            var spec = DaemonSpec(groups: [GroupSpec(name: "flaky", command: Commands.exit3, count: 1)])
+            try await withDaemon(spec) { daemon in
+                // Quick exits in a row: 0.1 s, 0.2 s, ... the backoff grows past 3 s.
+                let remaining = try await StatsPolling.value(timeout: 20, "the backoff to exceed 3 s", context: { daemon.diagnostics }) { () -> Double? in
+                    let process = Self.processes(try await Self.status(daemon), "flaky").first
+                    guard process?["state"] as? String == "backoff", let left = process?["backoffRemaining"] as? Double, left > 3 else { return nil }
+                    return left
+                }
+                spec.groups[0].command = Commands.sleepForever
+                try daemon.writeConfig(spec)
+                let started = Date()
+                let reload = try await daemon.appctl("reload", "flaky", timeout: 15)
+                let elapsed = Date().timeIntervalSince(started)
+                #expect(reload.exited(0), "\(reload)")
+                #expect(reload.stdout.contains("flaky#0  not running → started"), "the reload says the slot was not running: \(reload)")
+                #expect(reload.stdout.contains("1 slot that was not running started"), "\(reload)")
+                let process = try #require(Self.processes(try await Self.status(daemon), "flaky").first)
+                #expect(process["state"] as? String == "running", "\(process)")
+                #expect(elapsed < remaining, "running after \(elapsed) s, before the \(remaining) s backoff would have ended")
+            }
+        }
+
+        @Test("watchdogSeconds: a worker that stops sending WATCHDOG=1 is killed as hung and replaced; one that pings stays")
+        func watchdogReplacesAHungWorker() async throws {
+            let pinger = """
+                import os, socket, time
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                interval = int(os.environ["WATCHDOG_USEC"]) / 2e6
+                assert os.environ["WATCHDOG_PID"] == str(os.getpid())
+                while True:
+                    s.sendto(b"WATCHDOG=1", os.environ["NOTIFY_SOCKET"])
+                    time.sleep(interval)
+                """
+            let python = try #require(ControlEndToEndTests.executableInPath("python3"), "python3 runs the pinging worker")
+            let spec = DaemonSpec(groups: [
+                GroupSpec(name: "hung", command: Commands.sleepForever, count: 1, stopTimeout: 1,
+                          readiness: GroupSpec.Readiness.none, watchdogSeconds: 1),
+                GroupSpec(name: "alive", command: [python, "-c", pinger], count: 1,
+                          readiness: GroupSpec.Readiness.none, watchdogSeconds: 1),
+            ])
+            try await withDaemon(spec) { daemon in
+                let hung = try await daemon.waitFor("the hung worker") { daemon.children().inGroup("hung").first }
+                let alive = try await daemon.waitFor("the pinging worker") { daemon.children().inGroup("alive").first }
+                let replacement = try await daemon.waitFor("the hung worker to be replaced") {
+                    daemon.children().inGroup("hung").first { $0.pid != hung.pid }
+                }
+                #expect(replacement.id == 0)
+                #expect(daemon.log.contains("worker hung#0[\(hung.pid)] sent no WATCHDOG=1 for 1s: hung; sending SIGABRT"), "\(daemon.log)")
+                #expect(daemon.log.contains("worker hung#0[\(hung.pid)] killed by SIGABRT"), "\(daemon.log)")
+                let status = try await Self.status(daemon)
+                let exits = (Self.group(status, "hung")?["exits"] as? [[String: Any]]) ?? []
+                #expect(exits.first?["status"] as? String == "watchdog", "counted as a watchdog kill: \(exits)")
+                #expect(daemon.children().inGroup("alive") == [alive], "the worker that pings keeps running")
+            }
+        }
+
+        @Test("stopFirst reloads a program that binds its own port; startFirst on it aborts and the old one keeps serving")
+        func selfBindingProgramNeedsStopFirst() async throws {
+            let python = try #require(ControlEndToEndTests.executableInPath("python3"), "python3 -m http.server binds its own port")
+            let port = try FreePort.tcp()
+            let server = [python, "-m", "http.server", "\(port)", "--bind", "127.0.0.1"]
+            var spec = DaemonSpec(groups: [
+                GroupSpec(name: "own", command: server, count: 1, readiness: .afterSeconds(1), reloadStrategy: "stopFirst"),
+            ])
+            try await withDaemon(spec) { daemon in
+                func answered() -> Bool { if case .answered(200, _) = HTTPProbe.get(port: port) { true } else { false } }
+                let first = try await daemon.waitFor("the server to answer") { answered() ? daemon.children().inGroup("own").first : nil }
+                let stopFirst = try await daemon.appctl("reload", "own", timeout: 15)
+                #expect(stopFirst.exited(0), "\(stopFirst)")
+                let second = try await daemon.waitFor("the new server to answer") { () -> WorkerProcess? in
+                    let now = daemon.children().inGroup("own").first
+                    return now != nil && now != first && answered() ? now : nil
+                }
+
+                spec.groups[0].reloadStrategy = "startFirst"
+                try daemon.writeConfig(spec)
+                let startFirst = try await daemon.appctl("reload", "own", timeout: 15)
+                #expect(startFirst.exited(1), "the successor cannot bind the port: \(startFirst)")
+                #expect(daemon.children().inGroup("own") == [second], "the old server was never touched")
+                #expect(answered(), "and still answers")
+            }
+        }
+    }
+}
