@@ -63,7 +63,8 @@ public enum StatusTable {
         return TextTable.render([header] + rows)
     }
 
-    /// GROUP STATE RUNNING RELOAD LISTEN FAILED EXITS, one row per group.
+    /// GROUP STATE RUNNING RELOAD LISTEN FAILED EXITS, one row per group,
+    /// then why each degraded group is degraded (too long for a cell).
     public static func groupTable(_ groups: [GroupSummary]) -> String {
         let header = ["GROUP", "STATE", "RUNNING", "RELOAD", "LISTEN", "FAILED EXITS"]
         let rows = groups.map { group in
@@ -74,7 +75,10 @@ public enum StatusTable {
                 group.exits.isEmpty ? "-" : group.exits.map { "\($0.description) ×\($0.count)" }.joined(separator: ", "),
             ]
         }
-        return TextTable.render([header] + rows)
+        let reasons = groups.compactMap { group in
+            group.state == .degraded ? group.reason.map { "\(group.name) is degraded: \($0)\n" } : nil
+        }
+        return TextTable.render([header] + rows) + (reasons.isEmpty ? "" : "\n" + reasons.joined())
     }
 
     /// "backoff 1.5s" says how long until the next attempt.

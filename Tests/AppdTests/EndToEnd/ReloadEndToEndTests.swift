@@ -54,6 +54,8 @@ extension EndToEnd {
                     let web = try #require(Self.group(status, "web"))
                     #expect(web["state"] as? String == "degraded", "\(web)")
                     #expect((web["reason"] as? String)?.contains(expected) == true, "\(web)")
+                    let table = try await daemon.appctl("status")
+                    #expect(table.stdout.contains("web is degraded: ") && table.stdout.contains(expected), "\(table.stdout)")
                 }
                 // The settings rolled back: a crash of the old process brings
                 // back the release that worked, not the broken one.
