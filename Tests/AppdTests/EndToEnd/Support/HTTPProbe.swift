@@ -58,9 +58,13 @@ extension EndToEnd {
 
         deinit { close(fd) }
 
-        /// Sends `GET path` with `Connection: close`; nil when sent.
-        func sendRequest(path: String = "/") -> Outcome? {
-            let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+        /// Set by `receiveAnswer`: the server said `Connection: close`.
+        private(set) var answerClosesConnection = false
+
+        /// Sends `GET path`, with `Connection: close` unless `keepAlive`; nil when sent.
+        func sendRequest(path: String = "/", keepAlive: Bool = false) -> Outcome? {
+            let connection = keepAlive ? "" : "Connection: close\r\n"
+            let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\(connection)\r\n".utf8)
             var sent = 0
             while sent < request.count {
                 let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -78,7 +82,11 @@ extension EndToEnd {
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
-                if let outcome = Self.parse(received) { return outcome }
+                if let outcome = Self.parse(received) {
+                    let head = String(decoding: received, as: UTF8.self).lowercased()
+                    answerClosesConnection = head.components(separatedBy: "\r\n\r\n").first?.contains("\r\nconnection: close") == true
+                    return outcome
+                }
                 let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if count > 0 {
                     received.append(contentsOf: buffer[..<count])
