@@ -49,8 +49,7 @@ final class HTTPServer {
 
     private func run() -> Never {
         Log.out("web worker \(context.workerID) pid \(context.pid) serving on fd \(SocketActivation.firstFD)")
-        context.notify.send("READY=1")
-        context.notify.send("STATUS=serving")
+        context.announceReady(status: "serving")
 
         var pollSet: [pollfd] = []
         while true {
@@ -105,7 +104,7 @@ final class HTTPServer {
     /// loop turn); a connection accepted but still waiting for its first
     /// request gets that one request, until the drain deadline.
     private func beginShutdown(on signalNumber: Int32) {
-        context.notify.send("STOPPING=1")
+        context.announceStopping(status: "draining")
         if let listener { close(listener) }
         listener = nil
         drainDeadline = MonotonicClock.now() + Self.drainGracePeriod

@@ -12,8 +12,7 @@ enum QueueWorker {
     static func run(_ context: WorkerContext, interval: Seconds) -> Never {
         let id = context.workerID
         Log.out("queue worker \(id) pid \(context.pid) started, one job every \(interval)")
-        context.notify.send("READY=1")
-        context.notify.send("STATUS=working")
+        context.announceReady(status: "working")
 
         var counters = Counters()
         var reporter = AppStatsReporter<Counters>()
@@ -33,7 +32,7 @@ enum QueueWorker {
                 if signalNumber == SIGUSR1 {
                     context.logReloadRequest()
                 } else {
-                    context.notify.send("STOPPING=1")
+                    context.announceStopping(status: "stopping")
                     Log.out("queue worker \(id) got \(SignalPipe.name(of: signalNumber)) after \(counters.jobs) jobs; exiting")
                     exit(0)
                 }

@@ -11,11 +11,25 @@ struct WorkerContext {
 
     static func fromEnvironment() -> WorkerContext {
         let workerID = getenv("APP_WORKER_ID").map { String(cString: $0) } ?? "-"
+        let pid = getpid()
         return WorkerContext(
             workerID: workerID.isEmpty ? "-" : workerID,
-            pid: getpid(),
+            pid: pid,
             notify: NotifyChannel.fromEnvironment(),
             signals: SignalPipe.install())
+    }
+
+    /// READY=1 with what the worker now does, in one datagram, so the master
+    /// shows the status from the moment it counts the worker as ready.
+    func announceReady(status: String) {
+        notify.send(["READY=1", "STATUS=" + status], patience: NotifyChannel.readinessPatience)
+    }
+
+    /// STOPPING=1 with what the worker does until it exits. The master
+    /// already knows it asked for the stop, so this is not worth holding up
+    /// the stop for.
+    func announceStopping(status: String) {
+        notify.send(["STOPPING=1", "STATUS=" + status], patience: NotifyChannel.routinePatience)
     }
 
     /// The master sends SIGUSR1 instead of replacing a non-reloadable worker;
