@@ -24,6 +24,7 @@ final class HTTPServer {
     private var connections: [HTTPConnection] = []
     private var counters = WebCounters()
     private var statsReporter = AppStatsReporter<WebCounters>()
+    private var watchdog: Watchdog?
     private var acceptPausedUntil: Int64?
     private var drainDeadline: Int64?
     /// One read buffer for every connection; each read's bytes are copied
@@ -45,6 +46,7 @@ final class HTTPServer {
         self.context = context
         self.routes = WebRoutes(workerID: context.workerID, pid: context.pid)
         self.listener = listener
+        self.watchdog = context.watchdog
     }
 
     private func run() -> Never {
@@ -57,6 +59,7 @@ final class HTTPServer {
             if let deadline = drainDeadline, connections.isEmpty || now >= deadline { exitAfterDraining() }
             if let until = acceptPausedUntil, now >= until { acceptPausedUntil = nil }
             let reportAt = statsReporter.report(counters, now: now, via: context.notify)
+            let pingAt = watchdog?.pingIfDue(now: now, via: context.notify)
 
             pollSet.removeAll(keepingCapacity: true)
             pollSet.append(pollfd(fd: context.signals.readEnd, events: Int16(POLLIN), revents: 0))
@@ -70,7 +73,7 @@ final class HTTPServer {
             }
 
             let timeout = MonotonicClock.pollTimeout(
-                untilEarliestOf: reportAt, drainDeadline, acceptPausedUntil, now: now)
+                untilEarliestOf: reportAt, pingAt, drainDeadline, acceptPausedUntil, now: now)
             if poll(&pollSet, nfds_t(pollSet.count), timeout) < 0 {
                 if errno == EINTR { continue }
                 Log.err("demo-worker web: poll failed: \(String(cString: strerror(errno)))")

@@ -16,6 +16,7 @@ enum QueueWorker {
 
         var counters = Counters()
         var reporter = AppStatsReporter<Counters>()
+        var watchdog = context.watchdog
         var nextJobAt = MonotonicClock.now() + interval.nanoseconds
         while true {
             var now = MonotonicClock.now()
@@ -27,7 +28,8 @@ enum QueueWorker {
                 if nextJobAt <= now { nextJobAt = now + interval.nanoseconds }  // fell behind (stopped?): skip, don't burst
             }
             let reportAt = reporter.report(counters, now: now, via: context.notify)
-            let timeout = MonotonicClock.pollTimeout(untilEarliestOf: nextJobAt, reportAt, now: now)
+            let pingAt = watchdog?.pingIfDue(now: now, via: context.notify)
+            let timeout = MonotonicClock.pollTimeout(untilEarliestOf: nextJobAt, reportAt, pingAt, now: now)
             for signalNumber in context.signals.wait(timeoutMilliseconds: timeout) {
                 if signalNumber == SIGUSR1 {
                     context.logReloadRequest()

@@ -1,12 +1,16 @@
 import Glibc
 
 /// What every mode starts with: who this process is (as the master told it
-/// through the environment), where to send notifications, and the signal pipe.
+/// through the environment), where to send notifications, the watchdog the
+/// master asked for, and the signal pipe.
 struct WorkerContext {
     /// APP_WORKER_ID, or "-" when run by hand, so log lines keep their shape.
     let workerID: String
     let pid: Int32
     let notify: NotifyChannel
+    /// nil when WATCHDOG_USEC does not ask this process to ping. A mode
+    /// that pings takes a copy, which keeps the schedule.
+    let watchdog: Watchdog?
     let signals: SignalPipe
 
     static func fromEnvironment() -> WorkerContext {
@@ -16,6 +20,7 @@ struct WorkerContext {
             workerID: workerID.isEmpty ? "-" : workerID,
             pid: pid,
             notify: NotifyChannel.fromEnvironment(),
+            watchdog: Watchdog.fromEnvironment(pid: pid, now: MonotonicClock.now()),
             signals: SignalPipe.install())
     }
 
