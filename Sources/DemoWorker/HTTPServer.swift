@@ -1,9 +1,10 @@
 import Glibc
 
 /// The `web` mode: a single-threaded, non-blocking HTTP/1.1 server on the
-/// listening socket inherited at fd 3. One poll(2) loop watches the signal
-/// pipe, the listener and every connection; nothing else runs, so there are
-/// no locks and every state change happens in one place.
+/// listening socket inherited at fd 3 (or, with --port, one of its own). One
+/// poll(2) loop watches the signal pipe, the listener and every connection;
+/// nothing else runs, so there are no locks and every state change happens
+/// in one place.
 final class HTTPServer {
     /// Shutdown finishes in-flight responses for at most this long, leaving
     /// the master's stopTimeout (seconds) for the exit itself.
@@ -16,47 +17,81 @@ final class HTTPServer {
     /// connections already being served.
     private static let acceptBatch = 64
 
+    private enum Phase {
+        /// Simulated start-up work (--boot-delay): the listener is left
+        /// alone and READY=1 not sent until `readyAt`.
+        case booting(readyAt: Int64)
+        case serving
+        /// Stopping: no more accepts; exit once the connections are done,
+        /// or at `exitBy`.
+        case draining(exitBy: Int64)
+
+        /// When the loop must wake up for the phase itself, if ever.
+        var deadline: Int64? {
+            switch self {
+            case .booting(let readyAt): return readyAt
+            case .serving: return nil
+            case .draining(let exitBy): return exitBy
+            }
+        }
+    }
+
     private let context: WorkerContext
     private let routes: WebRoutes
+    private var phase: Phase
     /// Closed (nil) at shutdown: the master keeps its own copy bound, so
     /// new connections wait in the backlog for the next worker.
     private var listener: Int32?
+    /// "fd 3" or "127.0.0.1:8080", for log lines.
+    private let listenerName: String
     private var connections: [HTTPConnection] = []
     private var counters = WebCounters()
     private var statsReporter = AppStatsReporter<WebCounters>()
     private var watchdog: Watchdog?
     private var acceptPausedUntil: Int64?
-    private var drainDeadline: Int64?
     /// One read buffer for every connection; each read's bytes are copied
     /// into the connection that owns them.
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
 
-    /// Takes the inherited socket, or exits 2 explaining why there is none.
-    static func start(_ context: WorkerContext) -> Never {
-        switch SocketActivation.firstListeningSocket() {
+    /// Takes the inherited socket (or binds its own port), or exits 2
+    /// explaining why there is none.
+    static func start(_ context: WorkerContext, options: Mode.WebOptions) -> Never {
+        let listener = options.ownPort.map(LoopbackPort.bind) ?? SocketActivation.firstListeningSocket()
+        switch listener {
         case .success(let listener):
-            HTTPServer(context: context, listener: listener).run()
+            HTTPServer(context: context, listener: listener, bootDelay: options.bootDelay).run()
         case .failure(let failure):
             Log.err("demo-worker web: \(failure)")
             exit(2)
         }
     }
 
-    private init(context: WorkerContext, listener: Int32) {
+    private init(context: WorkerContext, listener: ListeningSocket, bootDelay: Seconds) {
         self.context = context
         self.routes = WebRoutes(workerID: context.workerID, pid: context.pid)
-        self.listener = listener
+        self.listener = listener.fd
+        self.listenerName = listener.name
         self.watchdog = context.watchdog
+        self.phase = .booting(readyAt: MonotonicClock.now() + bootDelay.nanoseconds)
+        if bootDelay.value > 0 {
+            Log.out("web worker \(context.workerID) pid \(context.pid) booting for \(bootDelay) before it uses \(listener.name)")
+        }
     }
 
     private func run() -> Never {
-        Log.out("web worker \(context.workerID) pid \(context.pid) serving on fd \(SocketActivation.firstFD)")
-        context.announceReady(status: "serving")
-
         var pollSet: [pollfd] = []
         while true {
             let now = MonotonicClock.now()
-            if let deadline = drainDeadline, connections.isEmpty || now >= deadline { exitAfterDraining() }
+            switch phase {
+            case .booting(let readyAt) where now >= readyAt:
+                phase = .serving
+                Log.out("web worker \(context.workerID) pid \(context.pid) serving on \(listenerName)")
+                context.announceReady(status: "serving")
+            case .draining(let exitBy) where connections.isEmpty || now >= exitBy:
+                exitAfterDraining()
+            default:
+                break
+            }
             if let until = acceptPausedUntil, now >= until { acceptPausedUntil = nil }
             let reportAt = statsReporter.report(counters, now: now, via: context.notify)
             let pingAt = watchdog?.pingIfDue(now: now, via: context.notify)
@@ -64,7 +99,7 @@ final class HTTPServer {
             pollSet.removeAll(keepingCapacity: true)
             pollSet.append(pollfd(fd: context.signals.readEnd, events: Int16(POLLIN), revents: 0))
             let listenerSlot = pollSet.count
-            if let listener, acceptPausedUntil == nil {
+            if let listener, case .serving = phase, acceptPausedUntil == nil {
                 pollSet.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
             }
             let firstConnectionSlot = pollSet.count
@@ -73,7 +108,7 @@ final class HTTPServer {
             }
 
             let timeout = MonotonicClock.pollTimeout(
-                untilEarliestOf: reportAt, pingAt, drainDeadline, acceptPausedUntil, now: now)
+                untilEarliestOf: reportAt, pingAt, phase.deadline, acceptPausedUntil, now: now)
             if poll(&pollSet, nfds_t(pollSet.count), timeout) < 0 {
                 if errno == EINTR { continue }
                 Log.err("demo-worker web: poll failed: \(String(cString: strerror(errno)))")
@@ -94,7 +129,9 @@ final class HTTPServer {
         for signalNumber in signals {
             if signalNumber == SIGUSR1 {
                 context.logReloadRequest()
-            } else if drainDeadline == nil {
+            } else if case .draining = phase {
+                continue  // already stopping
+            } else {
                 beginShutdown(on: signalNumber)
             }
         }
@@ -110,7 +147,7 @@ final class HTTPServer {
         context.announceStopping(status: "draining")
         if let listener { close(listener) }
         listener = nil
-        drainDeadline = MonotonicClock.now() + Self.drainGracePeriod
+        phase = .draining(exitBy: MonotonicClock.now() + Self.drainGracePeriod)
         for connection in connections {
             serve(connection, revents: Int16(POLLIN))
             if connection.isClosed { continue }

@@ -3,12 +3,22 @@
 /// master.
 enum Mode: Equatable {
     case help
-    case web
+    case web(WebOptions)
     case queue(interval: Seconds)
     case cpu
     case ignoreTerm
     case crash(after: Seconds)
     case hang(after: Seconds)
+
+    struct WebOptions: Equatable {
+        /// Time spent "loading the app" before READY=1 and before the
+        /// listening socket is touched, as gunicorn or uvicorn importing a
+        /// large application.
+        var bootDelay = Seconds(0)
+        /// Bind 127.0.0.1:port itself instead of taking the socket at fd 3:
+        /// a program that cannot run twice at once.
+        var ownPort: UInt16?
+    }
 
     enum ParseError: Error, Equatable, CustomStringConvertible {
         case missingMode
@@ -26,7 +36,10 @@ enum Mode: Equatable {
 
     static let usage = """
         usage: demo-worker MODE [OPTIONS]
-          web                        HTTP/1.1 on the inherited socket at fd 3 (LISTEN_FDS)
+          web [--boot-delay SECONDS] [--port N]
+                                     HTTP/1.1 on the inherited socket at fd 3 (LISTEN_FDS);
+                                     --boot-delay: wait before serving and READY=1 (default 0);
+                                     --port: bind 127.0.0.1:N itself instead (exit 2 if taken)
           queue [--interval SECONDS] finish a job every interval (default 2)
           cpu                        burn CPU until SIGTERM
           ignore-term                ignore SIGTERM; only SIGKILL ends it
@@ -42,6 +55,8 @@ enum Mode: Equatable {
         let placeholder: String
     }
 
+    private static let bootDelay = Option(flag: "--boot-delay", placeholder: "SECONDS")
+    private static let port = Option(flag: "--port", placeholder: "N")
     private static let interval = Option(flag: "--interval", placeholder: "SECONDS")
     private static let after = Option(flag: "--after", placeholder: "SECONDS")
 
@@ -52,7 +67,11 @@ enum Mode: Equatable {
         case "-h", "--help", "help":
             return .success(.help)
         case "web":
-            return values(of: [], in: options, for: name).map { _ in .web }
+            return values(of: [bootDelay, port], in: options, for: name).flatMap { given in
+                seconds(bootDelay, given, default: Seconds(0), allowZero: true).flatMap { delay in
+                    tcpPort(port, given).map { .web(WebOptions(bootDelay: delay, ownPort: $0)) }
+                }
+            }
         case "cpu":
             return values(of: [], in: options, for: name).map { _ in .cpu }
         case "ignore-term":
@@ -111,5 +130,14 @@ enum Mode: Equatable {
             return .failure(.badOption("\(option.flag) needs a number of seconds \(range), up to 86400, got '\(text)'"))
         }
         return .success(Seconds(value))
+    }
+
+    /// The option's value as a TCP port, or nil when absent.
+    private static func tcpPort(_ option: Option, _ given: [String: String]) -> Result<UInt16?, ParseError> {
+        guard let text = given[option.flag] else { return .success(nil) }
+        guard let port = UInt16(text), port > 0 else {
+            return .failure(.badOption("\(option.flag) needs a TCP port from 1 to 65535, got '\(text)'"))
+        }
+        return .success(port)
     }
 }

@@ -16,8 +16,8 @@ case .failure(let error):
     exit(2)
 case .success(.help):
     Log.out(Mode.usage)
-case .success(.web):
-    HTTPServer.start(.fromEnvironment())
+case .success(.web(let options)):
+    HTTPServer.start(.fromEnvironment(), options: options)
 case .success(.queue(let interval)):
     QueueWorker.run(.fromEnvironment(), interval: interval)
 case .success(.cpu):
