@@ -16,14 +16,17 @@ struct AppStatsReporter<Counters: AppStatsCounters> {
 
     /// Sends now if the counters changed and a second has passed since the
     /// last report. Returns when to call again for a change still unreported,
-    /// or nil when there is nothing to wait for.
+    /// or nil when there is nothing to wait for. A report the master's full
+    /// queue did not take is tried again a second later, so an idle worker's
+    /// last counters still arrive.
     mutating func report(_ counters: Counters, now: Int64, via notify: NotifyChannel) -> Int64? {
         guard counters != lastSent else { return nil }
         let dueAt = lastSentAt == .min ? now : lastSentAt + Self.minimumInterval
         guard now >= dueAt else { return dueAt }
-        notify.send("APPSTATS=" + counters.json)
-        lastSent = counters
+        let delivery = notify.send(["APPSTATS=" + counters.json], patience: NotifyChannel.routinePatience)
         lastSentAt = now
+        guard delivery != .queueStayedFull else { return now + Self.minimumInterval }
+        lastSent = counters
         return nil
     }
 }

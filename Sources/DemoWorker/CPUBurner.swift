@@ -12,8 +12,7 @@ enum CPUBurner {
     static func run(_ context: WorkerContext) -> Never {
         let id = context.workerID
         Log.out("cpu worker \(id) pid \(context.pid) burning CPU")
-        context.notify.send("READY=1")
-        context.notify.send("STATUS=burning CPU")
+        context.announceReady(status: "burning CPU")
 
         // A xorshift generator: its state feeds the exit line, which keeps the
         // optimiser from deleting the loop as work without effect.
@@ -30,7 +29,7 @@ enum CPUBurner {
                 if signalNumber == SIGUSR1 {
                     context.logReloadRequest()
                 } else {
-                    context.notify.send("STOPPING=1")
+                    context.announceStopping(status: "stopping")
                     let checksum = String(state, radix: 16)
                     Log.out("cpu worker \(id) got \(SignalPipe.name(of: signalNumber)) after \(rounds) rounds (state \(checksum)); exiting")
                     exit(0)

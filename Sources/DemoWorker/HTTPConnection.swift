@@ -3,10 +3,22 @@ import Glibc
 /// One accepted client connection: bytes received but not yet answered, and
 /// response bytes not yet sent. Requests are answered in order as soon as
 /// their head is complete, so pipelined requests need nothing special.
+///
+/// A connection ends with a lingering close (as nginx and Apache do): once
+/// its last answer is sent it sends its FIN (shutdown(SHUT_WR)) but keeps
+/// reading, and discarding, until the client's FIN. Closing a socket with
+/// unread input makes the kernel answer with a reset instead, and a reset
+/// can destroy the last answer in the client's receive buffer before the
+/// client has read it.
 final class HTTPConnection {
     /// Beyond this much unsent output the connection stops reading, so a
     /// client that pipelines without reading cannot grow memory without bound.
     static let maximumPendingOutput = 64 * 1024
+    /// How long a lingering close waits for the client's FIN. A client
+    /// normally closes as soon as it has read an answer with
+    /// `Connection: close`; one that keeps the connection open unused (an
+    /// idle pool) is not waited for longer than this.
+    static let lingeringTime: Int64 = 500_000_000
 
     let fd: Int32
     private var input: [UInt8] = []
@@ -15,19 +27,26 @@ final class HTTPConnection {
     private var output: [UInt8] = []
     private var outputSent = 0
     /// No more requests will be read: set by "Connection: close", an error
-    /// answer, the peer's end of input, or shutdown. The connection closes
-    /// once its output is flushed.
-    private(set) var closesAfterFlush = false
+    /// answer, the peer's end of input, or the server's drain. Once its
+    /// output is flushed the connection goes to its lingering close.
+    private var closesAfterFlush = false
+    /// The client sent its FIN: nothing more will come.
+    private var peerFinished = false
+    /// Set when our FIN is sent: the lingering close ends at the client's
+    /// FIN or at this time, whichever comes first.
+    private(set) var lingeringUntil: Int64?
 
     /// Set by `close`; the server then forgets the connection.
     private(set) var isClosed = false
-    /// Requests answered so far; a connection with none is on its way to
-    /// its first one.
-    private(set) var answered = 0
-    /// Shutting down: the next request is the last one read.
+    /// The server is draining: the next request is the last one read.
     private var lastRequest = false
+    /// When bytes last moved either way (or the connection was accepted).
+    private(set) var lastActivityAt: Int64
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, acceptedAt: Int64) {
+        self.fd = fd
+        self.lastActivityAt = acceptedAt
+    }
 
     func close() {
         _ = Glibc.close(fd)
@@ -36,27 +55,35 @@ final class HTTPConnection {
 
     var hasPendingOutput: Bool { outputSent < output.count }
 
-    /// Nothing left to do: close it.
-    var isFinished: Bool { closesAfterFlush && !hasPendingOutput }
+    /// Between requests: nothing buffered of a next request, no answer
+    /// still to send, and more requests welcome.
+    var isIdle: Bool { !closesAfterFlush && input.isEmpty && bodyBytesToSkip == 0 && !hasPendingOutput }
 
     /// What to ask poll(2) for.
     var pollEvents: Int16 {
         var events: Int16 = 0
-        if !closesAfterFlush && output.count - outputSent < Self.maximumPendingOutput { events |= Int16(POLLIN) }
+        let wantsInput = closesAfterFlush
+            ? lingeringUntil != nil && !peerFinished
+            : output.count - outputSent < Self.maximumPendingOutput
+        if wantsInput { events |= Int16(POLLIN) }
         if hasPendingOutput { events |= Int16(POLLOUT) }
         return events
     }
 
     /// Reads what has arrived (one read: poll is level-triggered) and answers
-    /// every complete request in it. False when the connection broke (e.g.
-    /// ECONNRESET). The peer's end of input is not a failure: the answers
-    /// already queued are still sent.
+    /// every complete request in it; during a lingering close the bytes are
+    /// discarded. False when the connection broke (e.g. ECONNRESET). The
+    /// peer's end of input is not a failure: the answers already queued are
+    /// still sent.
     func receive(using scratch: UnsafeMutableRawBufferPointer, routes: WebRoutes, counters: inout WebCounters) -> Bool {
         let count = read(fd, scratch.baseAddress, scratch.count)
         if count > 0 {
+            guard !closesAfterFlush else { return true }
+            lastActivityAt = MonotonicClock.now()
             input.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
             answerBufferedRequests(routes: routes, counters: &counters)
         } else if count == 0 {
+            peerFinished = true
             stopReading()
         } else if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR {
             return false
@@ -71,6 +98,7 @@ final class HTTPConnection {
             let written = output.withUnsafeBytes { write(fd, $0.baseAddress! + outputSent, $0.count - outputSent) }
             if written > 0 {
                 outputSent += written
+                lastActivityAt = MonotonicClock.now()
             } else if written < 0 && errno == EINTR {
                 continue
             } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -92,10 +120,25 @@ final class HTTPConnection {
     }
 
     /// Reads one more request, answers it with `Connection: close`, then
-    /// stops: for a fresh connection at shutdown, whose client chose this
-    /// worker and is sending its first request right now.
+    /// stops: at shutdown, so a client that is sending requests gets a last
+    /// answer and an explicit word to reconnect, instead of a closed
+    /// connection under its next request.
     func closeAfterNextRequest() {
         lastRequest = true
+    }
+
+    /// Moves a connection that has said everything (no more requests to
+    /// read, output flushed) towards close(2): sends our FIN and starts the
+    /// lingering close. True when it may be closed now: the client's FIN has
+    /// come, the lingering time is over, or the FIN could not be sent (the
+    /// peer is gone).
+    func advanceTowardClose(now: Int64) -> Bool {
+        guard closesAfterFlush && !hasPendingOutput else { return false }
+        if peerFinished { return true }
+        if let lingeringUntil { return now >= lingeringUntil }
+        guard shutdown(fd, Int32(SHUT_WR)) == 0 else { return true }
+        lingeringUntil = now + Self.lingeringTime
+        return false
     }
 
     /// Reads no further requests: the ones already answered are still sent.
@@ -137,7 +180,6 @@ final class HTTPConnection {
                 }
                 bodyBytesToSkip = request.contentLength
                 counters.requests += 1
-                answered += 1
                 let keepAlive = request.keepAlive && !lastRequest
                 output += routes.response(to: request, counters: counters)
                     .serialized(for: request, keepAlive: keepAlive)

@@ -1,13 +1,26 @@
 import Glibc
 
 /// The `web` mode: a single-threaded, non-blocking HTTP/1.1 server on the
-/// listening socket inherited at fd 3. One poll(2) loop watches the signal
-/// pipe, the listener and every connection; nothing else runs, so there are
-/// no locks and every state change happens in one place.
+/// listening socket inherited at fd 3 (or, with --port, one of its own). One
+/// poll(2) loop watches the signal pipe, the listener and every connection;
+/// nothing else runs, so there are no locks and every state change happens
+/// in one place.
+///
+/// Stopping is shaped by the rolling reload: the master starts the
+/// replacement on the same listening socket, waits for its READY=1, then
+/// sends SIGTERM here. From then on new connections must go to the
+/// replacement, and the clients of this worker's keep-alive connections must
+/// move there without a failed request; see `beginDrain`.
 final class HTTPServer {
-    /// Shutdown finishes in-flight responses for at most this long, leaving
-    /// the master's stopTimeout (seconds) for the exit itself.
-    private static let drainGracePeriod: Int64 = 800_000_000
+    /// The drain ends (and the worker exits) this long after SIGTERM at the
+    /// latest, whatever is left: well inside the master's default stopTimeout
+    /// (2 s, then SIGKILL).
+    private static let drainTimeLimit: Int64 = 1_200_000_000
+    /// During the drain, a connection between requests is closed once it
+    /// has been quiet this long. A client that is busy sending requests
+    /// sends its next one well within it, and gets a last answer with
+    /// `Connection: close` instead of a connection closed under its request.
+    private static let drainQuietPeriod: Int64 = 300_000_000
     /// After running out of fds (EMFILE...), accepting resumes after this
     /// pause or as soon as a connection closes, instead of spinning on a
     /// listener that stays readable.
@@ -16,53 +29,89 @@ final class HTTPServer {
     /// connections already being served.
     private static let acceptBatch = 64
 
+    private enum Phase {
+        /// Simulated start-up work (--boot-delay): the listener is left
+        /// alone and READY=1 not sent until `readyAt`.
+        case booting(readyAt: Int64)
+        case serving
+        /// Stopping since `since`: no more accepts; exit once the
+        /// connections are done, or at `exitBy`.
+        case draining(since: Int64, exitBy: Int64)
+
+        /// When the loop must wake up for the phase itself, if ever.
+        var deadline: Int64? {
+            switch self {
+            case .booting(let readyAt): return readyAt
+            case .serving: return nil
+            case .draining(_, let exitBy): return exitBy
+            }
+        }
+    }
+
     private let context: WorkerContext
     private let routes: WebRoutes
+    private var phase: Phase
     /// Closed (nil) at shutdown: the master keeps its own copy bound, so
     /// new connections wait in the backlog for the next worker.
     private var listener: Int32?
+    /// "fd 3" or "127.0.0.1:8080", for log lines.
+    private let listenerName: String
     private var connections: [HTTPConnection] = []
     private var counters = WebCounters()
     private var statsReporter = AppStatsReporter<WebCounters>()
+    private var watchdog: Watchdog?
     private var acceptPausedUntil: Int64?
-    private var drainDeadline: Int64?
     /// One read buffer for every connection; each read's bytes are copied
     /// into the connection that owns them.
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
 
-    /// Takes the inherited socket, or exits 2 explaining why there is none.
-    static func start(_ context: WorkerContext) -> Never {
-        switch SocketActivation.firstListeningSocket() {
+    /// Takes the inherited socket (or binds its own port), or exits 2
+    /// explaining why there is none.
+    static func start(_ context: WorkerContext, options: Mode.WebOptions) -> Never {
+        let listener = options.ownPort.map(LoopbackPort.bind) ?? SocketActivation.firstListeningSocket()
+        switch listener {
         case .success(let listener):
-            HTTPServer(context: context, listener: listener).run()
+            HTTPServer(context: context, listener: listener, bootDelay: options.bootDelay).run()
         case .failure(let failure):
             Log.err("demo-worker web: \(failure)")
             exit(2)
         }
     }
 
-    private init(context: WorkerContext, listener: Int32) {
+    private init(context: WorkerContext, listener: ListeningSocket, bootDelay: Seconds) {
         self.context = context
         self.routes = WebRoutes(workerID: context.workerID, pid: context.pid)
-        self.listener = listener
+        self.listener = listener.fd
+        self.listenerName = listener.name
+        self.watchdog = context.watchdog
+        self.phase = .booting(readyAt: MonotonicClock.now() + bootDelay.nanoseconds)
+        if bootDelay.value > 0 {
+            Log.out("web worker \(context.workerID) pid \(context.pid) booting for \(bootDelay) before it uses \(listener.name)")
+        }
     }
 
     private func run() -> Never {
-        Log.out("web worker \(context.workerID) pid \(context.pid) serving on fd \(SocketActivation.firstFD)")
-        context.notify.send("READY=1")
-        context.notify.send("STATUS=serving")
-
         var pollSet: [pollfd] = []
         while true {
             let now = MonotonicClock.now()
-            if let deadline = drainDeadline, connections.isEmpty || now >= deadline { exitAfterDraining() }
+            switch phase {
+            case .booting(let readyAt) where now >= readyAt:
+                phase = .serving
+                Log.out("web worker \(context.workerID) pid \(context.pid) serving on \(listenerName)")
+                context.announceReady(status: "serving")
+            case .draining(let since, let exitBy) where connections.isEmpty || now >= exitBy:
+                exitAfterDraining(for: now - since)
+            default:
+                break
+            }
             if let until = acceptPausedUntil, now >= until { acceptPausedUntil = nil }
             let reportAt = statsReporter.report(counters, now: now, via: context.notify)
+            let pingAt = watchdog?.pingIfDue(now: now, via: context.notify)
 
             pollSet.removeAll(keepingCapacity: true)
             pollSet.append(pollfd(fd: context.signals.readEnd, events: Int16(POLLIN), revents: 0))
             let listenerSlot = pollSet.count
-            if let listener, acceptPausedUntil == nil {
+            if let listener, case .serving = phase, acceptPausedUntil == nil {
                 pollSet.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
             }
             let firstConnectionSlot = pollSet.count
@@ -71,7 +120,7 @@ final class HTTPServer {
             }
 
             let timeout = MonotonicClock.pollTimeout(
-                untilEarliestOf: reportAt, drainDeadline, acceptPausedUntil, now: now)
+                untilEarliestOf: reportAt, pingAt, phase.deadline, acceptPausedUntil, nextConnectionDeadline(), now: now)
             if poll(&pollSet, nfds_t(pollSet.count), timeout) < 0 {
                 if errno == EINTR { continue }
                 Log.err("demo-worker web: poll failed: \(String(cString: strerror(errno)))")
@@ -83,7 +132,7 @@ final class HTTPServer {
                 let revents = pollSet[firstConnectionSlot + offset].revents
                 if revents != 0 { serve(connection, revents: revents) }
             }
-            connections.removeAll { $0.isClosed || closeIfFinished($0) }
+            windDownConnections(now: MonotonicClock.now())
             if listenerSlot < firstConnectionSlot && pollSet[listenerSlot].revents != 0 { acceptPending() }
         }
     }
@@ -92,39 +141,86 @@ final class HTTPServer {
         for signalNumber in signals {
             if signalNumber == SIGUSR1 {
                 context.logReloadRequest()
-            } else if drainDeadline == nil {
-                beginShutdown(on: signalNumber)
+            } else if case .draining = phase {
+                continue  // already stopping
+            } else {
+                beginDrain(on: signalNumber)
             }
         }
     }
 
-    /// Stops accepting; answers already queued are still sent until the
-    /// drain deadline. Requests that already arrived are answered first:
-    /// their clients picked this worker and must not see a reset. Idle
-    /// keep-alive connections then close right away (at the end of this
-    /// loop turn); a connection accepted but still waiting for its first
-    /// request gets that one request, until the drain deadline.
-    private func beginShutdown(on signalNumber: Int32) {
-        context.notify.send("STOPPING=1")
+    /// Stops accepting, and lets every connection finish what it is doing:
+    ///
+    /// - The listener is closed. The master keeps its own copy, so new
+    ///   connections wait in the shared backlog for the replacement.
+    /// - Requests under way are answered; the next request on every
+    ///   keep-alive connection is answered with `Connection: close`, and the
+    ///   client reconnects, to the replacement.
+    /// - A connection between requests is closed once it has been quiet for
+    ///   `drainQuietPeriod`: closing it at once, as nginx and uvicorn do,
+    ///   fails the request of a busy client whose next request is already
+    ///   on its way.
+    /// - Every close is a lingering close (see `HTTPConnection`), so no
+    ///   last answer is lost to a reset.
+    ///
+    /// The worker exits when no connection is left, or after
+    /// `drainTimeLimit`.
+    private func beginDrain(on signalNumber: Int32) {
+        let now = MonotonicClock.now()
         if let listener { close(listener) }
         listener = nil
-        drainDeadline = MonotonicClock.now() + Self.drainGracePeriod
-        for connection in connections {
-            serve(connection, revents: Int16(POLLIN))
-            if connection.isClosed { continue }
-            if connection.answered == 0 { connection.closeAfterNextRequest() } else { connection.stopReading() }
-        }
-        let busy = connections.filter { !$0.isClosed && ($0.hasPendingOutput || $0.answered == 0) }.count
-        Log.out("web worker \(context.workerID) got \(SignalPipe.name(of: signalNumber)); "
-            + "finishing \(busy) in-flight request(s), closing \(connections.count - busy) idle connection(s)")
+        phase = .draining(since: now, exitBy: now + Self.drainTimeLimit)
+        for connection in connections { connection.closeAfterNextRequest() }
+        context.announceStopping(status: "draining \(connections.count) connection(s)")
+        Log.out("web worker \(context.workerID) got \(SignalPipe.name(of: signalNumber)); draining \(connections.count) "
+            + "connection(s): next request answered with Connection: close, closed after "
+            + "\(Self.milliseconds(Self.drainQuietPeriod)) ms quiet, exit within \(Self.milliseconds(Self.drainTimeLimit)) ms")
     }
 
-    private func exitAfterDraining() -> Never {
+    /// Moves every connection that has said everything towards its close
+    /// (our FIN, then close(2) at the end of the lingering close), after
+    /// giving up, during the drain, on those quiet for `drainQuietPeriod`.
+    private func windDownConnections(now: Int64) {
+        for connection in connections where !connection.isClosed {
+            if let quietUntil = drainQuietDeadline(of: connection), now >= quietUntil {
+                closeQuiet(connection)
+            }
+            if !connection.isClosed && connection.advanceTowardClose(now: now) { closeConnection(connection) }
+        }
+        connections.removeAll { $0.isClosed }
+    }
+
+    /// When a drained connection between requests is given up on.
+    private func drainQuietDeadline(of connection: HTTPConnection) -> Int64? {
+        guard case .draining(let since, _) = phase, connection.isIdle else { return nil }
+        return max(since, connection.lastActivityAt) + Self.drainQuietPeriod
+    }
+
+    /// One last read before giving up on a quiet connection: a request that
+    /// arrived since poll returned is answered (with `Connection: close`)
+    /// rather than lost, which leaves only the microseconds from here to our
+    /// FIN for a request to cross it.
+    private func closeQuiet(_ connection: HTTPConnection) {
+        serve(connection, revents: Int16(POLLIN))
+        if !connection.isClosed && connection.isIdle { connection.stopReading() }
+    }
+
+    /// The earliest time a connection needs the loop without any I/O: its
+    /// lingering close runs out, or its quiet period in the drain ends.
+    private func nextConnectionDeadline() -> Int64? {
+        connections.compactMap { $0.lingeringUntil ?? drainQuietDeadline(of: $0) }.min()
+    }
+
+    /// Nanoseconds as whole milliseconds, for log lines.
+    private static func milliseconds(_ nanoseconds: Int64) -> Int64 { (nanoseconds + 500_000) / 1_000_000 }
+
+    private func exitAfterDraining(for duration: Int64) -> Never {
         for connection in connections where connection.hasPendingOutput {
-            counters.sendFailures += 1  // cut off by the drain deadline
+            counters.sendFailures += 1  // cut off by the drain's time limit
         }
         Log.out("web worker \(context.workerID) pid \(context.pid) exiting after \(counters.requests) requests, "
-            + "\(counters.sendFailures) send failures")
+            + "\(counters.sendFailures) send failures; drained in \(Self.milliseconds(duration)) ms, "
+            + "\(connections.count) connection(s) left")
         exit(0)
     }
 
@@ -150,12 +246,6 @@ final class HTTPServer {
         closeConnection(connection)
     }
 
-    private func closeIfFinished(_ connection: HTTPConnection) -> Bool {
-        guard connection.isFinished else { return false }
-        closeConnection(connection)
-        return true
-    }
-
     private func closeConnection(_ connection: HTTPConnection) {
         connection.close()
         counters.connections -= 1
@@ -173,7 +263,7 @@ final class HTTPServer {
             let fd = accept(listener, nil, nil)
             if fd >= 0 {
                 _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-                connections.append(HTTPConnection(fd: fd))
+                connections.append(HTTPConnection(fd: fd, acceptedAt: MonotonicClock.now()))
                 counters.connections += 1
                 continue
             }

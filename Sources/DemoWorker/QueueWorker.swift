@@ -12,11 +12,11 @@ enum QueueWorker {
     static func run(_ context: WorkerContext, interval: Seconds) -> Never {
         let id = context.workerID
         Log.out("queue worker \(id) pid \(context.pid) started, one job every \(interval)")
-        context.notify.send("READY=1")
-        context.notify.send("STATUS=working")
+        context.announceReady(status: "working")
 
         var counters = Counters()
         var reporter = AppStatsReporter<Counters>()
+        var watchdog = context.watchdog
         var nextJobAt = MonotonicClock.now() + interval.nanoseconds
         while true {
             var now = MonotonicClock.now()
@@ -28,12 +28,13 @@ enum QueueWorker {
                 if nextJobAt <= now { nextJobAt = now + interval.nanoseconds }  // fell behind (stopped?): skip, don't burst
             }
             let reportAt = reporter.report(counters, now: now, via: context.notify)
-            let timeout = MonotonicClock.pollTimeout(untilEarliestOf: nextJobAt, reportAt, now: now)
+            let pingAt = watchdog?.pingIfDue(now: now, via: context.notify)
+            let timeout = MonotonicClock.pollTimeout(untilEarliestOf: nextJobAt, reportAt, pingAt, now: now)
             for signalNumber in context.signals.wait(timeoutMilliseconds: timeout) {
                 if signalNumber == SIGUSR1 {
                     context.logReloadRequest()
                 } else {
-                    context.notify.send("STOPPING=1")
+                    context.announceStopping(status: "stopping")
                     Log.out("queue worker \(id) got \(SignalPipe.name(of: signalNumber)) after \(counters.jobs) jobs; exiting")
                     exit(0)
                 }

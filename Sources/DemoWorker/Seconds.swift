@@ -1,6 +1,6 @@
 /// A duration from the command line. Kept as the operator wrote it for log
 /// lines ("2s", "0.5s") and converted to monotonic nanoseconds for deadlines.
-struct Seconds: CustomStringConvertible {
+struct Seconds: Equatable, CustomStringConvertible {
     let value: Double
 
     init(_ value: Double) { self.value = value }

@@ -7,8 +7,7 @@ import Glibc
 enum TermIgnorer {
     static func run(_ context: WorkerContext) -> Never {
         Log.out("ignore-term worker \(context.workerID) pid \(context.pid) started; only SIGKILL ends it")
-        context.notify.send("READY=1")
-        context.notify.send("STATUS=ignoring SIGTERM")
+        context.announceReady(status: "ignoring SIGTERM")
         while true {
             for signalNumber in context.signals.wait(timeoutMilliseconds: -1) {
                 if signalNumber == SIGUSR1 {
