@@ -285,7 +285,7 @@ import Shared
 }
 
 /// WATCHDOG=1: a ready process that stops pinging is hung.
-@Suite struct Watchdog {
+@Suite struct CoreWatchdog {
     @Test func aProcessThatStopsPingingGetsSIGABRTThenSIGKILLAndIsReplaced() {
         var h = SupervisorHarness([SupervisorHarness.group("web", count: 1, stopTimeout: 2, watchdogSeconds: 3)])
         let pid = h.pid("web", 0)!
