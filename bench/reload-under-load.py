@@ -452,7 +452,7 @@ def wait_replaced(sup, load, old_masters, old_workers, since, deadline):
     return None
 
 
-def window_stats(records):
+def window_stats(records, t0=None):
     ok = [r[1] - r[0] for r in records if r[2] is None]
     failed = [r for r in records if r[2] is not None]
     kinds = collections.Counter(r[2] for r in failed)
@@ -465,6 +465,9 @@ def window_stats(records):
         "p99": B.percentile(ok, 99) if ok else None,
         "median": statistics.median(ok) if ok else None,
     }
+    if ok and t0 is not None:  # when the slowest request started, from the reload's command
+        slowest = max((r for r in records if r[2] is None), key=lambda r: r[1] - r[0])
+        out["max_at"] = slowest[0] - t0
     if failed:  # from the first failed request's start to the last one's end
         out["failure_span"] = max(r[1] for r in failed) - min(r[0] for r in failed)
     return out
@@ -514,7 +517,7 @@ def run_peer(peer, count, mode, args):
     per = []
     for i, rl in enumerate(reloads):
         mine = [r for r in records if starts[i] <= r[1] < starts[i + 1]]
-        s = window_stats(mine)
+        s = window_stats(mine, rl["t0"])
         s.update(duration=rl["duration"], command_s=rl["command_s"], exit=rl["exit"],
                  completed=rl["exit"] == 0 and rl["done"] is not None)
         if peer == "appd":
@@ -537,6 +540,10 @@ def fmt_s(x):
     if x is None:
         return "–"
     return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def fmt_at(x):
+    return "" if x is None else f" (at {x:+.2f} s)"
 
 
 def med(values):
@@ -604,7 +611,7 @@ def print_report(results, args, notes):
                   f"| {ratio(a['max_median'], g['max_median'])} | {ratio(a['p99_overall'], g['p99_overall'])} "
                   f"| {ratio(a['duration_median'], g['duration_median'])} |")
     print("\nEach reload:\n")
-    print("| case | peer | # | duration | command | requests | failed (kinds) | retried | max | p99 | failures span |")
+    print("| case | peer | # | duration | command | requests | failed (kinds) | retried | max (its start) | p99 | failures span |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for case, peers in results.items():
         for peer, r in peers.items():
@@ -613,7 +620,7 @@ def print_report(results, args, notes):
                 cmd = f"appctl {fmt_s(p['command_s'])}, exit {p['exit']}" if peer == "appd" else "kill -HUP"
                 print(f"| {case} | {peer} | {i} | {fmt_s(p['duration'])}{'' if p['completed'] else ' (NOT completed)'} "
                       f"| {cmd} | {p['requests']} | {p['failed']}{f' ({kinds})' if kinds else ''} | {p['retried']} "
-                      f"| {fmt_s(p['max'])} | {fmt_s(p['p99'])} | {fmt_s(p.get('failure_span'))} |")
+                      f"| {fmt_s(p['max'])}{fmt_at(p.get('max_at'))} | {fmt_s(p['p99'])} | {fmt_s(p.get('failure_span'))} |")
     print()
     for n in notes:
         print(f"- {n}")
