@@ -18,7 +18,8 @@ Peers, one case at a time (the same case for both, back to back):
             in the arbiter before READY=1, and each reload starts a brand-new
             gunicorn process that imports the app afresh. (--appd-after-seconds S
             instead runs it without --preload and with readiness
-            {afterSeconds: S}.) The reload is `appctl reload --group web`,
+            {afterSeconds: S}, and without NOTIFY_SOCKET: appd counts a
+            READY=1 as ready under afterSeconds too.) The reload is `appctl reload --group web`,
             which returns when appd says the reload ended (exit code checked).
   gunicorn  one gunicorn master, `--workers count`, bound to 127.0.0.1:PORT,
             no --preload (so every new worker imports the app and pays the
@@ -152,6 +153,12 @@ class AppdGunicorn(B.Appd):
         argv = [GUNICORN, "--workers", "1", *worker_class_args(mode)]
         if after_seconds is None:
             argv.append("--preload")
+        else:
+            # appd takes a READY=1 as ready under afterSeconds too, and
+            # gunicorn would send one before its worker imports the app:
+            # hide the notify socket (env execs gunicorn: same pid, so
+            # LISTEN_PID still matches).
+            argv = ["env", "-u", "NOTIFY_SOCKET", *argv]
         argv += ["--chdir", self.dir, "--worker-tmp-dir", self.dir, "--timeout", "120",
                  *control_socket_args(), "slowapp:app"]
         config = {
@@ -664,7 +671,8 @@ def main():
 
     appd_ready = ("`readiness: \"notify\"`, gunicorn `--preload` (its arbiter sends READY=1 after the import, "
                   "before forking its worker)" if args.appd_after_seconds is None else
-                  f"`readiness: {{afterSeconds: {args.appd_after_seconds:g}}}`, gunicorn without `--preload`")
+                  f"`readiness: {{afterSeconds: {args.appd_after_seconds:g}}}`, gunicorn without `--preload` "
+                  "and without NOTIFY_SOCKET")
     notes = [
         f"{version}. appd: a group of `count` gunicorn masters, each `--workers 1`, on one socket appd binds "
         f"and hands down (LISTEN_FDS); {appd_ready}; reload = `appctl reload --group web`. gunicorn: one master, "
