@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Build appd (release, static Swift stdlib, scratch dir .build-bench), set up
 # the peers in bench/.venv, run the benchmarks (respawn latency, master RSS,
-# idle syscalls; control-command latency, status scaling) and rewrite
-# bench/RESULTS.md with their tables, the date and the machine.
+# idle syscalls; control-command latency, status scaling; reload under load)
+# and rewrite bench/RESULTS.md with their tables, the date and the machine.
 #
-# Usage: bench/run-all.sh [--no-build] [--kills N] [--runs N] [--ctl-runs N] [--scaling-runs N]
+# Usage: bench/run-all.sh [--no-build] [--kills N] [--runs N] [--ctl-runs N] [--scaling-runs N] [--reloads N]
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +14,7 @@ KILLS=21
 RUNS=3
 CTL_RUNS=40
 SCALING_RUNS=30
+RELOADS=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0; shift ;;
@@ -21,6 +22,7 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift 2 ;;
     --ctl-runs) CTL_RUNS=$2; shift 2 ;;
     --scaling-runs) SCALING_RUNS=$2; shift 2 ;;
+    --reloads) RELOADS=$2; shift 2 ;;
     -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -70,6 +72,8 @@ echo "== control command latency" >&2
 step "$PY" "$BENCH/control-latency.py" --runs "$CTL_RUNS" --json "$OUT/ctl.json" > "$OUT/ctl.md" || status=1
 echo "== status scaling" >&2
 step "$PY" "$BENCH/status-scaling.py" --runs "$SCALING_RUNS" --profile --json "$OUT/scaling.json" > "$OUT/scaling.md" || status=1
+echo "== reload under load" >&2
+step "$PY" "$BENCH/reload-under-load.py" --reloads "$RELOADS" --json "$OUT/reload.json" > "$OUT/reload.md" || status=1
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -147,6 +151,23 @@ if sizes:
     rows.append([f"master VmRSS with {' / '.join(map(str, sizes))} workers", "–", "– / –",
                  " / ".join("–" if str(n) not in mem else f"{mem[str(n)]['rss_kb_idle'] / 1024:.1f}" for n in sizes)
                  + " MiB", "–", "–"])
+rl = load("reload.json")
+def reload_cell(s, base=None):
+    if not s or s.get("max_median") is None:
+        return "–"
+    m = s["max_median"]
+    text = f"{s['failed_total']} failed, max " + (f"{m * 1000:.0f} ms" if m < 1 else f"{m:.2f} s")
+    if s["completed"] < s["reloads"] or s["reloads"] < rl.get("reloads", 0):
+        text += f" ({s['completed']}/{rl.get('reloads')} reloads completed)"
+    return text
+for case, s in rl.get("summary", {}).items():
+    a, g = s.get("appd"), s.get("gunicorn")
+    acell = reload_cell(a)
+    if a and g and a.get("max_median") and g.get("max_median"):
+        acell += f" ({a['max_median'] / g['max_median']:.2f}× gunicorn's max)"
+    rows.append([f"rolling reload under load, {case}: failed requests over {rl.get('reloads')} reloads, "
+                 "max latency (median of the reloads' maxima)", "0 failed", "– / –", acell, "–",
+                 reload_cell(g) + " (`kill -HUP`)" if g else "–"])
 print("| measure | goal | Workerman / circus (issue 2, not measured here) | appd | supervisord | gunicorn |")
 print("|---|---|---|---|---|---|")
 for r in rows:
@@ -179,6 +200,8 @@ EOF
   cat "$OUT/ctl.md"
   echo
   cat "$OUT/scaling.md"
+  echo
+  cat "$OUT/reload.md"
 } > "$BENCH/RESULTS.md"
 
 echo "== wrote $BENCH/RESULTS.md" >&2
