@@ -27,6 +27,61 @@ extension EndToEnd {
             return body.firstMatch(of: /pid (\d+)/).flatMap { Int32($0.1) }
         }
 
+        /// One web worker that takes 2 s to boot, under load from four
+        /// clients through three reloads.
+        static func reloadUnderLoad(keepAlive: Bool) async throws {
+            let port = try FreePort.tcp()
+            let spec = DaemonSpec(groups: [
+                GroupSpec(name: "web", command: Commands.demo("web", "--boot-delay", "2"), count: 1,
+                          listen: ["tcp://127.0.0.1:\(port)"], readiness: .notify, readyTimeout: 10),
+            ])
+            try await withDaemon(spec) { daemon in
+                var pids = [try await daemon.waitFor("the web worker to serve") { () -> Int32? in
+                    let pid = daemon.children().inGroup("web").first?.pid
+                    return pid != nil && Self.servingPid(port: port) == pid ? pid : nil
+                }]
+                let load = HTTPLoad(port: port, clients: 4, keepAlive: keepAlive)
+                load.start()
+                try await daemon.waitUntil("the clients to be under way") { load.count >= 50 }
+                for round in 1...3 {
+                    let reload = try await daemon.appctl("reload", "web", timeout: 20)
+                    #expect(reload.exited(0), "reload \(round): \(reload)")
+                    let pid = try await daemon.waitFor("reload \(round)'s new worker alone") { () -> Int32? in
+                        let web = daemon.children().inGroup("web")
+                        return web.count == 1 && !pids.contains(web[0].pid) ? web[0].pid : nil
+                    }
+                    pids.append(pid)
+                }
+                try await daemon.waitUntil("the last worker to answer some requests") { Self.servingPid(port: port) == pids.last }
+                let samples = try await load.stop()
+                let failed = samples.compactMap { sample -> String? in
+                    switch sample.outcome {
+                    case .answered(200, _): return nil
+                    case .answered(let status, _): return "HTTP \(status)"
+                    case .refused: return "refused"
+                    case .failed(let why): return why
+                    }
+                }
+                let slowest = samples.map(\.latency).max() ?? 0
+                #expect(samples.count >= 200, "\(samples.count) requests")
+                #expect(failed.isEmpty, "\(failed.count) of \(samples.count) requests failed across three reloads: \(Set(failed))")
+                // The successor boots for 2 s while the old worker serves: no
+                // request waits for a boot. (A generous bound for a loaded
+                // 2-core machine; stop-first measured 2.01 s here.)
+                #expect(slowest < 0.5, "the slowest of \(samples.count) requests took \(slowest) s")
+            }
+        }
+
+        @Test("count 1, a worker that takes 2 s to boot, new connections under load through three reloads: no failed request, none slower than 0.5 s")
+        func reloadUnderLoadWithFreshConnections() async throws {
+            try await Self.reloadUnderLoad(keepAlive: false)
+        }
+
+        @Test("count 1, the same with keep-alive clients: the old worker drains them with Connection: close, no request fails")
+        func reloadUnderLoadWithKeepAliveConnections() async throws {
+            try await Self.reloadUnderLoad(keepAlive: true)
+        }
+
         @Test("count 1: a release that exits at once, then one that never sends READY=1: reload exits 1, the old pid still serves, status says degraded")
         func badReleasesNeverTakeASingleProcessGroupDown() async throws {
             let port = try FreePort.tcp()

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Testing
 
 extension EndToEnd {
     /// Load on an HTTP port from `clients` threads, each sending `GET /` one
