@@ -39,52 +39,56 @@ extension EndToEnd {
 
         @Test("50 workers started with the daemon, each sending READY=1 once without blocking while the master cannot read: all 50 become ready")
         func fiftyWorkersAtStartUpAllBecomeReady() async throws {
-            let python = try #require(StatsPython.path, "python3 is needed for workers that speak sd_notify by hand")
-            let setup = try BurstSetup()
-            let spec = DaemonSpec(groups: [setup.group(python: python, count: Self.burst)])
-            try await withDaemon(spec) { daemon in
-                try await Self.releaseBurst(daemon, setup)
+            try await LoadSensitive.exclusively {
+                let python = try #require(StatsPython.path, "python3 is needed for workers that speak sd_notify by hand")
+                let setup = try BurstSetup()
+                let spec = DaemonSpec(groups: [setup.group(python: python, count: Self.burst)])
+                try await withDaemon(spec) { daemon in
+                    try await Self.releaseBurst(daemon, setup)
+                }
             }
         }
 
         @Test("appctl scale 0 → 50: all 50 become ready with one non-blocking READY=1 each; 50 → 0 gives back every fd and socket file")
         func scalingUpAndDownReadiesAllAndLeavesNothingBehind() async throws {
-            let python = try #require(StatsPython.path, "python3 is needed for workers that speak sd_notify by hand")
-            let setup = try BurstSetup()
-            let spec = DaemonSpec(groups: [
-                // Keeps one worker of the daemon's own, so that what its first
-                // spawn opens once for good (/dev/null) is in the baseline.
-                GroupSpec(name: "steady", command: Commands.sleepForever, count: 1),
-                setup.group(python: python, count: 0),
-            ])
-            try await withDaemon(spec) { daemon in
-                // The "started" line is written once the spawn is complete;
-                // no client has connected yet: what is open now is the baseline.
-                try await daemon.waitUntil("the steady worker to be started") {
-                    daemon.log.contains("worker steady#0[") && daemon.log.contains("] started")
-                }
-                let baseline = Self.descriptors(of: daemon.pid)
-                let notifyDirectory = daemon.controlSocket + ".notify.d"
-                #expect(try Self.entries(of: notifyDirectory).count == 1, "the steady worker's socket")
+            try await LoadSensitive.exclusively {
+                let python = try #require(StatsPython.path, "python3 is needed for workers that speak sd_notify by hand")
+                let setup = try BurstSetup()
+                let spec = DaemonSpec(groups: [
+                    // Keeps one worker of the daemon's own, so that what its first
+                    // spawn opens once for good (/dev/null) is in the baseline.
+                    GroupSpec(name: "steady", command: Commands.sleepForever, count: 1),
+                    setup.group(python: python, count: 0),
+                ])
+                try await withDaemon(spec) { daemon in
+                    // The "started" line is written once the spawn is complete;
+                    // no client has connected yet: what is open now is the baseline.
+                    try await daemon.waitUntil("the steady worker to be started") {
+                        daemon.log.contains("worker steady#0[") && daemon.log.contains("] started")
+                    }
+                    let baseline = Self.descriptors(of: daemon.pid)
+                    let notifyDirectory = daemon.controlSocket + ".notify.d"
+                    #expect(try Self.entries(of: notifyDirectory).count == 1, "the steady worker's socket")
 
-                let up = try await daemon.appctl("scale", "burst", "\(Self.burst)")
-                #expect(up.exited(0), "\(up)")
-                try await Self.releaseBurst(daemon, setup)
-                #expect(Self.descriptors(of: daemon.pid).count >= baseline.count + 3 * Self.burst,
-                        "a notify socket and two output pipes per worker")
-                #expect(try Self.entries(of: notifyDirectory).count == 1 + Self.burst)
+                    let up = try await daemon.appctl("scale", "burst", "\(Self.burst)")
+                    #expect(up.exited(0), "\(up)")
+                    try await Self.releaseBurst(daemon, setup)
+                    #expect(Self.descriptors(of: daemon.pid).count >= baseline.count + 3 * Self.burst,
+                            "a notify socket and two output pipes per worker")
+                    #expect(try Self.entries(of: notifyDirectory).count == 1 + Self.burst)
 
-                let down = try await daemon.appctl("scale", "burst", "0")
-                #expect(down.exited(0), "\(down)")
-                try await daemon.waitUntil(timeout: 20, "every burst worker to be gone") {
-                    daemon.children().inGroup("burst").isEmpty
+                    let down = try await daemon.appctl("scale", "burst", "0")
+                    #expect(down.exited(0), "\(down)")
+                    try await daemon.waitUntil(timeout: 20, "every burst worker to be gone") {
+                        daemon.children().inGroup("burst").isEmpty
+                    }
+                    try await daemon.waitUntil(timeout: 10, "the master's descriptors to return to their baseline of \(baseline.count)") {
+                        Self.descriptors(of: daemon.pid).count == baseline.count
+                    }
+                    #expect(Self.descriptors(of: daemon.pid) == baseline, "the same descriptors as before the burst")
+                    #expect(try Self.entries(of: notifyDirectory).count == 1, "no socket file left for a worker that is gone")
+                    #expect(!daemon.logLines.master.contains { $0.level == "error" }, "\(daemon.log)")
                 }
-                try await daemon.waitUntil(timeout: 10, "the master's descriptors to return to their baseline of \(baseline.count)") {
-                    Self.descriptors(of: daemon.pid).count == baseline.count
-                }
-                #expect(Self.descriptors(of: daemon.pid) == baseline, "the same descriptors as before the burst")
-                #expect(try Self.entries(of: notifyDirectory).count == 1, "no socket file left for a worker that is gone")
-                #expect(!daemon.logLines.master.contains { $0.level == "error" }, "\(daemon.log)")
             }
         }
 

@@ -74,12 +74,16 @@ extension EndToEnd {
 
         @Test("count 1, a worker that takes 2 s to boot, new connections under load through three reloads: no failed request, none slower than 0.5 s")
         func reloadUnderLoadWithFreshConnections() async throws {
-            try await Self.reloadUnderLoad(keepAlive: false)
+            try await LoadSensitive.exclusively {
+                try await Self.reloadUnderLoad(keepAlive: false)
+            }
         }
 
         @Test("count 1, the same with keep-alive clients: the old worker drains them with Connection: close, no request fails")
         func reloadUnderLoadWithKeepAliveConnections() async throws {
-            try await Self.reloadUnderLoad(keepAlive: true)
+            try await LoadSensitive.exclusively {
+                try await Self.reloadUnderLoad(keepAlive: true)
+            }
         }
 
         @Test("count 1: a release that exits at once, then one that never sends READY=1: reload exits 1, the old pid still serves, status says degraded")

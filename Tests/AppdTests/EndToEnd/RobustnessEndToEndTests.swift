@@ -48,7 +48,7 @@ extension EndToEnd {
         @Test("appctl stop --group returns an error when a start overtakes the stop")
         func stopOvertakenByStartEnds() async throws {
             var stubborn = GroupSpec(name: "stubborn", command: Commands.demo("ignore-term"), count: 1)
-            stubborn.stopTimeout = 1  // long enough to overtake; short for teardown
+            stubborn.stopTimeout = 4  // long enough to overtake on a loaded machine
             try await withDaemon(DaemonSpec(groups: [stubborn])) { daemon in
                 try await daemon.waitUntil("the worker to run") { daemon.children().count == 1 }
                 let stop = try daemon.startAppctl("stop", "--group", "stubborn")
