@@ -48,12 +48,15 @@ extension EndToEnd {
         @Test("appctl stop --group returns an error when a start overtakes the stop")
         func stopOvertakenByStartEnds() async throws {
             var stubborn = GroupSpec(name: "stubborn", command: Commands.demo("ignore-term"), count: 1)
-            stubborn.stopTimeout = 4  // long enough to overtake on a loaded machine
+            stubborn.stopTimeout = 2  // long enough to overtake; short for teardown
             try await withDaemon(DaemonSpec(groups: [stubborn])) { daemon in
                 try await daemon.waitUntil("the worker to run") { daemon.children().count == 1 }
                 let stop = try daemon.startAppctl("stop", "--group", "stubborn")
                 defer { stop.stop() }
-                try await daemon.waitUntil("the worker to ignore the stop signal") { daemon.log.contains("ignoring SIGTERM") }
+                // The worker's own line on getting SIGTERM (its STATUS= at start-up says "ignoring SIGTERM" too).
+                try await daemon.waitUntil("the worker to ignore the stop signal") {
+                    daemon.logLines.contains { $0.source.hasPrefix("stubborn#0[") && $0.message == "ignoring SIGTERM" }
+                }
                 let start = try await daemon.appctl("start", "stubborn")
                 #expect(start.exited(0), "\(start)")
                 let stopped = try await stop.wait(timeout: 5)
