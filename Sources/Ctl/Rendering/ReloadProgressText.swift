@@ -22,6 +22,7 @@ enum ReloadProgressText {
             let reason = reloaded.reason.map { ": \($0)" } ?? ""
             outcome = "\(reloaded.group): reload aborted after \(counted(reloaded.replaced, "process", "processes")) replaced\(reason)"
         }
-        return ([outcome] + (reloaded.notes ?? []).map { "  note: \($0)" }).joined(separator: "\n")
+        let output = (reloaded.output ?? []).map { "  | \($0)" }
+        return ([outcome] + output + (reloaded.notes ?? []).map { "  note: \($0)" }).joined(separator: "\n")
     }
 }

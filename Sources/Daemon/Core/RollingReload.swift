@@ -66,4 +66,7 @@ struct ReloadResult: Sendable, Equatable {
     /// What the operator should know: a count the config changed, a
     /// setting that needs a restart to apply.
     var notes: [String] = []
+    /// The process whose failure aborted the reload, when there was one:
+    /// the shell adds its last lines of output to the report.
+    var failedPid: Int32?
 }

@@ -69,7 +69,7 @@ extension Supervisor {
             let inReload = groups[g].reload?.stepIndex(slot: id) != nil
             if role == .successor || inReload {
                 let what = role == .successor ? "the successor" : "the new process"
-                failReload(g, reason: "\(what) \(worker) was not ready within \(timeout)", now: now)
+                failReload(g, reason: "\(what) \(worker) was not ready within \(timeout)", failedPid: process.pid, now: now)
             }
         case .watchdogExpired:
             let seconds = HumanFormat.duration(seconds: groups[g].config.watchdogSeconds ?? 0)

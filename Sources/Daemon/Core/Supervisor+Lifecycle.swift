@@ -61,13 +61,13 @@ extension Supervisor {
         case .current:
             groups[g].slots[ref.id].lastExit = LastExit(cause: .spawnFailed(reason), at: now, uptime: 0)
             if groups[g].reload?.stepIndex(slot: ref.id) != nil {
-                failReload(g, reason: "\(ref) failed to start: \(reason)", now: now)
+                failReload(g, reason: "\(ref) failed to start: \(reason)", failedPid: nil, now: now)
             }
             groups[g].slots[ref.id].restarts += 1
             scheduleRespawnAfterFailure(g, ref.id, quick: true, now: now)
         case .successor:
             groups[g].slots[ref.id].successor = nil
-            failReload(g, reason: "the successor of \(ref) failed to start: \(reason)", now: now)
+            failReload(g, reason: "the successor of \(ref) failed to start: \(reason)", failedPid: nil, now: now)
         case .outgoing:
             preconditionFailure("an outgoing process is never spawned")
         }
@@ -149,7 +149,7 @@ extension Supervisor {
             groups[g].slots[id].successor = nil
             if order == nil, let index = groups[g].reload?.stepIndex(slot: id),
                groups[g].reload?.steps[index].phase == .successorStarting {
-                failReload(g, reason: "the successor \(ref)[\(pid)] \(exit.description) after \(HumanFormat.duration(seconds: uptime)), before it was ready", now: now)
+                failReload(g, reason: "the successor \(ref)[\(pid)] \(exit.description) after \(HumanFormat.duration(seconds: uptime)), before it was ready", failedPid: pid, now: now)
             }
             settle(g)
         case .current:
@@ -190,7 +190,7 @@ extension Supervisor {
         if let stepIndex, let step = groups[g].reload?.steps[stepIndex],
            step.phase == .replacementStarting || step.phase == .oldDraining {
             let when = process.readySince == nil ? "before it was ready" : "right after it took over"
-            failReload(g, reason: "the new process \(ref)[\(process.pid)] \(exit.description) after \(HumanFormat.duration(seconds: exit.uptime)), \(when)", now: now)
+            failReload(g, reason: "the new process \(ref)[\(process.pid)] \(exit.description) after \(HumanFormat.duration(seconds: exit.uptime)), \(when)", failedPid: process.pid, now: now)
         }
         scheduleRespawnAfterFailure(g, id, quick: backoff.isQuickDeath(uptime: exit.uptime, becameReady: process.readySince != nil), now: now)
     }

@@ -196,9 +196,10 @@ extension Supervisor {
     /// processes not yet replaced keep serving untouched, the group's
     /// settings roll back to those that worked, and status shows the group
     /// degraded until a later reload completes.
-    mutating func failReload(_ g: Int, reason: String, now: MonotonicInstant) {
+    mutating func failReload(_ g: Int, reason: String, failedPid: Int32?, now: MonotonicInstant) {
         guard let reload = groups[g].reload else { return }
         groups[g].degradedReason = reason
+        groups[g].reload?.result.failedPid = failedPid
         var notes: [String] = []
         if var restored = reload.rollback {
             restored.count = groups[g].config.count

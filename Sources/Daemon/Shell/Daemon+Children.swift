@@ -109,6 +109,19 @@ extension Daemon {
         }
     }
 
+    /// Reads what an exited worker left in its pipes, so its last lines are
+    /// in the backlog before its exit is handled. Bounded: a descendant may
+    /// still hold the pipe and write on; the loop reads the rest and closes
+    /// the pipe at EOF.
+    func readOutputLeft(byWorker pid: Int32) {
+        for (fd, output) in outputs where output.pid == pid {
+            for _ in 0..<16 {
+                guard outputs[fd] != nil, case .bytes(let bytes) = FileIO.read(fd, max: 64 * 1024) else { break }
+                for line in outputs[fd]!.append(bytes) { logChildLine(fd, line) }
+            }
+        }
+    }
+
     /// Reads what is left in a pipe before the daemon exits.
     func drainChildOutput(fd: Int32) {
         while case .bytes(let bytes) = FileIO.read(fd, max: 64 * 1024), outputs[fd] != nil {

@@ -148,7 +148,11 @@ extension Daemon {
                 send(.item(id: waiter.request, item), to: waiter.client)
             }
         case .reloadFinished(let group, let result):
-            let reloaded = Self.groupReloaded(group, result)
+            var reloaded = Self.groupReloaded(group, result)
+            if let pid = result.failedPid {
+                let lines = outputBacklog.recent(pid: pid, limit: Self.failedOutputLines).map(\.line)
+                reloaded.output = lines.isEmpty ? nil : lines
+            }
             // Over a copy: a send that drops its client removes that client's streams.
             for waiter in streams.reloads where waiter.follows(group) {
                 guard let index = streams.reloads.firstIndex(where: { $0.client == waiter.client && $0.request == waiter.request }) else { continue }
@@ -176,6 +180,9 @@ extension Daemon {
             send(.error(id: waiter.request, ProtocolError(.busy, message)), to: waiter.client)
         }
     }
+
+    /// How much of a failed successor's output an aborted reload reports.
+    static let failedOutputLines = 10
 
     private static func groupReloaded(_ group: String, _ result: ReloadResult) -> GroupReloaded {
         var reloaded = GroupReloaded(group: group, outcome: .completed, replaced: result.replaced,

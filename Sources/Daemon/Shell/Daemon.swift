@@ -177,6 +177,8 @@ final class Daemon {
             if pid == orphanGuard.pid { replaceOrphanGuard(after: ExitStatus(waitStatus: status)) }
             if guardedGroups.remove(pid) != nil { lingeringGroups.insert(pid) }
             statsCollector.forget(pid: pid)
+            // Its last words first: a reload it aborts reports them.
+            readOutputLeft(byWorker: pid)
             perform(supervisor.handle(.childExited(pid: pid, status: ExitStatus(waitStatus: status)), now: .now()))
         }
         releaseEmptyGroups()

@@ -18,6 +18,12 @@ struct OutputBacklog {
         }
     }
 
+    /// The last `limit` lines process `pid` printed, oldest first.
+    func recent(pid: Int32, limit: Int) -> [LogEntry] {
+        let ordered = entries[next...] + entries[..<next]
+        return Array(ordered.filter { $0.pid == pid }.suffix(limit))
+    }
+
     /// The last `limit` entries of `group` (or of every group), oldest first.
     func recent(group: String?, limit: Int) -> [LogEntry] {
         let ordered = entries[next...] + entries[..<next]

@@ -29,6 +29,9 @@ public struct GroupReloaded: Hashable, Sendable, Codable {
     public var started: Int?
     /// What the operator should know, e.g. "count 4 → 1 from the config".
     public var notes: [String]?
+    /// For `aborted`: the last lines the failed process printed, oldest
+    /// first (a traceback usually says more than its exit status).
+    public var output: [String]?
 
     public enum Outcome: String, Hashable, Sendable, Codable {
         /// Every process was replaced.
@@ -41,7 +44,7 @@ public struct GroupReloaded: Hashable, Sendable, Codable {
 
     public init(
         group: String, outcome: Outcome, replaced: Int, signalled: Int? = nil, reason: String? = nil,
-        started: Int? = nil, notes: [String]? = nil
+        started: Int? = nil, notes: [String]? = nil, output: [String]? = nil
     ) {
         self.group = group
         self.outcome = outcome
@@ -50,5 +53,6 @@ public struct GroupReloaded: Hashable, Sendable, Codable {
         self.reason = reason
         self.started = started
         self.notes = notes
+        self.output = output
     }
 }

@@ -107,6 +107,9 @@ extension EndToEnd {
                     let reload = try await daemon.appctl("reload", "web", timeout: 15)
                     #expect(reload.exited(1), "\(reload)")
                     #expect(reload.stderr.contains(expected), "the reason names what happened: \(reload)")
+                    if expected == "exited 1" {
+                        #expect(reload.stdout.contains("  | ImportError: no module named app"), "with its last output: \(reload)")
+                    }
                     #expect(daemon.children().inGroup("web").map(\.pid) == [old], "the old process was never touched")
                     #expect(Self.servingPid(port: port) == old, "the old process still serves")
                     let status = try await Self.status(daemon)
