@@ -206,6 +206,10 @@ extension Supervisor {
             groups[g].config = restored
             notes.append("settings rolled back: restarts use the previous command and environment")
         }
+        if reload.strategy == .startFirst, groups[g].config.listen.isEmpty {
+            // The usual cause of a successor failing beside a healthy process.
+            notes.append("a program that binds its own port or holds a lock cannot run twice: give it `listen` (sockets from appd) or reloadStrategy \"stopFirst\"")
+        }
         endReload(g, reason: reason, notes: notes, now: now)
     }
 

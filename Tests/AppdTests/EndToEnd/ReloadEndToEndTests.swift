@@ -210,6 +210,7 @@ extension EndToEnd {
                 try daemon.writeConfig(spec)
                 let startFirst = try await daemon.appctl("reload", "own", timeout: 15)
                 #expect(startFirst.exited(1), "the successor cannot bind the port: \(startFirst)")
+                #expect(startFirst.stdout.contains("reloadStrategy \"stopFirst\""), "and the reload says what to do: \(startFirst)")
                 #expect(daemon.children().inGroup("own") == [second], "the old server was never touched")
                 #expect(answered(), "and still answers")
             }
