@@ -41,7 +41,7 @@ extension Daemon {
             }
             guard let peer = UnixControlListener.peerCredentials(fd), peer.uid == 0 || peer.uid == geteuid() else {
                 let uid = UnixControlListener.peerCredentials(fd)?.uid ?? UInt32.max
-                log.warning("refused a control client with uid \(uid)")
+                warnAboutClient("refused a control client with uid \(uid)")
                 finish(client, with: .error(id: nil, .forbidden(uid: uid)))
                 continue
             }
@@ -62,6 +62,13 @@ extension Daemon {
             log.error("out of file descriptors: refused a control client"
                 + (suppressed > 0 ? " (and \(suppressed) more since the last report)" : ""))
         }
+    }
+
+    /// Rate-limited: a thousand clients that hang up at once are one line,
+    /// not a thousand (each costs a write on the supervision path).
+    func warnAboutClient(_ what: String) {
+        guard let suppressed = clientLogLimiter.allow(now: .now()) else { return }
+        log.warning(what + (suppressed > 0 ? " (and \(suppressed) more since the last report)" : ""))
     }
 
     /// A descriptor held in reserve for `shedClientWithoutDescriptors`.
@@ -90,8 +97,9 @@ extension Daemon {
             return
         case .endOfFile:
             client.readClosed = true
+            // A last request without its newline is still a request.
+            if !client.framer.isAtLineBoundary { client.framer.append(CollectionOfOne(UInt8(ascii: "\n"))) }
             updateInterest(client)
-            closeIfDone(client)
         case .bytes(let bytes):
             guard !client.closeAfterFlush else { return }  // Its last word was said.
             client.framer.append(bytes)
@@ -101,18 +109,30 @@ extension Daemon {
 
     /// Handles up to `requestsPerTurn` complete lines; the rest wait for the
     /// next turn (`hasUnhandledLines` keeps the loop from sleeping meanwhile).
+    /// A half-closed client is closed only once every request it sent is
+    /// answered, however many it pipelined.
     func handleRequests(_ client: ControlClient) {
-        client.hasUnhandledLines = false
+        // Set while lines are being handled, so that a reply flushed in the
+        // middle does not close a half-closed client with requests left.
+        client.hasUnhandledLines = true
         for _ in 0..<Self.requestsPerTurn {
-            guard clients[client.number] != nil, !client.closeAfterFlush else { return }
+            guard clients[client.number] != nil, !client.closeAfterFlush else {
+                client.hasUnhandledLines = false
+                return
+            }
             let line: [UInt8]?
             do {
                 line = try client.framer.nextLine()
             } catch {
+                client.hasUnhandledLines = false
                 finish(client, with: .error(id: nil, .lineTooLarge(limit: LineFramer.protocolLineLimit)))
                 return
             }
-            guard let line else { return }
+            guard let line else {
+                client.hasUnhandledLines = false
+                closeIfDone(client)
+                return
+            }
             client.lastActivity = .now()
             do {
                 execute(try ControlRequest(line: line), from: client.number)
@@ -120,7 +140,6 @@ extension Daemon {
                 send(error.reply, to: client.number)
             }
         }
-        client.hasUnhandledLines = clients[client.number] != nil
     }
 
     /// Queues a reply for a client; a client that cannot take it is dropped.
@@ -157,7 +176,7 @@ extension Daemon {
                 updateInterest(client)
             }
         case .failed(let reason):
-            log.warning("dropped control client \(client.number): \(reason)")
+            warnAboutClient("dropped control client \(client.number): \(reason)")
             closeClient(client.number)
         }
     }
@@ -172,7 +191,7 @@ extension Daemon {
 
     /// A half-closed client goes once it is owed nothing more.
     func closeIfDone(_ client: ControlClient) {
-        if client.readClosed, client.pendingBytes == 0, !streams.hasStreams(client: client.number) {
+        if client.readClosed, !client.hasUnhandledLines, client.pendingBytes == 0, !streams.hasStreams(client: client.number) {
             closeClient(client.number)
         }
     }
@@ -216,7 +235,7 @@ extension Daemon {
         }
         for client in Array(clients.values) {
             if let blocked = client.blockedSince, blocked.adding(seconds: Self.controlStallTimeout) <= now {
-                log.warning("dropped control client \(client.number): it has not read its replies for \(Int(Self.controlStallTimeout))s")
+                warnAboutClient("dropped control client \(client.number): it has not read its replies for \(Int(Self.controlStallTimeout))s")
                 closeClient(client.number)
             } else if isIdleCandidate(client), client.lastActivity.adding(seconds: Self.controlIdleTimeout) <= now {
                 finish(client, with: .error(id: nil, .idleTimeout(seconds: Self.controlIdleTimeout)))

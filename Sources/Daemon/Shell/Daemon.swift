@@ -58,6 +58,7 @@ final class Daemon {
     /// Given up to shed a client when descriptors run out (see `acceptControlClients`).
     var spareDescriptor = Daemon.openSpareDescriptor()
     let descriptorLogLimiter = RateLimiter(interval: 10)
+    let clientLogLimiter = RateLimiter(interval: 10)
     /// Set by the `.exit` effect: the loop ends and `run` returns it.
     var exitCode: Int32?
     let notifyLogLimiter = RateLimiter(interval: 10)

@@ -28,6 +28,27 @@ extension EndToEnd {
             }
         }
 
+        @Test("100 pipelined scale requests then a half-close: all 100 answered; a last request without its newline is answered too")
+        func everyPipelinedRequestIsAnsweredAfterAHalfClose() async throws {
+            try await withDaemon(DaemonSpec(groups: [GroupSpec(name: "sleepers", command: Commands.sleepForever, count: 1)])) { daemon in
+                let client = try daemon.controlClient()
+                var text = ""
+                for id in 1...100 { text += #"{"id":\#(id),"cmd":"scale","group":"sleepers","count":\#(id % 2 + 1)}"# + "\n" }
+                text += #"{"id":101,"cmd":"ping"}"#  // no newline: EOF ends it
+                _ = try client.write(Array(text.utf8))
+                _ = shutdown(client.fd, Int32(SHUT_WR))
+                var answered = Set<Int>()
+                while let reply = try client.nextReply(), answered.count < 101 {
+                    if reply.done, let id = reply.object["id"] as? Int {
+                        #expect(reply.ok, "\(reply)")
+                        answered.insert(id)
+                    }
+                }
+                #expect(answered == Set(1...101), "missing: \(Set(1...101).subtracting(answered).sorted())")
+                #expect(client.peerHasClosed(within: 5), "closed once everything is answered")
+            }
+        }
+
         @Test("a reload signal during a reload is not lost: it runs when the first one ends")
         func reloadSignalDuringAReloadIsQueued() async throws {
             try await withDaemon(DaemonSpec(groups: [Self.slowGroup])) { daemon in
