@@ -213,11 +213,43 @@ extension Supervisor {
         groups[g].slots[id].consecutiveFailures = quick ? groups[g].slots[id].consecutiveFailures + 1 : 0
         let failures = groups[g].slots[id].consecutiveFailures
         let delay = backoff.delay(afterConsecutiveFailures: failures)
-        if delay == 0 {
+        let wanted = now.adding(seconds: delay)
+        let limit = RestartIntensity.limit(forCount: groups[g].config.count)
+        let at = groups[g].intensity.schedule(earliest: wanted, limit: limit)
+        if at > wanted {
+            if groups[g].restartsHeldUntil.map({ $0 <= now }) ?? true {
+                log(.warning, "group \(groups[g].name) restarts too often (more than \(limit) in \(HumanFormat.duration(seconds: RestartIntensity.window))): holding its restarts back")
+            }
+            groups[g].restartsHeldUntil = at
+        }
+        if at == now {
             spawn(g, id)
         } else {
-            groups[g].slots[id].state = .backingOff(until: now.adding(seconds: delay))
-            log(.warning, "worker \(ref(g, id)) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(failures) quick exits in a row)")
+            groups[g].slots[id].state = .backingOff(until: at)
+            if delay > 0 {
+                log(.warning, "worker \(ref(g, id)) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(failures) quick exits in a row)")
+            }
         }
+    }
+
+    /// The shell dropped a spawn the core no longer wanted (the slot was
+    /// stopped or its reload ended before the spawn's turn came).
+    mutating func processSpawnCancelled(_ ref: WorkerRef, _ role: ProcessRole) {
+        guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count, isAwaitingSpawn(g, ref.id, role) else { return }
+        switch role {
+        case .current: groups[g].slots[ref.id].state = .empty
+        case .successor: groups[g].slots[ref.id].successor = nil
+        case .outgoing: preconditionFailure("an outgoing process is never spawned")
+        }
+        settle(g)
+    }
+
+    /// Whether a spawn order still stands: the shell asks before carrying
+    /// out one that waited for its turn.
+    func stillWants(_ order: SpawnOrder) -> Bool {
+        guard let g = groupIndex(of: order.worker), order.worker.id < groups[g].slots.count,
+              isAwaitingSpawn(g, order.worker.id, order.role), slotWanted(g, order.worker.id) else { return false }
+        guard order.role == .successor else { return true }
+        return groups[g].reload?.steps.contains { $0.slot == order.worker.id && $0.phase == .successorStarting } == true
     }
 }

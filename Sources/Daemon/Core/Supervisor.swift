@@ -41,6 +41,7 @@ struct Supervisor: Sendable {
         switch event {
         case .spawned(let ref, let role, let pid): processSpawned(ref, role, pid: pid, now: now)
         case .spawnFailed(let ref, let role, let reason): processSpawnFailure(ref, role, reason: reason, now: now)
+        case .spawnCancelled(let ref, let role): processSpawnCancelled(ref, role)
         case .childExited(let pid, let status): processExit(pid: pid, status: status, now: now)
         case .ready(let pid): processReady(pid: pid, now: now)
         case .watchdog(let pid): processWatchdogPing(pid: pid, now: now)

@@ -16,6 +16,9 @@ enum SupervisorEvent: Sendable, Equatable {
     case spawned(WorkerRef, ProcessRole, pid: Int32)
     /// The shell could not start the process (exec failed, no such file...).
     case spawnFailed(WorkerRef, ProcessRole, reason: String)
+    /// The shell dropped a spawn that waited for its turn and that the core
+    /// no longer wanted (`Supervisor.stillWants`).
+    case spawnCancelled(WorkerRef, ProcessRole)
     /// The worker (or a process of its process group) sent READY=1.
     case ready(pid: Int32)
     /// The worker sent WATCHDOG=1: it is alive.

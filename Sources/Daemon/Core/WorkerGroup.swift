@@ -18,6 +18,9 @@ struct WorkerGroup: Sendable, Equatable {
     var exits = ExitTally()
     /// Why the last reload failed; cleared when a later one completes.
     var degradedReason: String?
+    var intensity = RestartIntensity()
+    /// Restarts are held back until then: the group restarts too often.
+    var restartsHeldUntil: MonotonicInstant?
 
     init(config: GroupConfig) {
         self.config = config

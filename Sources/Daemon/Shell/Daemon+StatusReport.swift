@@ -20,13 +20,14 @@ extension Daemon {
             } else if !workerGroup.wantsRunning {
                 state = .stopped
             } else {
-                state = workerGroup.degradedReason == nil ? .running : .degraded
+                state = workerGroup.degradedReason == nil && !holdsRestartsBack(workerGroup) ? .running : .degraded
             }
             return GroupSummary(
                 name: workerGroup.name, count: workerGroup.config.count,
                 running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
                 ready: workerGroup.readyCount,
-                reloadable: workerGroup.config.reloadable, state: state, reason: workerGroup.degradedReason,
+                reloadable: workerGroup.config.reloadable, state: state,
+                reason: workerGroup.degradedReason ?? (holdsRestartsBack(workerGroup) ? "restarts held back: the group restarts too often" : nil),
                 listen: workerGroup.config.listen.map(\.description),
                 exits: workerGroup.exits.failures.map {
                     GroupSummary.ExitCount(key: $0.kind.key, description: $0.kind.description, count: $0.count)
@@ -37,6 +38,10 @@ extension Daemon {
             pid: getpid(), startedAt: startedAt.seconds, uptime: wallNow - startedAt.seconds,
             loadAverage: masterFigures.loadAverage ?? [], groups: supervisor.groups.count,
             processes: supervisor.liveProcessCount, rss: masterFigures.rss, groupSummaries: summaries)
+    }
+
+    private func holdsRestartsBack(_ group: WorkerGroup) -> Bool {
+        group.restartsHeldUntil.map { $0 > .now() } ?? false
     }
 
     /// One item per slot, with figures read from /proc now.
@@ -96,8 +101,10 @@ extension Daemon {
                 }
             })
         switch slot.state {
-        case .empty, .spawning:
+        case .empty:
             break
+        case .spawning:
+            process.state = .starting
         case .backingOff(let until):
             process.state = .backoff
             process.backoffRemaining = until.seconds(since: now)

@@ -327,3 +327,35 @@ extension SupervisorHarness {
         }
     }
 }
+
+/// OTP's restart intensity over a whole group: a storm of healthy-looking
+/// restarts is spread out instead of being respawned as fast as it dies.
+@Suite struct GroupRestartIntensity {
+    @Test func theWindowNeverHoldsMoreThanTheLimit() {
+        var intensity = RestartIntensity()
+        let start = MonotonicInstant(seconds: 100)
+        let times = (0..<25).map { _ in intensity.schedule(earliest: start, limit: 10) }
+        #expect(times.prefix(10).allSatisfy { $0 == start })
+        #expect(times[10] == start.adding(seconds: 10) && times[19] == start.adding(seconds: 10))
+        #expect(times[20] == start.adding(seconds: 20))
+        #expect(intensity.recent.count == 10, "memory stays bounded by the limit")
+    }
+
+    @Test func aStormOfProcessesThatLiveJustOverASecondIsHeldBack() {
+        var h = SupervisorHarness([SupervisorHarness.group("storm", count: 5)])
+        var restartedAtOnce = 0
+        for _ in 0..<4 {
+            h.advance(1.05)
+            for id in 0..<5 {
+                guard let pid = h.pid("storm", id) else { continue }
+                h.exit(pid, .exited(code: 0))
+                if h.pid("storm", id) != nil { restartedAtOnce += 1 }
+            }
+        }
+        #expect(restartedAtOnce == 10, "twice the count restarts at once within the window, then the group waits")
+        #expect(h.logs.filter { $0.contains("group storm restarts too often") }.count == 1, "said once per storm")
+        #expect(h.supervisor.group(named: "storm")!.restartsHeldUntil != nil)
+        h.advance(15)
+        #expect((0..<5).allSatisfy { h.pid("storm", $0) != nil }, "every slot runs again once the window has room")
+    }
+}
