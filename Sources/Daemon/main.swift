@@ -76,6 +76,7 @@ do {
 } catch {
     log.error("cannot start: \(error)")
     if config.logFile != "-" { standardError("appd: cannot start: \(error)\n") }
+    log.finish()
     exit(1)
 }
 let daemon = Daemon(config: config, options: options, startDirectory: currentDirectory, log: log, resources: resources)
@@ -88,8 +89,10 @@ do {
             log.warning("cannot tell systemd we are ready: \(error)")
         }
     }
+    log.finish()
     exit(code)
 } catch {
     log.error("event loop failed: \(error)")
+    log.finish()
     exit(1)
 }

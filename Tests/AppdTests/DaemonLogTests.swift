@@ -15,11 +15,13 @@ import Testing
         quiet.debug({ built = true; return "not shown" }())
         quiet.info("shown")
         #expect(!built, "a debug message is not even built unless verbose")
+        quiet.finish(timeout: 5)
         let quietText = try String(contentsOfFile: directory + "/quiet.log", encoding: .utf8)
         #expect(!quietText.contains("debug") && quietText.contains("info: shown"), "\(quietText)")
 
         let verbose = try DaemonLog(path: directory + "/verbose.log", verbose: true)
         verbose.debug("a late datagram")
+        verbose.finish(timeout: 5)
         let verboseText = try String(contentsOfFile: directory + "/verbose.log", encoding: .utf8)
         #expect(verboseText.hasSuffix(" appd[\(getpid())] debug: a late datagram\n"), "\(verboseText)")
     }

@@ -77,7 +77,12 @@ extension Daemon {
     func serviceControlClient(_ number: Int32, event: EventPoll.Event) {
         guard let client = clients[number] else { return }
         if event.writable { flush(client) }
-        if event.readable || event.hangup || event.error, clients[number] != nil, !client.readClosed {
+        guard clients[number] != nil else { return }
+        if client.readClosed {
+            // Half-closed earlier; EPOLLHUP now means it is gone altogether
+            // (epoll reports it whatever the interest), streams and all.
+            if event.hangup || event.error { closeClient(number) }
+        } else if event.readable || event.hangup || event.error {
             readRequests(client, peerGone: event.hangup || event.error)
         }
     }

@@ -1,33 +1,29 @@
 import Glibc
 
-/// The daemon's log: one line per event, written straight to stderr or the
-/// log file with `write(2)`, so a line is never lost in a buffer when the
-/// master exits or is killed.
+/// The daemon's log: one line per event, to stderr or the log file, through
+/// a `LogSink` so that a reader that stops reading never blocks supervision.
 ///
 /// Format: `2026-11-27T12:14:05.123Z appd[4700] info: message`. Captured
 /// child output uses the worker's label instead of `appd[pid]`. Debug lines
 /// (e.g. a worker's notification that came after it exited) are written
 /// only with `appd --verbose`.
 final class DaemonLog {
-    private var fd: Int32
-    private let ownsDescriptor: Bool
+    private let sink: LogSink
     let verbose: Bool
 
-    /// `path` "-" means stderr.
+    /// `path` "-" means stderr. The file stays open for the daemon's life.
     init(path: String, verbose: Bool = false) throws(SystemError) {
         self.verbose = verbose
         if path == "-" {
-            fd = STDERR_FILENO
-            ownsDescriptor = false
+            sink = LogSink(fd: STDERR_FILENO, destination: "stderr")
         } else {
-            fd = try checked("open(\(path))", open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644))
-            ownsDescriptor = true
+            let fd = try checked("open(\(path))", open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644))
+            sink = LogSink(fd: fd, destination: path)
         }
     }
 
-    deinit {
-        if ownsDescriptor { close(fd) }
-    }
+    /// At exit: what is queued is written, within `timeout` seconds.
+    func finish(timeout: Double = 2) { sink.finish(timeout: timeout) }
 
     func write(_ record: LogRecord) {
         write(source: "appd[\(getpid())]", level: record.level.rawValue, record.message)
@@ -48,19 +44,12 @@ final class DaemonLog {
     }
 
     private func write(source: String, level: String, _ message: String) {
-        var line = Self.timestamp() + " " + source + " " + level + ": " + message
-        line.append("\n")
-        var bytes = Array(line.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return  // Nowhere left to report a failing log.
-            }
-            bytes = bytes.dropFirst(written)
-        }
+        sink.write(Array((LogLineFormat.timestamp() + " " + source + " " + level + ": " + message + "\n").utf8))
     }
+}
 
+/// The pieces of a log line that the log and its sink share.
+enum LogLineFormat {
     /// UTC with milliseconds, without Foundation's date formatter.
     static func timestamp() -> String {
         var now = timespec()

@@ -49,6 +49,36 @@ extension EndToEnd {
             }
         }
 
+        @Test("appd's stderr is a pipe nobody reads while a worker floods its output: ping answers, SIGTERM stops it")
+        func aStalledLogReaderBlocksNothing() async throws {
+            let spec = DaemonSpec(stopTimeout: 1, groups: [
+                GroupSpec(name: "flood", command: ["/usr/bin/yes", "a line of output nobody will read"], count: 1),
+            ])
+            try await withDaemon(spec, start: false) { daemon in
+                // The daemon logs to stderr, a FIFO whose reader never reads:
+                // its 64 KiB fill in a moment, and a write would then block.
+                try daemon.writeConfigText(spec.render(controlSocket: daemon.controlSocket, pidFile: daemon.pidFile,
+                                                       statusFile: daemon.statusFile, logFile: "-"))
+                let fifo = daemon.directory.file("stderr.fifo")
+                guard mkfifo(fifo, 0o600) == 0 else { throw SyscallError.last("mkfifo") }
+                let reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+                guard reader >= 0 else { throw SyscallError.last("open(\(fifo))") }
+                defer { close(reader) }
+                try await daemon.start(stderr: fifo)
+                try await daemon.waitUntil("the flood to fill the pipe") {
+                    var size: Int32 = 0
+                    return ioctl(reader, UInt(FIONREAD), &size) == 0 && size >= 60_000
+                }
+                for _ in 0..<5 {
+                    let ping = try await daemon.appctl("ping")
+                    #expect(ping.exited(0), "\(ping)")
+                }
+                daemon.signal(SIGTERM)
+                let ended = try await daemon.waitForExit(timeout: 8)
+                #expect(ended?.exited == true && ended?.code == 0, "appd stopped cleanly: \(String(describing: ended))")
+            }
+        }
+
         @Test("a reload signal during a reload is not lost: it runs when the first one ends")
         func reloadSignalDuringAReloadIsQueued() async throws {
             try await withDaemon(DaemonSpec(groups: [Self.slowGroup])) { daemon in

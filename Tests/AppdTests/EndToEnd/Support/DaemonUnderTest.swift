@@ -86,11 +86,12 @@ extension EndToEnd {
         /// Starts `appd --config FILE [ARGUMENTS...]` in the foreground as our
         /// child and waits until it is up: the pid file holds its pid and the
         /// control socket exists.
+        /// `stderr`: another path for appd's standard error (a FIFO nobody reads, say).
         func start(
-            arguments: [String] = [], timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation
+            arguments: [String] = [], stderr: String? = nil, timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation
         ) async throws {
             let process = try ChildProcess.spawn(Binaries.appd, ["--config", configFile] + arguments, environment: environment,
-                                                 stdout: outputFile, stderr: outputFile)
+                                                 stdout: outputFile, stderr: stderr ?? outputFile)
             let pid = process.pid
             state.withLock {
                 $0.process = process
