@@ -171,6 +171,13 @@ extension Supervisor {
         let askedFor = order != nil && failure == nil
         if !askedFor { groups[g].slots[id].restarts += 1 }
 
+        // A successor still waiting for its spawn is not needed: the slot is
+        // restarted below with the new settings, and the reload waits for
+        // that process as it would for a stop-first replacement.
+        if groups[g].slots[id].successor == .spawning {
+            groups[g].slots[id].successor = nil
+            if let stepIndex { groups[g].reload?.steps[stepIndex].phase = .replacementStarting }
+        }
         // The old process died during the overlap: its successor, already
         // starting, takes the slot; the reload waits for it to be ready.
         if let successor = groups[g].slots[id].liveSuccessor {
@@ -244,12 +251,17 @@ extension Supervisor {
         settle(g)
     }
 
-    /// Whether a spawn order still stands: the shell asks before carrying
-    /// out one that waited for its turn.
-    func stillWants(_ order: SpawnOrder) -> Bool {
+    /// A spawn order that waited for its turn, as it stands now: nil when
+    /// the core no longer wants it, else with the group's settings and
+    /// generation of this moment (a reload may have come meanwhile: every
+    /// spawn after it uses the new settings, and counts as current).
+    func orderToCarryOut(_ order: SpawnOrder) -> SpawnOrder? {
         guard let g = groupIndex(of: order.worker), order.worker.id < groups[g].slots.count,
-              isAwaitingSpawn(g, order.worker.id, order.role), slotWanted(g, order.worker.id) else { return false }
-        guard order.role == .successor else { return true }
-        return groups[g].reload?.steps.contains { $0.slot == order.worker.id && $0.phase == .successorStarting } == true
+              isAwaitingSpawn(g, order.worker.id, order.role), slotWanted(g, order.worker.id) else { return nil }
+        if order.role == .successor,
+           groups[g].reload?.steps.contains(where: { $0.slot == order.worker.id && $0.phase == .successorStarting }) != true {
+            return nil
+        }
+        return SpawnOrder(worker: order.worker, role: order.role, generation: groups[g].generation, config: groups[g].config)
     }
 }

@@ -17,7 +17,7 @@ enum SupervisorEvent: Sendable, Equatable {
     /// The shell could not start the process (exec failed, no such file...).
     case spawnFailed(WorkerRef, ProcessRole, reason: String)
     /// The shell dropped a spawn that waited for its turn and that the core
-    /// no longer wanted (`Supervisor.stillWants`).
+    /// no longer wanted (`Supervisor.orderToCarryOut`).
     case spawnCancelled(WorkerRef, ProcessRole)
     /// The worker (or a process of its process group) sent READY=1.
     case ready(pid: Int32)

@@ -37,7 +37,7 @@ final class Daemon {
     /// Live workers' process groups, as told to the orphan guard.
     var guardedGroups: Set<Int32> = []
     /// Exited workers' process groups that still have members.
-    var lingeringGroups: Set<Int32> = []
+    var lingering = LingeringGroups()
     let startedAt = WallClock.now()
     /// Output pipes of children, by read fd.
     var outputs: [Int32: ChildOutput] = [:]
@@ -119,6 +119,7 @@ final class Daemon {
                     armedDeadline = nil
                     perform(supervisor.handle(.deadlinesDue, now: .now()))
                     serviceControlDeadlines(now: .now())
+                    killLingeringGroups(now: .now())
                 case .notify: receiveNotifications(channel: value)
                 case .controlListener: acceptControlClients()
                 case .childOutput: readChildOutput(fd: value)
@@ -150,7 +151,7 @@ final class Daemon {
     func runPendingSpawns() {
         for _ in 0..<Self.spawnsPerTurn {
             guard exitCode == nil, let order = pendingSpawns.popFirst() else { return }
-            let event = supervisor.stillWants(order) ? spawn(order) : .spawnCancelled(order.worker, order.role)
+            let event = supervisor.orderToCarryOut(order).map(spawn) ?? .spawnCancelled(order.worker, order.role)
             perform(supervisor.handle(event, now: .now()))
         }
     }
@@ -187,7 +188,7 @@ final class Daemon {
     /// or of a control client (a watch interval, an idle timeout). With no
     /// deadline the timer is disarmed and the master sleeps.
     private func rearmTimer() {
-        let deadline = [supervisor.nextDeadline, nextControlDeadline].compactMap { $0 }.min()
+        let deadline = [supervisor.nextDeadline, nextControlDeadline, lingering.nextDeadline].compactMap { $0 }.min()
         guard deadline != armedDeadline else { return }
         do {
             try timer.arm(at: deadline)
@@ -209,7 +210,7 @@ final class Daemon {
             closeNotifyChannel(ofWorker: pid)
             reports[pid] = nil
             if pid == orphanGuard.pid { replaceOrphanGuard(after: ExitStatus(waitStatus: status)) }
-            if guardedGroups.remove(pid) != nil { lingeringGroups.insert(pid) }
+            if guardedGroups.remove(pid) != nil { stopWhatTheLeaderLeft(pgid: pid) }
             statsCollector.forget(pid: pid)
             // Its last words first: a reload it aborts reports them.
             readOutputLeft(byWorker: pid)
@@ -225,7 +226,7 @@ final class Daemon {
         orphanGuard.close()
         do {
             orphanGuard = try OrphanGuard.start()
-            for pgid in guardedGroups.union(lingeringGroups) { orphanGuard.workerStarted(pgid) }
+            for pgid in guardedGroups.union(lingering.pgids) { orphanGuard.workerStarted(pgid) }
         } catch {
             log.error("cannot start a new orphan guard: \(error)")
         }
@@ -235,9 +236,35 @@ final class Daemon {
     /// runs on: the orphan guard keeps it until its last member is gone (a
     /// group id cannot be reused before), then forgets it.
     private func releaseEmptyGroups() {
-        for pgid in lingeringGroups where !ProcessControl.processGroupExists(pgid) {
-            lingeringGroups.remove(pgid)
+        for pgid in Array(lingering.pgids) where !ProcessControl.processGroupExists(pgid) {
+            lingering.remove(pgid)
             orphanGuard.workerExited(pgid)
+        }
+    }
+
+    /// A worker's leader was reaped (`pgid` is its pid): whatever still runs
+    /// in its process group gets the group's stop signal now and SIGKILL
+    /// after its stopTimeout (`LingeringGroups`).
+    private func stopWhatTheLeaderLeft(pgid: Int32) {
+        guard ProcessControl.processGroupExists(pgid) else {
+            orphanGuard.workerExited(pgid)
+            return
+        }
+        guard let worker = supervisor.owner(of: pgid), let group = supervisor.group(named: worker.group)?.config else {
+            lingering.track(pgid, worker: "pid \(pgid)")
+            return
+        }
+        let label = "\(worker)[\(pgid)]"
+        log.warning("worker \(label) exited, but processes of its process group still run; sending them \(group.stopSignal), SIGKILL in \(HumanFormat.duration(seconds: group.stopTimeout))")
+        ProcessControl.sendToProcessGroup(group.stopSignal, leader: pgid)
+        lingering.leaderExited(pgid, worker: label, stopTimeout: group.stopTimeout, now: .now())
+    }
+
+    /// SIGKILL for the lingering groups whose stopTimeout has passed.
+    func killLingeringGroups(now: MonotonicInstant) {
+        for (pgid, worker) in lingering.takeDue(now: now) where ProcessControl.processGroupExists(pgid) {
+            log.warning("processes left by worker \(worker) still run after the stop signal; sending SIGKILL to its process group")
+            ProcessControl.sendToProcessGroup(.kill, leader: pgid)
         }
     }
 

@@ -25,6 +25,10 @@ struct SupervisorHarness {
     var violations: [String] = []
     /// What each pid was started as.
     var spawnOrders: [Int32: SpawnOrder] = [:]
+    /// Spawns wait in `queuedSpawns` until `runQueuedSpawns`, as the shell's
+    /// do when they are more than a loop turn's budget.
+    var deferSpawns = false
+    var queuedSpawns: [SpawnOrder] = []
     /// Reload outcomes each group is still owed (`reloadBegan` adds, `reloadFinished` takes).
     var reloadsOwed: [String: Int] = [:]
 
@@ -71,16 +75,11 @@ struct SupervisorHarness {
         while let effect = queue.popFirst() {
             switch effect {
             case .spawn(let order):
-                let followUp: SupervisorEvent
-                if failingSpawns.contains(order.worker) {
-                    followUp = .spawnFailed(order.worker, order.role, reason: "execve: No such file or directory")
+                if deferSpawns {
+                    queuedSpawns.append(order)
                 } else {
-                    nextPid += 1
-                    alive.insert(nextPid)
-                    followUp = .spawned(order.worker, order.role, pid: nextPid)
-                    spawnOrders[nextPid] = order
+                    queue.append(contentsOf: supervisor.handle(answer(order), now: now))
                 }
-                queue.append(contentsOf: supervisor.handle(followUp, now: now))
             case .signal(let pid, let signal), .signalProcessGroup(let pid, let signal):
                 if !alive.contains(pid) { violations.append("signalled dead pid \(pid) with \(signal)") }
                 signals.append((pid, signal))
@@ -100,6 +99,29 @@ struct SupervisorHarness {
                 if exitCode != nil { violations.append("exit emitted twice") }
                 exitCode = code
             }
+        }
+    }
+
+    /// What the fake OS makes of a spawn: a new pid, or an exec failure.
+    private mutating func answer(_ order: SpawnOrder) -> SupervisorEvent {
+        if failingSpawns.contains(order.worker) {
+            return .spawnFailed(order.worker, order.role, reason: "execve: No such file or directory")
+        }
+        nextPid += 1
+        alive.insert(nextPid)
+        spawnOrders[nextPid] = order
+        return .spawned(order.worker, order.role, pid: nextPid)
+    }
+
+    /// Carries out up to `count` queued spawns the way the shell does a
+    /// slice per loop turn: each as it stands now, or cancelled.
+    mutating func runQueuedSpawns(_ count: Int = .max) {
+        var done = 0
+        while done < count, !queuedSpawns.isEmpty {
+            let order = queuedSpawns.removeFirst()
+            let event = supervisor.orderToCarryOut(order).map { answer($0) } ?? .spawnCancelled(order.worker, order.role)
+            perform(supervisor.handle(event, now: now))
+            done += 1
         }
     }
 

@@ -54,7 +54,10 @@ struct SeededGenerator: RandomNumberGenerator {
         var rng = SeededGenerator(seed: seed)
         let allNames = ["web", "queue", "cron"]
         var h = SupervisorHarness(randomGroups(&rng, names: Array(allNames.prefix(Int.random(in: 1...3, using: &rng)))))
-        var trace: [String] = []
+        // Half the sequences leave spawns queued between steps, as the shell
+        // does beyond its per-turn budget.
+        h.deferSpawns = Bool.random(using: &rng)
+        var trace: [String] = ["defer spawns: \(h.deferSpawns)"]
 
         for step in 0..<stepsPerSequence {
             let alive = h.alive.sorted()
@@ -112,6 +115,10 @@ struct SeededGenerator: RandomNumberGenerator {
                 let ref = WorkerRef(group: group, id: Int.random(in: 0..<4, using: &rng))
                 if h.failingSpawns.contains(ref) { h.failingSpawns.remove(ref) } else { h.failingSpawns.insert(ref) }
                 trace.append("toggle failing spawn \(ref)")
+            case 95..<97 where h.deferSpawns && Bool.random(using: &rng):
+                let count = Int.random(in: 1...4, using: &rng)
+                trace.append("run \(count) queued spawns")
+                h.runQueuedSpawns(count)
             case 95..<97:
                 trace.append("stray exit")
                 h.send(.childExited(pid: 1_000_000 + Int32(step), status: .exited(code: 0)))
@@ -130,6 +137,7 @@ struct SeededGenerator: RandomNumberGenerator {
         h.failingSpawns = []
         h.request(.stopDaemon)
         for _ in 0..<20 where h.exitCode == nil {
+            h.runQueuedSpawns()
             h.obeySignals()
             h.advance(5)
         }
@@ -156,13 +164,17 @@ struct SeededGenerator: RandomNumberGenerator {
                 if let process = slot.process, !h.alive.contains(process.pid) {
                     return "\(group.name)#\(index) holds dead pid \(process.pid)"
                 }
-                if slot.state == .spawning { return "\(group.name)#\(index) left spawning" }
+                let queued = h.queuedSpawns.contains { $0.worker == WorkerRef(group: group.name, id: index) && $0.role == .current }
+                if slot.state == .spawning, !queued { return "\(group.name)#\(index) left spawning with no spawn queued" }
+                let successorQueued = h.queuedSpawns.contains { $0.worker == WorkerRef(group: group.name, id: index) && $0.role == .successor }
+                if slot.successor == .spawning, !successorQueued { return "\(group.name)#\(index) successor left spawning with no spawn queued" }
                 let wanted = !s.isStopping && group.wantsRunning && index < count
                 if wanted, slot.state == .empty { return "\(group.name)#\(index) lost: empty while wanted" }
                 if !wanted, case .backingOff = slot.state { return "\(group.name)#\(index) backing off while not wanted" }
             }
             let serving = group.slots.flatMap { [$0.process, $0.liveSuccessor] }.compactMap { $0 }.filter { !$0.isStopping }.count
-            let surge = group.reload != nil ? group.config.maxSurge : 0
+            // The reload's own width: a config applied mid-reload may lower maxSurge.
+            let surge = group.reload.map { $0.strategy == .startFirst ? $0.width : 0 } ?? 0
             if serving > count + surge { return "\(group.name): \(serving) processes not stopping for count \(count) + surge \(surge)" }
             for slot in group.slots {
                 // A successor that is not stopping belongs to a step of a running reload.

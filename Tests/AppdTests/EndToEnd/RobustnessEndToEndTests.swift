@@ -79,10 +79,32 @@ extension EndToEnd {
             }
         }
 
+        @Test("a command that forks a sleep and exits, restarted again and again: what it leaves is stopped, processes and master fds stay flat")
+        func whatAWorkerLeavesBehindIsStopped() async throws {
+            let spec = DaemonSpec(groups: [
+                GroupSpec(name: "forker", command: ["/bin/sh", "-c", "sleep 1000 & exit 0"], count: 1, readiness: GroupSpec.Readiness.none),
+            ])
+            try await withDaemon(spec) { daemon in
+                func fds() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd").count) ?? 0 }
+                try await daemon.waitUntil("a first exit") { daemon.log.contains("exited 0") }
+                let baseline = fds()
+                try await daemon.waitUntil(timeout: 20, "six restarts") {
+                    daemon.logLines.master.filter { $0.message.hasPrefix("worker forker#0[") && $0.message.contains("exited 0") }.count >= 6
+                }
+                #expect(daemon.log.contains("but processes of its process group still run; sending them SIGTERM"), "\(daemon.log)")
+                // Each run's sleep was stopped: at most the latest run's is left.
+                try await daemon.waitUntil("the sleeps left behind to be stopped") { daemon.descendants().count <= 2 }
+                #expect(fds() <= baseline + 3, "master fds \(fds()) against \(baseline) after the first exit")
+            }
+        }
+
         @Test("a reload signal during a reload is not lost: it runs when the first one ends")
         func reloadSignalDuringAReloadIsQueued() async throws {
             try await withDaemon(DaemonSpec(groups: [Self.slowGroup])) { daemon in
-                let first = daemon.children().map(\.pid)
+                let first = try await daemon.waitFor("both workers") { () -> [Int32]? in
+                    let pids = daemon.children().map(\.pid)
+                    return pids.count == 2 ? pids : nil
+                }
                 daemon.signal(SIGUSR1)
                 try await daemon.waitUntil("the first reload to begin") { daemon.log.contains("rolling reload of group slow begins") }
                 daemon.signal(SIGHUP)
