@@ -11,12 +11,15 @@ struct ChildOutput {
     let worker: WorkerRef
     let pid: Int32
     let stream: LogEntry.Stream
+    /// The group's `outputBytesPerSecond` (0: no limit).
+    let bytesPerSecond: Int
     private var partial: [UInt8] = []
 
-    init(worker: WorkerRef, pid: Int32, stream: LogEntry.Stream) {
+    init(worker: WorkerRef, pid: Int32, stream: LogEntry.Stream, bytesPerSecond: Int = 0) {
         self.worker = worker
         self.pid = pid
         self.stream = stream
+        self.bytesPerSecond = bytesPerSecond
     }
 
     /// `web#0[4711]`: what every line of this stream is labelled with in the log.

@@ -47,7 +47,8 @@ extension Daemon {
             FileIO.close(pipe.write)
             do {
                 try poll.add(fd: pipe.read, events: .readable, token: Source.childOutput.token(pipe.read))
-                outputs[pipe.read] = ChildOutput(worker: order.worker, pid: pid, stream: stream)
+                outputs[pipe.read] = ChildOutput(worker: order.worker, pid: pid, stream: stream,
+                                                 bytesPerSecond: group.outputBytesPerSecond)
             } catch {
                 log.error("worker \(order.worker) pid \(pid): its \(stream.rawValue) is not captured: \(error)")
                 FileIO.close(pipe.read)
@@ -142,8 +143,21 @@ extension Daemon {
         record(line, from: output)
     }
 
-    /// Into the daemon's log, the `logs` backlog, and to `logs --follow` clients.
+    /// Into the daemon's log, the `logs` backlog, and to `logs --follow`
+    /// clients, within the worker's output budget (`OutputBudget`).
     private func record(_ line: String, from output: ChildOutput) {
+        if output.bytesPerSecond > 0 {
+            let now = MonotonicInstant.now()
+            var budget = outputBudgets[output.pid]
+                ?? OutputBudget(worker: output.label, bytesPerSecond: output.bytesPerSecond, now: now)
+            let verdict = budget.admit(bytes: line.utf8.count + 1, now: now)
+            outputBudgets[output.pid] = budget
+            switch verdict {
+            case .keep: break
+            case .drop: return
+            case .keepAfterDropping(let dropped): tellDropped(dropped, by: budget)
+            }
+        }
         log.childLine(output.label, stream: output.stream.rawValue, line)
         let entry = LogEntry(time: WallClock.now().seconds, group: output.worker.group, id: output.worker.id,
                              pid: output.pid, stream: output.stream, line: line)
@@ -151,6 +165,19 @@ extension Daemon {
         for follower in streams.logFollowers where follower.group == nil || follower.group == entry.group {
             send(.item(id: follower.request, .log(entry)), to: follower.client)
         }
+    }
+
+    /// The marker in place of the lines an output budget dropped.
+    private func tellDropped(_ count: Int, by budget: OutputBudget) {
+        let limit = HumanFormat.bytes(UInt64(budget.bytesPerSecond))
+        log.warning("worker \(budget.worker): \(counted(count, "line", "lines")) of output dropped, over its limit of \(limit)/s (outputBytesPerSecond)")
+    }
+
+    /// A reaped worker's budget goes, telling what it still had dropped.
+    func forgetOutputBudget(ofWorker pid: Int32) {
+        guard var budget = outputBudgets.removeValue(forKey: pid) else { return }
+        let dropped = budget.takeDropped()
+        if dropped > 0 { tellDropped(dropped, by: budget) }
     }
 
     /// Reads what is waiting on one worker's channel, within the turn's

@@ -52,6 +52,8 @@ final class Daemon {
     /// Requests still streaming: reloads, group stops, watches, log follows.
     var streams = ControlStreams()
     var outputBacklog = OutputBacklog(capacity: 2000)
+    /// Each worker's output budget, by pid (`OutputBudget`).
+    var outputBudgets: [Int32: OutputBudget] = [:]
     /// Spawn orders waiting for their turn (`runPendingSpawns`).
     var pendingSpawns = SpawnQueue()
     /// Exits may be left to reap: the last `reapChildren` used its budget.
@@ -214,6 +216,7 @@ final class Daemon {
             statsCollector.forget(pid: pid)
             // Its last words first: a reload it aborts reports them.
             readOutputLeft(byWorker: pid)
+            forgetOutputBudget(ofWorker: pid)
             perform(supervisor.handle(.childExited(pid: pid, status: ExitStatus(waitStatus: status)), now: .now()))
         }
         releaseEmptyGroups()

@@ -32,7 +32,7 @@ extension ConfigLoader {
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
-            "watchdogSeconds",
+            "watchdogSeconds", "outputBytesPerSecond",
         ]
 
         let file: String
@@ -100,13 +100,15 @@ extension ConfigLoader {
             let reloadStrategy = optional("reloadStrategy", in: group, .oneOf(ReloadStrategy.self))
             let maxSurge = optional("maxSurge", in: group, .integer.atLeast(1).atMost(GroupConfig.maximumCount))
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
+            let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
             guard let name, let command else { return nil }
             return GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
                 listen: listen ?? [], readiness: readiness ?? .standard, readyTimeout: readyTimeout ?? 30,
                 stopSignal: stopSignal ?? .terminate, stopTimeout: stopTimeout ?? defaultStopTimeout,
                 env: env ?? [:], cwd: cwd ?? directory, reloadStrategy: reloadStrategy ?? .startFirst,
-                maxSurge: maxSurge ?? 1, watchdogSeconds: watchdogSeconds
+                maxSurge: maxSurge ?? 1, watchdogSeconds: watchdogSeconds,
+                outputBytesPerSecond: outputBytesPerSecond ?? GroupConfig.defaultOutputBytesPerSecond
             )
         }
 

@@ -78,13 +78,19 @@ public struct GroupConfig: Sendable, Equatable {
     /// A ready process must send WATCHDOG=1 at least this often (seconds),
     /// or it is killed as hung and replaced; nil: no watchdog.
     public var watchdogSeconds: Double?
+    /// Bytes of output per second and process that reach the log; lines
+    /// beyond are dropped and counted. 0: no limit.
+    public var outputBytesPerSecond: Int
+    /// The default: 4 MiB/s per process, far beyond honest logging, far
+    /// below a worker stuck printing in a loop.
+    public static let defaultOutputBytesPerSecond = 4 << 20
 
     public init(
         name: String, command: [String], count: Int, reloadable: Bool = true,
         listen: [ListenAddress] = [], readiness: Readiness = .standard, readyTimeout: Double = 30,
         stopSignal: UnixSignal = .terminate, stopTimeout: Double = 2, env: [String: String] = [:],
         cwd: String = "/", reloadStrategy: ReloadStrategy = .startFirst, maxSurge: Int = 1,
-        watchdogSeconds: Double? = nil
+        watchdogSeconds: Double? = nil, outputBytesPerSecond: Int = GroupConfig.defaultOutputBytesPerSecond
     ) {
         self.name = name
         self.command = command
@@ -100,6 +106,7 @@ public struct GroupConfig: Sendable, Equatable {
         self.reloadStrategy = reloadStrategy
         self.maxSurge = maxSurge
         self.watchdogSeconds = watchdogSeconds
+        self.outputBytesPerSecond = outputBytesPerSecond
     }
 
     /// Whether a running process would differ from one started with

@@ -359,3 +359,16 @@ extension SupervisorHarness {
         #expect((0..<5).allSatisfy { h.pid("storm", $0) != nil }, "every slot runs again once the window has room")
     }
 }
+
+@Suite struct OutputBudgetTests {
+    @Test func linesBeyondTheBudgetAreDroppedAndCountedInTheNextKeptOne() {
+        let start = MonotonicInstant(seconds: 50)
+        var budget = OutputBudget(worker: "web#0[1]", bytesPerSecond: 100, now: start)
+        #expect((0..<10).map { _ in budget.admit(bytes: 10, now: start) } == Array(repeating: .keep, count: 10))
+        #expect(budget.admit(bytes: 10, now: start) == .drop)
+        #expect(budget.admit(bytes: 10, now: start) == .drop)
+        #expect(budget.admit(bytes: 10, now: start.adding(seconds: 0.1)) == .keepAfterDropping(2))
+        #expect(budget.admit(bytes: 500, now: start.adding(seconds: 60)) == .drop, "never more than one second's worth at once")
+        #expect(budget.takeDropped() == 1 && budget.takeDropped() == 0)
+    }
+}

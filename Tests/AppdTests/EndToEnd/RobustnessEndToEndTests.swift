@@ -98,6 +98,24 @@ extension EndToEnd {
             }
         }
 
+        @Test("a worker flooding its output gets outputBytesPerSecond into the log, and a marker counting what was dropped")
+        func floodingOutputIsCapped() async throws {
+            var flood = GroupSpec(name: "flood", command: ["/usr/bin/yes", "a line of output"], count: 1)
+            flood.outputBytesPerSecond = 20_000
+            try await withDaemon(DaemonSpec(groups: [flood])) { daemon in
+                let started = Date()
+                try await daemon.waitUntil("a marker of dropped lines") {
+                    daemon.log.contains("lines of output dropped, over its limit of 19.5 KiB/s (outputBytesPerSecond)")
+                }
+                try await daemon.waitUntil("two seconds of flooding") { Date().timeIntervalSince(started) >= 2 }
+                let kept = daemon.logLines.filter { $0.source.hasPrefix("flood#0[") }.count
+                let seconds = Date().timeIntervalSince(started) + 1
+                // 17 bytes a line ("a line of output\n"): the budget keeps about 1200 a second.
+                #expect(kept <= Int(seconds * 20_000 / 17) + 1200, "\(kept) lines kept in \(seconds) s")
+                #expect(try await daemon.appctl("ping").exited(0))
+            }
+        }
+
         @Test("a reload signal during a reload is not lost: it runs when the first one ends")
         func reloadSignalDuringAReloadIsQueued() async throws {
             try await withDaemon(DaemonSpec(groups: [Self.slowGroup])) { daemon in

@@ -18,6 +18,7 @@ extension EndToEnd {
         var reloadStrategy: String? = nil
         var maxSurge: Int? = nil
         var watchdogSeconds: Double? = nil
+        var outputBytesPerSecond: Int? = nil
         var env: [String: String] = [:]
 
         enum Readiness: Sendable {
@@ -35,6 +36,7 @@ extension EndToEnd {
             if let reloadStrategy { object["reloadStrategy"] = reloadStrategy }
             if let maxSurge { object["maxSurge"] = maxSurge }
             if let watchdogSeconds { object["watchdogSeconds"] = watchdogSeconds }
+            if let outputBytesPerSecond { object["outputBytesPerSecond"] = outputBytesPerSecond }
             if !env.isEmpty { object["env"] = env }
             switch readiness {
             case nil: break

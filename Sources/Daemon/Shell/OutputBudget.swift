@@ -1,0 +1,48 @@
+/// How much of one worker's output reaches the log: a token bucket of
+/// `bytesPerSecond`, holding up to one second's worth.
+///
+/// A worker writing `/dev/zero` grew the log by 232 MB/s; a log that size
+/// buries every other worker and fills the disk. Lines beyond the budget are
+/// dropped and counted, and the count is said in one marker line when the
+/// worker is back under its budget (or exits), as journald's rate limit does.
+struct OutputBudget {
+    /// `web#0[4711]`, for the marker line.
+    let worker: String
+    let bytesPerSecond: Double
+    private var tokens: Double
+    private var refilledAt: MonotonicInstant
+    /// Lines dropped since the last marker.
+    private(set) var dropped = 0
+
+    init(worker: String, bytesPerSecond: Int, now: MonotonicInstant) {
+        self.worker = worker
+        self.bytesPerSecond = Double(bytesPerSecond)
+        self.tokens = Double(bytesPerSecond)
+        self.refilledAt = now
+    }
+
+    enum Verdict: Equatable {
+        case keep
+        /// Keep it, after a marker saying how many lines were dropped before it.
+        case keepAfterDropping(Int)
+        case drop
+    }
+
+    mutating func admit(bytes: Int, now: MonotonicInstant) -> Verdict {
+        tokens = min(bytesPerSecond, tokens + now.seconds(since: refilledAt) * bytesPerSecond)
+        refilledAt = now
+        guard tokens >= Double(bytes) else {
+            dropped += 1
+            return .drop
+        }
+        tokens -= Double(bytes)
+        defer { dropped = 0 }
+        return dropped > 0 ? .keepAfterDropping(dropped) : .keep
+    }
+
+    /// At exit: the lines dropped that no marker has told of yet.
+    mutating func takeDropped() -> Int {
+        defer { dropped = 0 }
+        return dropped
+    }
+}
