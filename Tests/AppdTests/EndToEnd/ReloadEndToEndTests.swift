@@ -216,4 +216,52 @@ extension EndToEnd {
             }
         }
     }
+
+    /// Restart storms, measured from outside while they rage.
+    @Suite("a master that nothing can stall", .serialized)
+    struct StormEndToEndTests {
+        @Test("300 workers each living 1.1 s, for 8 s: ping keeps answering quickly, restarts are held back, SIGTERM stops everything within stopTimeout")
+        func restartStormDoesNotStallTheMaster() async throws {
+            try await LoadSensitive.exclusively {
+                let spec = DaemonSpec(stopTimeout: 2, groups: [
+                    GroupSpec(name: "storm", command: ["/bin/sleep", "1.1"], count: 300, readiness: GroupSpec.Readiness.none),
+                ])
+                try await withDaemon(spec) { daemon in
+                    try await daemon.waitUntil(timeout: 20, "the storm to begin") {
+                        daemon.logLines.master.filter { $0.message.hasPrefix("worker storm#") && $0.message.contains("exited 0") }.count >= 300
+                    }
+                    let client = try daemon.controlClient()
+                    var roundTrips: [Double] = []
+                    let until = ContinuousClock.now + .seconds(8)
+                    var id = 0
+                    while ContinuousClock.now < until {
+                        id += 1
+                        let sent = ContinuousClock.now
+                        try client.send(#"{"id":\#(id),"cmd":"ping"}"#)
+                        let reply = try client.replies(untilDoneFor: id, timeout: 5)
+                        #expect(reply.last?.ok == true, "\(reply)")
+                        let elapsed = ContinuousClock.now - sent
+                        roundTrips.append(Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    roundTrips.sort()
+                    let median = roundTrips[roundTrips.count / 2]
+                    let worst = roundTrips.last ?? 0
+                    #expect(roundTrips.count >= 50, "\(roundTrips.count) pings in 8 s")
+                    // Bounds with room for a loaded 2-core machine; the figures
+                    // themselves are in bench/ (load-latency.py).
+                    #expect(median < 0.1, "median ping \(median) s during the storm")
+                    #expect(worst < 1, "slowest ping \(worst) s during the storm")
+                    #expect(daemon.log.contains("group storm restarts too often"), "the storm was held back")
+                    let stopping = ContinuousClock.now
+                    daemon.signal(SIGTERM)
+                    let ended = try await daemon.waitForExit(timeout: 10)
+                    let took = ContinuousClock.now - stopping
+                    #expect(ended?.exited == true && ended?.code == 0, "\(String(describing: ended))")
+                    #expect(took < .seconds(4), "stopped in \(took), stopTimeout 2 s")
+                    #expect(daemon.leftovers().isEmpty, "nothing left: \(daemon.leftovers())")
+                }
+            }
+        }
+    }
 }
