@@ -217,6 +217,37 @@ extension Daemon {
 
     // MARK: - Deadlines: watch intervals, idle and stalled clients
 
+    /// `status --watch` snapshots: one sample of /proc per group filter and
+    /// tick, shared by every watcher due, instead of one per client (ten
+    /// watchers of 1000 workers read /proc ten times over, and each read
+    /// reset the others' CPU % deltas). A watcher of the same filter and
+    /// interval due within half an interval rides along, so watchers that
+    /// started at different moments fall into step.
+    private func sendDueSnapshots(now: MonotonicInstant) {
+        let due = streams.watchers.filter { $0.next <= now }
+        guard !due.isEmpty else { return }
+        var served: [(client: Int32, request: Int, group: String?)] = []
+        for watcher in streams.watchers {
+            let riding = due.contains { $0.group == watcher.group && $0.interval == watcher.interval }
+                && watcher.next <= now.adding(seconds: watcher.interval / 2)
+            if watcher.next <= now || riding { served.append((watcher.client, watcher.request, watcher.group)) }
+        }
+        for index in streams.watchers.indices where served.contains(where: {
+            $0.client == streams.watchers[index].client && $0.request == streams.watchers[index].request
+        }) {
+            streams.watchers[index].next = now.adding(seconds: streams.watchers[index].interval)
+        }
+        var snapshots: [String?: StatusReport] = [:]
+        for watcher in served {
+            let report = snapshots[watcher.group] ?? statusReport(group: watcher.group)
+            snapshots[watcher.group] = report
+            // A send can drop its client (and its watchers): the rest go on.
+            guard let master = report.master else { continue }
+            send([.item(id: watcher.request, .master(master))] + report.processes.map { .item(id: watcher.request, .process($0)) }
+                 + [.item(id: watcher.request, .snapshotEnd(SnapshotEnd(processes: report.processes.count)))], to: watcher.client)
+        }
+    }
+
     var nextControlDeadline: MonotonicInstant? {
         var deadlines = streams.watchers.map(\.next)
         for client in clients.values {
@@ -232,12 +263,7 @@ extension Daemon {
     }
 
     func serviceControlDeadlines(now: MonotonicInstant) {
-        // Over a copy: a send that drops its client removes that client's watchers.
-        for watcher in streams.watchers where watcher.next <= now {
-            guard let index = streams.watchers.firstIndex(where: { $0.client == watcher.client && $0.request == watcher.request }) else { continue }
-            streams.watchers[index].next = now.adding(seconds: watcher.interval)
-            sendStatus(group: watcher.group, request: watcher.request, to: watcher.client, endMarker: true)
-        }
+        sendDueSnapshots(now: now)
         for client in Array(clients.values) {
             if let blocked = client.blockedSince, blocked.adding(seconds: Self.controlStallTimeout) <= now {
                 warnAboutClient("dropped control client \(client.number): it has not read its replies for \(Int(Self.controlStallTimeout))s")
