@@ -15,13 +15,17 @@ let package = Package(
     targets: [
         .target(name: "CSystem", path: "Sources/CSystem", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "Shared", path: "Sources/Shared"),
+        // The pure supervisor core: every decision about processes, no
+        // system call. It depends on Shared alone, so it cannot reach
+        // CSystem, and the shell can read its state but not write it.
+        .target(name: "SupervisorCore", dependencies: ["Shared"], path: "Sources/SupervisorCore"),
         // appd depends on demo-worker only so that `swift run appd` builds the demo it runs.
-        .executableTarget(name: "appd", dependencies: ["Shared", "CSystem", "demo-worker"], path: "Sources/Daemon"),
+        .executableTarget(name: "appd", dependencies: ["SupervisorCore", "Shared", "CSystem", "demo-worker"], path: "Sources/Daemon"),
         .executableTarget(name: "appctl", dependencies: ["Shared", "CSystem"], path: "Sources/Ctl"),
         .executableTarget(name: "demo-worker", path: "Sources/DemoWorker"),
         .testTarget(
             name: "AppdTests",
-            dependencies: ["appd", "appctl", "demo-worker", "Shared"],
+            dependencies: ["appd", "appctl", "demo-worker", "Shared", "SupervisorCore"],
             path: "Tests/AppdTests"
         ),
     ]

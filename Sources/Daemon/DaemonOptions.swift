@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// `appd`'s command line, parsed into a typed value or a usage error.
 struct DaemonOptions: Equatable {

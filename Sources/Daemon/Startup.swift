@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// `--config FILE`, else `./appd.json` if present, else the embedded demo,
 /// whose workers are the `demo-worker` built next to `appd`.

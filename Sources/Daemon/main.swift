@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 // First thing, before any thread exists: the handled signals are blocked so
 // they reach only the signalfd, and SIGPIPE is ignored so a control client

@@ -1,5 +1,6 @@
 import Testing
 @testable import appd
+@testable import SupervisorCore
 
 @Suite struct ChildOutputTests {
     @Test func splitsLinesAcrossReadsAndDropsCarriageReturns() {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import appd
+@testable import SupervisorCore
 
 /// The workers' notify channels: who may speak on one, the directory they
 /// live in, and the per-turn budget. Against the real kernel where it

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import appd
+@testable import SupervisorCore
 
 /// The /proc and sock_diag readers behind `status` and `connections`: the
 /// parsers against fixture lines, then the collector against real sockets and

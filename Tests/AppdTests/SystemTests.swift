@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import appd
+@testable import SupervisorCore
 import Shared
 
 /// The syscall layer against the real kernel: real children, sockets, fds.

@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// Splits a child's stdout or stderr pipe into lines for the daemon's log.
 ///

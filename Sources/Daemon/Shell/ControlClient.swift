@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// One `appctl` (or script) connection to the control socket.
 ///

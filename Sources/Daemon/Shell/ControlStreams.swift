@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// Control requests that outlive the call that received them: they wait
 /// for the supervisor's notices, a timer, or new output.

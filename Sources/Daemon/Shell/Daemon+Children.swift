@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// Starting children, capturing their output, hearing their notifications.
 extension Daemon {

@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// The control socket's connections: accepting (with the peer's uid
 /// checked), reading request lines, queueing replies, dropping clients that

@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// Control commands, carried out with the same requests as the signals:
 /// `appctl reload` and `kill -USR1` run the same code and log the same lines.

@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// Signals as actions, Workerman's table: INT/TERM stop, USR1/HUP reload,
 /// USR2 status snapshot, IO connections snapshot, CHLD reap.

@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// The `kill` fallback: SIGUSR2 writes the status table to statusFile, and
 /// SIGIO the connections to statusFile + `.connections`, for operators

@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// The status snapshot, built once for the `status` command and for the
 /// status file alike, so both carry the same figures. Figures from /proc are

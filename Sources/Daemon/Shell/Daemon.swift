@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// The I/O shell around the pure `Supervisor`: one thread, one epoll loop.
 ///

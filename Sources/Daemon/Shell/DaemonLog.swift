@@ -1,3 +1,4 @@
+import SupervisorCore
 import Glibc
 
 /// The daemon's log: one line per event, to stderr or the log file, through

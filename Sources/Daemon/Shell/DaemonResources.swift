@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// Everything the daemon must hold before it may supervise, acquired in the
 /// order that keeps a second daemon from disturbing the first: the orphan

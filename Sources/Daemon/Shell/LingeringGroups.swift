@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// Process groups of workers whose leader has exited while other members
 /// run on: a command that forks and exits (`sh -c 'sleep 1000 & exit 0'`, a

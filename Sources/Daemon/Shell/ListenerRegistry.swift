@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// The listening sockets the master binds once and hands down to every
 /// worker of a group at fd 3.. (systemd socket activation).

@@ -1,3 +1,4 @@
+import SupervisorCore
 import Glibc
 
 /// The workers' notify channels: one datagram socket per worker, bound in

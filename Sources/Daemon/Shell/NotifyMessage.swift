@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// One sd_notify datagram from a worker: newline-separated `KEY=VALUE`
 /// assignments (systemd's format), of which appd reads READY, STATUS,

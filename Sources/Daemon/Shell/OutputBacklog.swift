@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// The most recent lines the workers printed, for `logs`: a ring of
 /// `capacity` entries, so memory stays bounded however chatty they are.

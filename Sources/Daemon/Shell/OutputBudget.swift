@@ -1,3 +1,4 @@
+import SupervisorCore
 /// How much of one worker's output reaches the log: a token bucket of
 /// `bytesPerSecond`, holding up to one second's worth.
 ///

@@ -1,3 +1,4 @@
+import SupervisorCore
 /// Lets one event through per interval and counts the rest, so a worker
 /// spamming bad datagrams costs one log line per interval, not one each.
 final class RateLimiter {

@@ -1,3 +1,4 @@
+import SupervisorCore
 /// Spawn orders in the order the core gave them, taken a slice per loop
 /// turn: a FIFO whose `popFirst` costs O(1) (the taken prefix is dropped in
 /// bulk once it outgrows what is left).

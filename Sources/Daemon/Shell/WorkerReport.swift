@@ -1,4 +1,5 @@
 import Shared
+import SupervisorCore
 
 /// What a worker said about itself on its notify socket, kept by pid for
 /// status: its STATUS= text and its APPSTATS= counters.

@@ -1,3 +1,4 @@
+import SupervisorCore
 /// CPU % of each process from the difference between two of its samples,
 /// kept by the master between requests, so a `status` never sleeps to
 /// measure.

@@ -1,3 +1,4 @@
+import SupervisorCore
 import Glibc
 
 /// Gathers `WorkerStats` for the pids of a request, when a client asks

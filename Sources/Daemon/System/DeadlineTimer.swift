@@ -1,3 +1,4 @@
+import SupervisorCore
 import CSystem
 import Glibc
 

@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// The sockets the master binds once for a group and hands to every worker at
 /// fd 3.. (LISTEN_FDS). They stay open across reloads, so a reload never

@@ -1,3 +1,4 @@
+import SupervisorCore
 import Glibc
 
 extension MonotonicInstant {

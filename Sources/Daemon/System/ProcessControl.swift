@@ -1,6 +1,7 @@
 import CSystem
 import Glibc
 import Shared
+import SupervisorCore
 
 /// Signals and reaping: what the master does to its children.
 enum ProcessControl {

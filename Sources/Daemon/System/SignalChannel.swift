@@ -1,6 +1,7 @@
 import CSystem
 import Glibc
 import Shared
+import SupervisorCore
 
 /// A signalfd: blocked signals become readable events on the master's one
 /// event loop instead of handlers that interrupt it.

@@ -1,5 +1,6 @@
 import Glibc
 import Shared
+import SupervisorCore
 
 /// The calling thread's signal mask and the process's dispositions.
 ///

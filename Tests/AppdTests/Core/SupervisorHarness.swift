@@ -1,4 +1,5 @@
 @testable import appd
+@testable import SupervisorCore
 import Shared
 
 /// Swift Testing has an `ExitStatus` of its own; in these tests the name means ours.

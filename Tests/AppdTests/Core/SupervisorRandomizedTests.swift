@@ -1,5 +1,6 @@
 import Testing
 @testable import appd
+@testable import SupervisorCore
 import Shared
 
 /// SplitMix64: a tiny seeded generator, so a failing sequence replays exactly.

@@ -1,5 +1,6 @@
 import Testing
 @testable import appd
+@testable import SupervisorCore
 import Shared
 
 /// Start-first rolling reload: the successor runs beside the old process

@@ -1,5 +1,6 @@
 import Testing
 @testable import appd
+@testable import SupervisorCore
 import Shared
 
 @Suite struct SupervisorStartAndRespawn {

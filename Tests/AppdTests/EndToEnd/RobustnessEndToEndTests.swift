@@ -195,7 +195,11 @@ extension EndToEnd {
 
         @Test("what an exited worker forked still dies with a master killed by SIGKILL")
         func orphansOfAnExitedWorkerDieWithTheMaster() async throws {
-            let leaver = GroupSpec(name: "leaver", command: ["/bin/sh", "-c", "sleep 4321 & sleep 0.3; exit 0"], count: 1)
+            // The sleep ignores the SIGTERM appd sends what an exited worker
+            // left (SIGKILL would follow after the 10 s stopTimeout): the
+            // master is killed before that.
+            var leaver = GroupSpec(name: "leaver", command: ["/bin/sh", "-c", "(trap '' TERM; exec sleep 4321) & sleep 0.3; exit 0"], count: 1)
+            leaver.stopTimeout = 10
             try await withDaemon(DaemonSpec(groups: [leaver])) { daemon in
                 let orphan = try await daemon.waitFor("the first worker to exit, leaving its sleep behind") { () -> Int32? in
                     guard daemon.log.contains("exited 0") else { return nil }

@@ -1,15 +1,15 @@
 import Shared
 
 /// Identifies a worker slot: a group and a worker id in `0..<count`.
-struct WorkerRef: Hashable, Sendable, CustomStringConvertible {
-    var group: String
-    var id: Int
+public struct WorkerRef: Hashable, Sendable, CustomStringConvertible {
+    public internal(set) var group: String
+    public internal(set) var id: Int
 
-    var description: String { "\(group)#\(id)" }
+    public var description: String { "\(group)#\(id)" }
 }
 
 /// Something that happened, fed by the shell into the core.
-enum SupervisorEvent: Sendable, Equatable {
+public enum SupervisorEvent: Sendable, Equatable {
     /// `waitpid` reported this pid; it may also be a reparented grandchild.
     case childExited(pid: Int32, status: ExitStatus)
     /// The shell carried out a `.spawn` effect and the process exists.
@@ -30,7 +30,7 @@ enum SupervisorEvent: Sendable, Equatable {
 /// Something an operator asked for, by signal or over the control socket.
 /// Both paths go through the same request, so `kill -USR1` and
 /// `appctl reload` behave identically.
-enum SupervisorRequest: Sendable, Equatable {
+public enum SupervisorRequest: Sendable, Equatable {
     /// Stop every group and exit (SIGINT, SIGTERM, `appctl stop`).
     case stopDaemon
     /// Apply `config` (when given: groups added, removed, resized,
@@ -45,13 +45,13 @@ enum SupervisorRequest: Sendable, Equatable {
 }
 
 /// Why the core refused a request; the shell turns it into an error reply.
-enum RequestRejection: Error, Equatable, CustomStringConvertible {
+public enum RequestRejection: Error, Equatable, CustomStringConvertible {
     case unknownGroup(String)
     case reloadInProgress(group: String)
     case daemonStopping
     case invalidCount(Int)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .unknownGroup(let name): return "no group named '\(name)'"
         case .reloadInProgress(let group): return "group '\(group)' is already reloading"

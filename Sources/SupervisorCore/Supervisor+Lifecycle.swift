@@ -86,7 +86,7 @@ extension Supervisor {
     }
 
     /// The group, slot and role of a live process.
-    func locate(_ pid: Int32) -> (Int, Int, ProcessRole)? {
+    public func locate(_ pid: Int32) -> (Int, Int, ProcessRole)? {
         guard let ref = owners[pid], let g = groupIndex(of: ref), ref.id < groups[g].slots.count,
               let role = groups[g].slots[ref.id].role(of: pid) else { return nil }
         return (g, ref.id, role)
@@ -255,7 +255,7 @@ extension Supervisor {
     /// the core no longer wants it, else with the group's settings and
     /// generation of this moment (a reload may have come meanwhile: every
     /// spawn after it uses the new settings, and counts as current).
-    func orderToCarryOut(_ order: SpawnOrder) -> SpawnOrder? {
+    public func orderToCarryOut(_ order: SpawnOrder) -> SpawnOrder? {
         guard let g = groupIndex(of: order.worker), order.worker.id < groups[g].slots.count,
               isAwaitingSpawn(g, order.worker.id, order.role), slotWanted(g, order.worker.id) else { return nil }
         if order.role == .successor,

@@ -1,20 +1,20 @@
 import Shared
 
 /// How a slot's last process ended, kept for status and for the log.
-struct LastExit: Sendable, Equatable {
-    enum Cause: Sendable, Equatable {
+public struct LastExit: Sendable, Equatable {
+    public enum Cause: Sendable, Equatable {
         case exited(ExitStatus)
         case spawnFailed(String)
     }
-    var cause: Cause
-    var at: MonotonicInstant
-    var uptime: Double
+    public internal(set) var cause: Cause
+    public internal(set) var at: MonotonicInstant
+    public internal(set) var uptime: Double
     /// Why appd had asked it to stop; nil when it ended on its own.
-    var stopReason: StopReason?
+    public internal(set) var stopReason: StopReason?
     /// Set when the fatal signal was appd's own SIGKILL after stopTimeout.
-    var killedAfterTimeout: Double?
+    public internal(set) var killedAfterTimeout: Double?
 
-    var description: String {
+    public var description: String {
         switch cause {
         case .spawnFailed(let reason): return "failed to start: \(reason)"
         case .exited(let status):
@@ -27,7 +27,7 @@ struct LastExit: Sendable, Equatable {
 }
 
 /// Which of a slot's processes a pid is.
-enum ProcessRole: Sendable, Equatable {
+public enum ProcessRole: Sendable, Equatable {
     /// The slot's process: serving, or on its way to.
     case current
     /// A start-first reload's replacement, starting beside `current`.
@@ -44,8 +44,8 @@ enum ProcessRole: Sendable, Equatable {
 /// id: the current one serving and its successor starting; once the
 /// successor is ready it becomes current and the old one is outgoing until
 /// it exits.
-struct WorkerSlot: Sendable, Equatable {
-    enum State: Sendable, Equatable {
+public struct WorkerSlot: Sendable, Equatable {
+    public enum State: Sendable, Equatable {
         /// Nothing running and nothing planned: the group is stopped.
         case empty
         /// A `.spawn` effect is out; the shell answers before the next event.
@@ -57,38 +57,38 @@ struct WorkerSlot: Sendable, Equatable {
 
     /// A successor is spawned and answered within one call, so outside the
     /// core it is always live; `.spawning` exists only between the two.
-    enum Successor: Sendable, Equatable {
+    public enum Successor: Sendable, Equatable {
         case spawning
         case live(WorkerProcess)
     }
 
-    let id: Int
-    var state: State = .empty
-    var successor: Successor?
-    var outgoing: WorkerProcess?
+    public let id: Int
+    public internal(set) var state: State = .empty
+    public internal(set) var successor: Successor?
+    public internal(set) var outgoing: WorkerProcess?
     /// Respawns after exits appd did not ask for (or had to force).
-    var restarts = 0
+    public internal(set) var restarts = 0
     /// Quick deaths in a row, for `RestartBackoff`.
-    var consecutiveFailures = 0
-    var lastExit: LastExit?
+    public internal(set) var consecutiveFailures = 0
+    public internal(set) var lastExit: LastExit?
 
-    init(id: Int) { self.id = id }
+    public init(id: Int) { self.id = id }
 
-    var process: WorkerProcess? {
+    public var process: WorkerProcess? {
         if case .live(let process) = state { return process }
         return nil
     }
 
-    var liveSuccessor: WorkerProcess? {
+    public var liveSuccessor: WorkerProcess? {
         if case .live(let process) = successor { return process }
         return nil
     }
 
     /// Every live process of the slot, current first.
-    var processes: [WorkerProcess] { [process, liveSuccessor, outgoing].compactMap { $0 } }
+    public var processes: [WorkerProcess] { [process, liveSuccessor, outgoing].compactMap { $0 } }
 
     /// Nothing running, starting or stopping here.
-    var isQuiet: Bool {
+    public var isQuiet: Bool {
         guard successor == nil, outgoing == nil else { return false }
         switch state {
         case .empty, .backingOff: return true
@@ -96,7 +96,7 @@ struct WorkerSlot: Sendable, Equatable {
         }
     }
 
-    func role(of pid: Int32) -> ProcessRole? {
+    public func role(of pid: Int32) -> ProcessRole? {
         if process?.pid == pid { return .current }
         if liveSuccessor?.pid == pid { return .successor }
         if outgoing?.pid == pid { return .outgoing }

@@ -6,12 +6,12 @@ import Shared
 /// read it, so what is armed is exactly what is handled.
 extension Supervisor {
     /// What falls due at one of a slot's deadlines.
-    enum Due: Sendable, Equatable {
+    public enum Due: Sendable, Equatable {
         case backoffEnds
         case process(pid: Int32, ProcessDeadline)
     }
 
-    static func deadlines(of slot: WorkerSlot) -> [(at: MonotonicInstant, due: Due)] {
+    public static func deadlines(of slot: WorkerSlot) -> [(at: MonotonicInstant, due: Due)] {
         var deadlines: [(at: MonotonicInstant, due: Due)] = []
         if case .backingOff(let until) = slot.state { deadlines.append((until, .backoffEnds)) }
         for process in slot.processes {
@@ -22,7 +22,7 @@ extension Supervisor {
 
     /// The earliest deadline; nil when nothing is scheduled, so an idle
     /// master never wakes up.
-    var nextDeadline: MonotonicInstant? {
+    public var nextDeadline: MonotonicInstant? {
         groups.lazy.flatMap(\.slots).flatMap { Self.deadlines(of: $0).map(\.at) }.min()
     }
 

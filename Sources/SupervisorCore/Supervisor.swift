@@ -11,32 +11,32 @@ import Shared
 /// ordering of events. (Its state is internal rather than private only so
 /// the extensions in the sibling files can reach it; the shell reads it,
 /// never writes it.)
-struct Supervisor: Sendable {
-    var groups: [WorkerGroup]
+public struct Supervisor: Sendable {
+    public internal(set) var groups: [WorkerGroup]
     /// pid → slot, for every live process (current, successor, outgoing).
-    var owners: [Int32: WorkerRef] = [:]
+    public internal(set) var owners: [Int32: WorkerRef] = [:]
     /// A daemon stop is under way: nothing is respawned.
-    var isStopping = false
+    public internal(set) var isStopping = false
     /// The `.exit` effect has been emitted.
-    var isFinished = false
-    let backoff: RestartBackoff
+    public internal(set) var isFinished = false
+    public let backoff: RestartBackoff
     /// Effects collected during one call, returned and cleared at its end.
-    var pending: [SupervisorEffect] = []
+    public internal(set) var pending: [SupervisorEffect] = []
 
-    init(config: DaemonConfig, backoff: RestartBackoff = RestartBackoff()) {
+    public init(config: DaemonConfig, backoff: RestartBackoff = RestartBackoff()) {
         self.groups = config.groups.map(WorkerGroup.init(config:))
         self.backoff = backoff
     }
 
     /// Starts every slot of every group.
-    mutating func start(now: MonotonicInstant) -> [SupervisorEffect] {
+    public mutating func start(now: MonotonicInstant) -> [SupervisorEffect] {
         for g in groups.indices {
             for id in groups[g].slots.indices { spawn(g, id) }
         }
         return takeEffects()
     }
 
-    mutating func handle(_ event: SupervisorEvent, now: MonotonicInstant) -> [SupervisorEffect] {
+    public mutating func handle(_ event: SupervisorEvent, now: MonotonicInstant) -> [SupervisorEffect] {
         assert(pending.isEmpty, "effects left over from an earlier call")
         switch event {
         case .spawned(let ref, let role, let pid): processSpawned(ref, role, pid: pid, now: now)
@@ -51,19 +51,19 @@ struct Supervisor: Sendable {
     }
 
     /// Live processes (every role and phase), for counting and invariant checks.
-    var liveProcessCount: Int { owners.count }
+    public var liveProcessCount: Int { owners.count }
 
-    func owner(of pid: Int32) -> WorkerRef? { owners[pid] }
+    public func owner(of pid: Int32) -> WorkerRef? { owners[pid] }
 
-    func group(named name: String) -> WorkerGroup? { groups.first { $0.name == name } }
+    public func group(named name: String) -> WorkerGroup? { groups.first { $0.name == name } }
 
     /// Whether any group is in the middle of a rolling reload.
-    var isReloading: Bool { groups.contains { $0.reload != nil } }
+    public var isReloading: Bool { groups.contains { $0.reload != nil } }
 
     /// Every group setting a process may still be respawned with: each
     /// group's own, and the one a reload in flight would roll back to. The
     /// shell keeps the listening sockets these name.
-    var configsInUse: [GroupConfig] {
+    public var configsInUse: [GroupConfig] {
         groups.filter { !$0.retiring }.flatMap { [$0.config] + ($0.reload?.rollback.map { [$0] } ?? []) }
     }
 
@@ -81,12 +81,12 @@ struct Supervisor: Sendable {
     }
 
     /// The group a request names; groups being removed are no longer addressable.
-    func groupIndex(named name: String) -> Int? { groups.firstIndex { $0.name == name && !$0.retiring } }
+    public func groupIndex(named name: String) -> Int? { groups.firstIndex { $0.name == name && !$0.retiring } }
 
     /// The group a slot belongs to, retiring or not: its processes still report.
-    func groupIndex(of ref: WorkerRef) -> Int? { groups.firstIndex { $0.name == ref.group } }
+    public func groupIndex(of ref: WorkerRef) -> Int? { groups.firstIndex { $0.name == ref.group } }
 
-    func ref(_ g: Int, _ id: Int) -> WorkerRef { WorkerRef(group: groups[g].name, id: id) }
+    public func ref(_ g: Int, _ id: Int) -> WorkerRef { WorkerRef(group: groups[g].name, id: id) }
 
     /// Asks the shell for the slot's current process, with the group's
     /// settings and generation as they are now.
@@ -136,7 +136,7 @@ struct Supervisor: Sendable {
     }
 
     /// Whether a slot should hold a process right now.
-    func slotWanted(_ g: Int, _ id: Int) -> Bool {
+    public func slotWanted(_ g: Int, _ id: Int) -> Bool {
         !isStopping && groups[g].wantsRunning && id < groups[g].config.count
     }
 

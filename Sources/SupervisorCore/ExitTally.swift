@@ -5,7 +5,7 @@ import Shared
 /// not failures even when the program dies by the signal it was sent
 /// (uvicorn and `python -m http.server` do); what appd had to do because the
 /// program misbehaved is, each under its own reason.
-enum FailureKind: Hashable, Sendable, Comparable, CustomStringConvertible {
+public enum FailureKind: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// It exited or died on its own with this status (not `exited 0`).
     case status(ExitStatus)
     /// appd stopped it because it was not ready within its readiness deadline.
@@ -17,7 +17,7 @@ enum FailureKind: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// A stable key for tallies and JSON: "exit:3", "signal:KILL",
     /// "not-ready", "watchdog", "spawn-failed".
-    var key: String {
+    public var key: String {
         switch self {
         case .status(let status): return status.key
         case .notReady: return "not-ready"
@@ -26,7 +26,7 @@ enum FailureKind: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
-    var description: String {
+    public var description: String {
         switch self {
         case .status(let status): return status.description
         case .notReady: return "stopped: not ready in time"
@@ -35,17 +35,17 @@ enum FailureKind: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
-    static func < (lhs: FailureKind, rhs: FailureKind) -> Bool { lhs.key < rhs.key }
+    public static func < (lhs: FailureKind, rhs: FailureKind) -> Bool { lhs.key < rhs.key }
 }
 
 /// Every exit of a group's processes, and its failures by reason.
-struct ExitTally: Sendable, Equatable {
+public struct ExitTally: Sendable, Equatable {
     /// Process exits seen, asked for or not: adds up to the exits reaped.
-    private(set) var exits = 0
-    private(set) var counts: [FailureKind: Int] = [:]
+    public private(set) var exits = 0
+    public private(set) var counts: [FailureKind: Int] = [:]
 
     /// Failures, most frequent first (ties by key, for stable output).
-    var failures: [(kind: FailureKind, count: Int)] {
+    public var failures: [(kind: FailureKind, count: Int)] {
         counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .map { (kind: $0.key, count: $0.value) }
     }

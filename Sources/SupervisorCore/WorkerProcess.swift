@@ -1,7 +1,7 @@
 import Shared
 
 /// Why appd asked a process to stop; decides what its exit means.
-enum StopReason: Sendable, Equatable, CustomStringConvertible {
+public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// Its group or the daemon is stopping, or the slot was scaled away.
     case shutdown
     /// Replaced by a rolling reload.
@@ -17,7 +17,7 @@ enum StopReason: Sendable, Equatable, CustomStringConvertible {
 
     /// The failure this stop stands for; nil when appd stopped a process
     /// that was doing nothing wrong.
-    var failure: FailureKind? {
+    public var failure: FailureKind? {
         switch self {
         case .notReady: return .notReady
         case .watchdog: return .watchdog
@@ -25,7 +25,7 @@ enum StopReason: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    var description: String {
+    public var description: String {
         switch self {
         case .shutdown: return "stop"
         case .reload: return "reload"
@@ -38,20 +38,20 @@ enum StopReason: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A stop in progress: the signal sent, and when SIGKILL follows.
-struct StopOrder: Sendable, Equatable {
-    var reason: StopReason
-    var signal: UnixSignal
-    var stopTimeout: Double
-    var killAt: MonotonicInstant
-    var killSent = false
+public struct StopOrder: Sendable, Equatable {
+    public internal(set) var reason: StopReason
+    public internal(set) var signal: UnixSignal
+    public internal(set) var stopTimeout: Double
+    public internal(set) var killAt: MonotonicInstant
+    public internal(set) var killSent = false
 }
 
 /// One live process: a slot's current process, a reload's successor
 /// beside it, or an outgoing process stopping after its successor took over.
-struct WorkerProcess: Sendable, Equatable {
+public struct WorkerProcess: Sendable, Equatable {
     /// Where the process stands. Each readiness rule has its own phase, so
     /// a deadline means one thing only.
-    enum Phase: Sendable, Equatable {
+    public enum Phase: Sendable, Equatable {
         /// `readiness: "notify"`: waiting for READY=1 until `deadline`.
         case awaitingReady(deadline: MonotonicInstant)
         /// `readiness: {afterSeconds}`: counts as ready at `readyAt` if it is still up.
@@ -62,27 +62,27 @@ struct WorkerProcess: Sendable, Equatable {
         case stopping(StopOrder)
     }
 
-    var pid: Int32
+    public internal(set) var pid: Int32
     /// The group's generation when it was spawned (`APP_WORKER_GENERATION`);
     /// a rolling reload replaces every process older than the group's.
-    var generation: Int
-    var startedAt: MonotonicInstant
-    var phase: Phase
+    public internal(set) var generation: Int
+    public internal(set) var startedAt: MonotonicInstant
+    public internal(set) var phase: Phase
     /// When it became ready; nil if it never did. Kept while it stops: a
     /// process that was ready had a healthy start, whatever ends it.
-    var readySince: MonotonicInstant?
+    public internal(set) var readySince: MonotonicInstant?
 
-    var isStopping: Bool {
+    public var isStopping: Bool {
         if case .stopping = phase { return true }
         return false
     }
 
-    var stopOrder: StopOrder? {
+    public var stopOrder: StopOrder? {
         if case .stopping(let order) = phase { return order }
         return nil
     }
 
-    var isReady: Bool {
+    public var isReady: Bool {
         if case .ready = phase { return true }
         return false
     }
@@ -90,7 +90,7 @@ struct WorkerProcess: Sendable, Equatable {
     /// The one moment this process needs attention without an event, and
     /// what is due then. Both `Supervisor.nextDeadline` and the deadline
     /// processing read it, so they cannot disagree.
-    var deadline: (at: MonotonicInstant, due: ProcessDeadline)? {
+    public var deadline: (at: MonotonicInstant, due: ProcessDeadline)? {
         switch phase {
         case .awaitingReady(let deadline): return (deadline, .readinessTimeout)
         case .warmingUp(let readyAt): return (readyAt, .warmedUp)
@@ -101,7 +101,7 @@ struct WorkerProcess: Sendable, Equatable {
 }
 
 /// What falls due at a process's deadline.
-enum ProcessDeadline: Sendable, Equatable {
+public enum ProcessDeadline: Sendable, Equatable {
     case readinessTimeout
     case warmedUp
     case watchdogExpired

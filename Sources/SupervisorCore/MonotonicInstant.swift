@@ -2,17 +2,17 @@
 ///
 /// The supervisor core never reads a clock: the shell passes `now` with every
 /// event, so tests drive the core with a fake clock and run in microseconds.
-struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConvertible {
-    var nanoseconds: UInt64
+public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public internal(set) var nanoseconds: UInt64
 
-    init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
+    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
-    init(seconds: Double) { self.nanoseconds = Self.nanoseconds(seconds) }
+    public init(seconds: Double) { self.nanoseconds = Self.nanoseconds(seconds) }
 
-    var seconds: Double { Double(nanoseconds) / 1e9 }
+    public var seconds: Double { Double(nanoseconds) / 1e9 }
 
     /// Saturates at the end of time: a huge timeout means "never", not a trap.
-    func adding(seconds: Double) -> MonotonicInstant {
+    public func adding(seconds: Double) -> MonotonicInstant {
         let (sum, overflow) = nanoseconds.addingReportingOverflow(Self.nanoseconds(seconds))
         return MonotonicInstant(nanoseconds: overflow ? .max : sum)
     }
@@ -25,13 +25,13 @@ struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 
     /// Seconds from `earlier` to self; 0 when `earlier` is later.
-    func seconds(since earlier: MonotonicInstant) -> Double {
+    public func seconds(since earlier: MonotonicInstant) -> Double {
         nanoseconds >= earlier.nanoseconds ? Double(nanoseconds - earlier.nanoseconds) / 1e9 : 0
     }
 
-    static func < (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+    public static func < (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 
-    var description: String { String(format3(seconds)) + "s" }
+    public var description: String { String(format3(seconds)) + "s" }
 }
 
 private func format3(_ value: Double) -> String {

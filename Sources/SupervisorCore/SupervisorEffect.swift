@@ -1,7 +1,7 @@
 import Shared
 
 /// Something the core wants done; the shell carries it out in order.
-enum SupervisorEffect: Sendable, Equatable {
+public enum SupervisorEffect: Sendable, Equatable {
     /// Start a process for this slot, then feed back `.spawned` or `.spawnFailed`.
     case spawn(SpawnOrder)
     /// A signal for the process alone (SIGUSR1 for a non-reloadable
@@ -20,25 +20,30 @@ enum SupervisorEffect: Sendable, Equatable {
 
 /// What to start: the slot, in which role, and the group's configuration
 /// and generation at the time.
-struct SpawnOrder: Sendable, Equatable {
-    var worker: WorkerRef
+public struct SpawnOrder: Sendable, Equatable {
+    public internal(set) var worker: WorkerRef
     /// `.current`, or `.successor` for a start-first reload's replacement.
-    var role: ProcessRole
-    var generation: Int
-    var config: GroupConfig
+    public internal(set) var role: ProcessRole
+    public internal(set) var generation: Int
+    public internal(set) var config: GroupConfig
 }
 
-struct LogRecord: Sendable, Equatable, CustomStringConvertible {
-    enum Level: String, Sendable { case info, warning, error }
-    var level: Level
-    var message: String
+public struct LogRecord: Sendable, Equatable, CustomStringConvertible {
+    public enum Level: String, Sendable { case info, warning, error }
+    public internal(set) var level: Level
+    public internal(set) var message: String
 
-    var description: String { "[\(level.rawValue)] \(message)" }
+    public init(level: Level, message: String) {
+        self.level = level
+        self.message = message
+    }
+
+    public var description: String { "[\(level.rawValue)] \(message)" }
 }
 
 /// Milestones of long-running requests, routed by the shell to the clients
 /// that asked.
-enum SupervisorNotice: Sendable, Equatable {
+public enum SupervisorNotice: Sendable, Equatable {
     /// A reload was accepted and will report on exactly these groups, each
     /// with one `reloadFinished`.
     case reloadBegan(groups: [String])

@@ -7,14 +7,16 @@
 /// that dies sooner is failing: each further quick death doubles the wait,
 /// from `initialDelay` up to `maximumDelay`, so a crash loop costs almost
 /// nothing and never spins.
-struct RestartBackoff: Sendable, Equatable {
-    var stableUptime: Double = 1
-    var initialDelay: Double = 0.1
-    var maximumDelay: Double = 30
+public struct RestartBackoff: Sendable, Equatable {
+    public internal(set) var stableUptime: Double = 1
+    public internal(set) var initialDelay: Double = 0.1
+    public internal(set) var maximumDelay: Double = 30
+
+    public init() {}
 
     /// The delay before the next start after `consecutiveFailures` quick deaths
     /// in a row (0 means the last process was healthy).
-    func delay(afterConsecutiveFailures consecutiveFailures: Int) -> Double {
+    public func delay(afterConsecutiveFailures consecutiveFailures: Int) -> Double {
         guard consecutiveFailures > 0 else { return 0 }
         let doublings = min(consecutiveFailures - 1, 30)
         return min(initialDelay * Double(1 << doublings), maximumDelay)
@@ -22,7 +24,7 @@ struct RestartBackoff: Sendable, Equatable {
 
     /// Whether a process that lived `uptime` seconds, and did or did not
     /// become ready, died too soon to count as healthy.
-    func isQuickDeath(uptime: Double, becameReady: Bool) -> Bool {
+    public func isQuickDeath(uptime: Double, becameReady: Bool) -> Bool {
         !becameReady || uptime < stableUptime
     }
 }

@@ -7,15 +7,15 @@
 /// healthy threshold would otherwise be respawned as fast as they die, and
 /// the master would do nothing else. Past the limit, restarts are spread
 /// out so that the window never holds more than `limit`.
-struct RestartIntensity: Sendable, Equatable {
-    static let window = 10.0
+public struct RestartIntensity: Sendable, Equatable {
+    public static let window = 10.0
 
     /// At least 10, and twice the group's count: every process may restart
     /// twice in a window before the group is held back.
-    static func limit(forCount count: Int) -> Int { max(10, 2 * count) }
+    public static func limit(forCount count: Int) -> Int { max(10, 2 * count) }
 
     /// The last `limit` restart times (scheduled ones included), oldest first.
-    private(set) var recent: [MonotonicInstant] = []
+    public private(set) var recent: [MonotonicInstant] = []
 
     /// Books a restart wanted at `earliest` and returns when it may happen:
     /// `earliest`, or later when the window is full.

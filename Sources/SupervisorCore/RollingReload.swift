@@ -1,8 +1,8 @@
 import Shared
 
 /// One slot being replaced by a rolling reload, and how far it got.
-struct ReloadStep: Sendable, Equatable {
-    enum Phase: Sendable, Equatable {
+public struct ReloadStep: Sendable, Equatable {
+    public enum Phase: Sendable, Equatable {
         /// Start-first: the successor runs beside the old process until ready.
         case successorStarting
         /// Start-first: the successor took over; the old process is stopping.
@@ -15,10 +15,10 @@ struct ReloadStep: Sendable, Equatable {
         case replacementStarting
     }
 
-    let slot: Int
+    public let slot: Int
     /// The process being replaced; nil when the slot was not running.
-    let oldPid: Int32?
-    var phase: Phase
+    public let oldPid: Int32?
+    public internal(set) var phase: Phase
 }
 
 /// A rolling reload in progress for one group.
@@ -27,30 +27,30 @@ struct ReloadStep: Sendable, Equatable {
 /// are out of date, so a process that crashed and came back mid-reload is
 /// already current and skipped. A second reload asked meanwhile is refused
 /// (`busy`); the shell queues one asked by signal until this one ends.
-struct RollingReload: Sendable, Equatable {
-    let strategy: ReloadStrategy
+public struct RollingReload: Sendable, Equatable {
+    public let strategy: ReloadStrategy
     /// Slots in flight at once: `maxSurge` start-first, one stop-first.
-    let width: Int
-    var steps: [ReloadStep] = []
-    var result = ReloadResult(outcome: .completed)
+    public let width: Int
+    public internal(set) var steps: [ReloadStep] = []
+    public internal(set) var result = ReloadResult(outcome: .completed)
     /// The group's settings before this reload applied new ones: restored
     /// when the reload fails, so a crash of a process that was never
     /// replaced respawns the release that worked, not the one that failed.
-    let rollback: GroupConfig?
+    public let rollback: GroupConfig?
 
-    init(strategy: ReloadStrategy, maxSurge: Int, rollback: GroupConfig?, notes: [String]) {
+    public init(strategy: ReloadStrategy, maxSurge: Int, rollback: GroupConfig?, notes: [String]) {
         self.strategy = strategy
         self.width = strategy == .startFirst ? maxSurge : 1
         self.rollback = rollback
         self.result.notes = notes
     }
 
-    func stepIndex(slot: Int) -> Int? { steps.firstIndex { $0.slot == slot } }
+    public func stepIndex(slot: Int) -> Int? { steps.firstIndex { $0.slot == slot } }
 }
 
 /// How one group's reload ended, for the log and the requester.
-struct ReloadResult: Sendable, Equatable {
-    enum Outcome: Sendable, Equatable {
+public struct ReloadResult: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
         /// Every out-of-date process was replaced.
         case completed
         /// A non-reloadable group: each process got SIGUSR1 and kept running.
@@ -58,15 +58,15 @@ struct ReloadResult: Sendable, Equatable {
         /// Stopped early; the processes not yet replaced keep serving.
         case aborted(reason: String)
     }
-    var outcome: Outcome
+    public internal(set) var outcome: Outcome
     /// Processes replaced by a ready successor.
-    var replaced = 0
+    public internal(set) var replaced = 0
     /// Slots that were not running (backing off) and were started.
-    var started = 0
+    public internal(set) var started = 0
     /// What the operator should know: a count the config changed, a
     /// setting that needs a restart to apply.
-    var notes: [String] = []
+    public internal(set) var notes: [String] = []
     /// The process whose failure aborted the reload, when there was one:
     /// the shell adds its last lines of output to the report.
-    var failedPid: Int32?
+    public internal(set) var failedPid: Int32?
 }

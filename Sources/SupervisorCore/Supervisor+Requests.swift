@@ -5,7 +5,7 @@ import Shared
 extension Supervisor {
     /// Every rejection is thrown before anything changes, so a refused
     /// request leaves no state change and no effect behind.
-    mutating func apply(_ request: SupervisorRequest, now: MonotonicInstant) throws(RequestRejection) -> [SupervisorEffect] {
+    public mutating func apply(_ request: SupervisorRequest, now: MonotonicInstant) throws(RequestRejection) -> [SupervisorEffect] {
         assert(pending.isEmpty, "effects left over from an earlier call")
         if isStopping, request != .stopDaemon { throw .daemonStopping }
         switch request {
@@ -33,7 +33,7 @@ extension Supervisor {
         return takeEffects()
     }
 
-    func index(of name: String) throws(RequestRejection) -> Int {
+    public func index(of name: String) throws(RequestRejection) -> Int {
         guard let g = groupIndex(named: name) else { throw .unknownGroup(name) }
         return g
     }

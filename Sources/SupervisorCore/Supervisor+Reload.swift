@@ -36,10 +36,10 @@ extension Supervisor {
     }
 
     /// What applying a new config did, per group, for the reload's report.
-    struct ConfigChanges {
-        var previous: [String: GroupConfig] = [:]
-        var added: Set<String> = []
-        var notes: [String: [String]] = [:]
+    public struct ConfigChanges {
+        public internal(set) var previous: [String: GroupConfig] = [:]
+        public internal(set) var added: Set<String> = []
+        public internal(set) var notes: [String: [String]] = [:]
     }
 
     private mutating func beginReload(_ g: Int, changes: ConfigChanges, now: MonotonicInstant) {

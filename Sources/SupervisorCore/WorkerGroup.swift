@@ -2,38 +2,38 @@ import Shared
 
 /// A group's runtime state: its configuration, its slots, what the operator
 /// wants of it, and its exit tally.
-struct WorkerGroup: Sendable, Equatable {
-    var config: GroupConfig
+public struct WorkerGroup: Sendable, Equatable {
+    public internal(set) var config: GroupConfig
     /// Indexed by worker id: `slots[i].id == i`. Slots beyond `count` linger
     /// only while their process stops after a scale-down, and always form a
     /// suffix, so the indexing holds.
-    var slots: [WorkerSlot]
+    public internal(set) var slots: [WorkerSlot]
     /// false after `stop group` or when removed by a reload: no respawns.
-    var wantsRunning = true
+    public internal(set) var wantsRunning = true
     /// Removed from the config by a reload: dropped once its slots are empty.
-    var retiring = false
+    public internal(set) var retiring = false
     /// Raised by every reload; processes of older generations get replaced.
-    var generation = 0
-    var reload: RollingReload?
-    var exits = ExitTally()
+    public internal(set) var generation = 0
+    public internal(set) var reload: RollingReload?
+    public internal(set) var exits = ExitTally()
     /// Why the last reload failed; cleared when a later one completes.
-    var degradedReason: String?
-    var intensity = RestartIntensity()
+    public internal(set) var degradedReason: String?
+    public internal(set) var intensity = RestartIntensity()
     /// Restarts are held back until then: the group restarts too often.
-    var restartsHeldUntil: MonotonicInstant?
+    public internal(set) var restartsHeldUntil: MonotonicInstant?
 
-    init(config: GroupConfig) {
+    public init(config: GroupConfig) {
         self.config = config
         self.slots = (0..<config.count).map(WorkerSlot.init(id:))
     }
 
-    var name: String { config.name }
+    public var name: String { config.name }
 
-    var isQuiet: Bool { slots.allSatisfy(\.isQuiet) }
+    public var isQuiet: Bool { slots.allSatisfy(\.isQuiet) }
 
     /// The slots' current processes, for signalling and status.
-    var liveProcesses: [WorkerProcess] { slots.compactMap(\.process) }
+    public var liveProcesses: [WorkerProcess] { slots.compactMap(\.process) }
 
     /// Current processes that are ready and not stopping: what serves.
-    var readyCount: Int { slots.prefix(config.count).filter { $0.process?.isReady == true }.count }
+    public var readyCount: Int { slots.prefix(config.count).filter { $0.process?.isReady == true }.count }
 }
