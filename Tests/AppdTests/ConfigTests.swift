@@ -504,3 +504,15 @@ func eachProblemNamesItsFieldAndWhatIsWrong(_ errorCase: ConfigErrorCase) throws
         #expect(text.contains("groups[0].watchdogSeconds: must be greater than 0, got -1"), "\(text)")
     }
 }
+
+@Test func aConfigPathThatIsAFIFOIsRefusedWithoutBlocking() throws {
+    let scratch = try ScratchDirectory()
+    let fifo = scratch.path + "/appd.json"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    // No writer ever opens it: a blocking open would never return.
+    #expect {
+        _ = try ConfigLoader.load(path: fifo)
+    } throws: { error in
+        "\(error)".contains("cannot read: not a regular file")
+    }
+}

@@ -7,11 +7,27 @@ import Glibc
 /// internationalisation stack into both binaries, and they blur the OS's
 /// reason for a failure ("No such file or directory") behind their own.
 enum ConfigFileSystem {
-    /// The whole file, or the OS's reason it could not be read.
+    /// The largest config read; beyond, it is refused rather than read.
+    static let maximumSize = 4 << 20
+
+    /// The whole file, or the OS's reason it could not be read. Only a
+    /// regular file is read: the daemon re-reads its config on SIGHUP, and
+    /// a FIFO or a device at that path would block the open or the read, and
+    /// with it all supervision. So the open does not block (O_NONBLOCK) and
+    /// anything but a regular file is refused before a byte is read.
     static func contents(of path: String) -> Result<[UInt8], ReadFailure> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { return .failure(ReadFailure(errno: errno)) }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .failure(ReadFailure(errno: errno)) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return .failure(ReadFailure(errno: EISDIR))
+        case S_IFIFO: return .failure(ReadFailure(reason: "not a regular file (a FIFO)"))
+        default: return .failure(ReadFailure(reason: "not a regular file"))
+        }
+        guard info.st_size <= maximumSize else { return .failure(ReadFailure(reason: "larger than \(maximumSize >> 20) MiB")) }
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -38,11 +54,13 @@ enum ConfigFileSystem {
     }
 
     struct ReadFailure: Error {
-        var errno: Int32
-        /// strerror's text: "No such file or directory".
-        var reason: String {
-            guard let text = strerror(errno) else { return "error \(errno)" }
-            return String(cString: text)
+        /// strerror's text ("No such file or directory"), or appd's own reason.
+        var reason: String
+
+        init(errno: Int32) {
+            reason = strerror(errno).map { String(cString: $0) } ?? "error \(errno)"
         }
+
+        init(reason: String) { self.reason = reason }
     }
 }
