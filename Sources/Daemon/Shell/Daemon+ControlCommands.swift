@@ -115,15 +115,14 @@ extension Daemon {
     // MARK: - Reload and stop streams
 
     private func startReload(group: String?, request id: Int, from client: Int32) {
-        // Registered first: a group with nothing to roll finishes during the call.
-        streams.reloads.append(.init(client: client, request: id, group: group))
+        streams.reloadRequested(client: client, request: id, group: group)
         switch reload(group: group) {
         case .success:
             // The core named the groups it reports on (`reloadBegan`); those
             // that finished at once are in already.
-            completeReloads()
+            send(streams.completeReloads())
         case .failure(let refusal):
-            streams.reloads.removeAll { $0.client == client && $0.request == id }
+            streams.reloadRefused(client: client, request: id)
             let error: ProtocolError
             switch refusal {
             case .rejected(let rejection): error = Self.protocolError(rejection)
@@ -134,85 +133,23 @@ extension Daemon {
         }
     }
 
-    /// Routes the core's milestones to the clients waiting for them.
-    func deliver(_ notice: SupervisorNotice) {
-        switch notice {
-        case .reloadBegan(let groups):
-            // Only the stream registered for the request being applied has
-            // no target list yet.
-            for index in streams.reloads.indices where streams.reloads[index].awaiting == nil {
-                streams.reloads[index].awaiting = Set(groups)
-            }
-        case .replaced(let worker, let oldPid, let newPid):
-            let item = ControlItem.replaced(ProcessReplaced(group: worker.group, id: worker.id, oldPid: oldPid, newPid: newPid))
-            for waiter in streams.reloads where waiter.follows(worker.group) {
-                send(.item(id: waiter.request, item), to: waiter.client)
-            }
-        case .reloadFinished(let group, let result):
-            var reloaded = Self.groupReloaded(group, result)
-            if let pid = result.failedPid {
-                let lines = outputBacklog.recent(pid: pid, limit: Self.failedOutputLines).map(\.line)
-                reloaded.output = lines.isEmpty ? nil : lines
-            }
-            // Over a copy: a send that drops its client removes that client's streams.
-            for waiter in streams.reloads where waiter.follows(group) {
-                guard let index = streams.reloads.firstIndex(where: { $0.client == waiter.client && $0.request == waiter.request }) else { continue }
-                streams.reloads[index].outcomes.append(reloaded)
-                streams.reloads[index].awaiting?.remove(group)
-                send(.item(id: waiter.request, .reloaded(reloaded)), to: waiter.client)
-            }
-            completeReloads()
-        case .groupStopped(let group):
-            let done = streams.stops.filter { $0.group == group }
-            streams.stops.removeAll { $0.group == group }
-            for waiter in done { send(.done(id: waiter.request, .stopped(group: group)), to: waiter.client) }
-        }
-    }
-
-    /// A `stop group` that another request overtook (the group was started,
-    /// restarted or re-added before it went quiet) ends with an error rather
-    /// than waiting forever.
-    func endOvertakenStops() {
-        let overtaken = streams.stops.filter { supervisor.group(named: $0.group)?.wantsRunning != false }
-        guard !overtaken.isEmpty else { return }
-        streams.stops.removeAll { supervisor.group(named: $0.group)?.wantsRunning != false }
-        for waiter in overtaken {
-            let message = "the stop of group '\(waiter.group)' was overtaken: the group was started again before its last process exited"
-            send(.error(id: waiter.request, ProtocolError(.busy, message)), to: waiter.client)
-        }
-    }
-
     /// How much of a failed successor's output an aborted reload reports.
     static let failedOutputLines = 10
 
-    private static func groupReloaded(_ group: String, _ result: ReloadResult) -> GroupReloaded {
-        var reloaded = GroupReloaded(group: group, outcome: .completed, replaced: result.replaced,
-                                     started: result.started > 0 ? result.started : nil,
-                                     notes: result.notes.isEmpty ? nil : result.notes)
-        switch result.outcome {
-        case .completed: break
-        case .signalled(let processes):
-            reloaded.outcome = .signalled
-            reloaded.signalled = processes
-        case .aborted(let reason):
-            reloaded.outcome = .aborted
-            reloaded.reason = reason
-        }
-        return reloaded
+    /// Routes the core's milestones to the clients waiting for them.
+    func deliver(_ notice: SupervisorNotice) {
+        send(streams.route(notice) { pid in
+            outputBacklog.recent(pid: pid, limit: Self.failedOutputLines).map(\.line)
+        })
     }
 
-    /// Ends every reload stream whose groups have all reported.
-    private func completeReloads() {
-        let finished = streams.reloads.filter { $0.awaiting?.isEmpty == true }
-        streams.reloads.removeAll { $0.awaiting?.isEmpty == true }
-        for waiter in finished {
-            let aborted = waiter.outcomes.filter { $0.outcome == .aborted }
-            if aborted.isEmpty {
-                send(.done(id: waiter.request, .reloaded(groups: waiter.outcomes.count)), to: waiter.client)
-            } else {
-                let reasons = aborted.map { "\($0.group): \($0.reason ?? "aborted")" }.joined(separator: "; ")
-                send(.error(id: waiter.request, ProtocolError(.reloadAborted, "reload aborted: \(reasons)")), to: waiter.client)
-            }
-        }
+    /// See `ControlStreams.endOvertakenStops`.
+    func endOvertakenStops() {
+        send(streams.endOvertakenStops { supervisor.group(named: $0)?.wantsRunning == false })
+    }
+
+    /// Sends each routed reply; a client one of them drops misses the rest.
+    private func send(_ deliveries: [ControlStreams.Delivery]) {
+        for delivery in deliveries { send(delivery.reply, to: delivery.client) }
     }
 }
