@@ -24,14 +24,21 @@ same way:
 In each condition, --kills times, at least --kill-interval s apart: the oldest
 process of the small group (up >= --min-age s: appd respawns at once only
 after a process stayed up >= 1 s) is SIGKILLed and the master's children list
-(/proc/PID/task/PID/children, read to its end) is busy-polled until a new pid
-appears: SIGCHLD handling + fork, as in respawn-latency.py. Between two kills,
---pings-per-kill `ping` requests at random moments over one persistent raw
-socket connection (`{"id":N,"cmd":"ping"}` written → its reply line read: the
-master's round trip without any client start-up), and now and then a whole
-`appctl ping` (posix_spawn() to wait4(), --appctl-pings per condition).
-The kills are paced so that the small group stays well under appd's restart
-intensity limit (max(10, 2 × count) restarts in 10 s).
+(/proc/PID/task/PID/children, read to its end) is polled until a new pid
+appears: SIGCHLD handling + fork, as in respawn-latency.py. It is busy-polled
+(sched_yield between reads) for the first --spin-ms, then read every 0.2 ms,
+so that a respawn that takes hundreds of ms is not measured with a poller
+taking a CPU from the master on this 2-core machine. Between two kills, up to
+--pings-per-kill `ping` requests at random moments (at least one, however
+slow) over one persistent raw socket connection (`{"id":N,"cmd":"ping"}`
+written → its reply line read: the master's round trip without any client
+start-up), and now and then a whole `appctl ping` (posix_spawn() to wait4(),
+--appctl-pings per condition). For each kill and ping, the master's loop
+thread's time on a CPU and time runnable without one (schedstat). The kills
+are paced so that the small group stays well under appd's restart intensity
+limit (max(10, 2 × count) restarts in 10 s); a condition whose kills take
+longer than --max-seconds in all is cut short, so the run stays bounded
+(≈ 3 min with the defaults) however slow the master is.
 
 Over the kill/ping window of each condition: the master's CPU time
 (utime + stime from /proc/PID/stat, all its threads; and its loop thread,
@@ -40,10 +47,11 @@ a CPU), the log's growth under the flood (bytes/s, ≈ lines/s, lines the
 master's log writer dropped), and the watchers' snapshots.
 
 With 1000 workers, quiet and under the watchers: `appctl status --group big
---json` timed whole (--status-runs, median) and `status` of the same group
-over a raw socket (the daemon's answer alone), outside the kill/ping window.
+--json` timed whole (--status-runs, median; at most --status-seconds) and
+`status` of the same group over a raw socket (the daemon's answer alone),
+outside the kill/ping window.
 
-Usage: bench/load-latency.py [--kills 30] [--kill-interval 0.4] [--pings-per-kill 10]
+Usage: bench/load-latency.py [--kills 30] [--kill-interval 0.4] [--pings-per-kill 10] [--max-seconds 40]
        [--appctl-pings 10] [--big 1000] [--watchers 10] [--watch 0.1] [--status-runs 20]
        [--flood-workers 1] [--flood-line TEXT] [--conditions idle,flood,1000,1000+watch,idle-again]
        [--json FILE]
@@ -445,7 +453,10 @@ class Condition:
     def __init__(self, name):
         self.name = name
         self.respawn, self.reaped, self.failures = [], [], 0
+        self.respawn_oncpu, self.respawn_waited = [], []
         self.pings, self.ping_failures = [], 0
+        self.ping_oncpu, self.ping_waited = [], []
+        self.cut_short = self.status_cut_short = False
         self.appctl_pings, self.appctl_failures = [], 0
         self.status_wall, self.status_raw, self.status_failures = [], [], 0
         self.cpu = self.flood = self.watch = None
@@ -454,7 +465,8 @@ class Condition:
     def result(self):
         r = {"failures": self.failures, "ping_failures": self.ping_failures,
              "appctl_failures": self.appctl_failures, "status_failures": self.status_failures,
-             "cpu": self.cpu, "flood": self.flood, "watch": self.watch, "extra_pids": self.extra_pids}
+             "cpu": self.cpu, "flood": self.flood, "watch": self.watch, "extra_pids": self.extra_pids,
+             "cut_short": self.cut_short, "status_cut_short": self.status_cut_short}
         for key, values in (("respawn", self.respawn), ("ping", self.pings), ("appctl_ping", self.appctl_pings),
                             ("status_wall", self.status_wall), ("status_raw", self.status_raw)):
             if values:
@@ -462,8 +474,11 @@ class Condition:
                 s["p99"] = B.percentile(values, 99)
                 s["samples_ms"] = [round(v * 1000, 3) for v in values]
                 r[key] = s
-        if self.reaped:
-            r["reaped_median"] = statistics.median(self.reaped)
+        for key, values in (("reaped_median", self.reaped), ("respawn_oncpu_median", self.respawn_oncpu),
+                            ("respawn_waited_median", self.respawn_waited), ("ping_oncpu_median", self.ping_oncpu),
+                            ("ping_waited_median", self.ping_waited)):
+            if values:
+                r[key] = statistics.median(values)
         return r
 
 
@@ -471,6 +486,7 @@ class Bench:
     def __init__(self, d, args):
         self.d, self.args = d, args
         self.children_path = B.main_task_children_path(d.pid)
+        self.loop_schedstat = f"/proc/{d.pid}/task/{d.pid}/schedstat"
         self.small = set()     # live pids of the small group
         self.pending = set()   # new children not yet identified (fork seen, exec maybe not)
         self.rng = random.Random(args.seed)
@@ -512,8 +528,10 @@ class Bench:
         path = self.children_path
         raw = B.read_all(path)
         before = {int(p) for p in raw.split()}
+        sched0 = self.loop_sched()
         t0 = time.perf_counter()
         os.kill(victim, signal.SIGKILL)
+        spin_until = t0 + self.args.spin_ms / 1000
         end = t0 + self.args.timeout
         reaped = None
         last = raw
@@ -525,22 +543,35 @@ class Bench:
                 new = kids - before
                 if new:
                     now = time.perf_counter()
+                    sched1 = self.loop_sched()
                     cond.respawn.append(now - t0)
                     cond.reaped.append((reaped or now) - t0)
+                    cond.respawn_oncpu.append((sched1[0] - sched0[0]) / 1e9)
+                    cond.respawn_waited.append((sched1[1] - sched0[1]) / 1e9)
                     self.small.discard(victim)
                     self.pending |= new
                     return
                 if reaped is None and victim not in kids:
                     reaped = time.perf_counter()
-            if time.perf_counter() > end:
+            now = time.perf_counter()
+            if now > end:
                 cond.failures += 1
                 self.small.discard(victim)
                 print(f"load-latency: {cond.name}: no new child within {self.args.timeout}s of kill -9 {victim}",
                       file=sys.stderr)
                 return
-            # Give the CPU away between polls: on a loaded 2-core machine a
-            # pure spin would compete with the very master being measured.
-            os.sched_yield()
+            # Busy-poll (giving the CPU away between reads) for the first
+            # --spin-ms; after that, sleep 0.2 ms between reads: on this
+            # 2-core machine a poller spinning for a respawn that takes
+            # hundreds of ms would take a CPU from the very master measured.
+            if now < spin_until:
+                os.sched_yield()
+            else:
+                time.sleep(0.0002)
+
+    def loop_sched(self):
+        """(ns on a CPU, ns runnable but waiting) of the master's loop thread."""
+        return [int(x) for x in B.read_small(self.loop_schedstat).split()[:2]]
 
     def appctl_ping(self, cond):
         out, err = os.path.join(self.work, "out"), os.path.join(self.work, "err")
@@ -560,21 +591,34 @@ class Bench:
         cpu = CpuWindow(self.d.pid)
         if log_meter:
             log_meter.start()
+        deadline = time.monotonic() + a.max_seconds
         try:
             for k in range(a.kills):
+                if time.monotonic() > deadline:
+                    cond.cut_short = True
+                    print(f"load-latency: {cond.name}: --max-seconds {a.max_seconds:g} reached after {k} kills",
+                          file=sys.stderr)
+                    break
                 t_kill = time.monotonic()
                 self.kill_one(cond)
                 if appctl_every and k % appctl_every == appctl_every // 2:
                     self.appctl_ping(cond)
-                # Pings at random moments until the next kill is due.
+                # Pings at random moments until the next kill is due; at
+                # least one per kill, however slow they are.
                 next_kill = t_kill + a.kill_interval
                 moments = sorted(self.rng.uniform(time.monotonic(), next_kill) for _ in range(a.pings_per_kill))
-                for at in moments:
+                for j, at in enumerate(moments):
                     pause = at - time.monotonic()
                     if pause > 0:
                         time.sleep(pause)
+                    elif j and time.monotonic() > next_kill:
+                        break
                     try:
+                        sched0 = self.loop_sched()
                         cond.pings.append(ping.ping())
+                        sched1 = self.loop_sched()
+                        cond.ping_oncpu.append((sched1[0] - sched0[0]) / 1e9)
+                        cond.ping_waited.append((sched1[1] - sched0[1]) / 1e9)
                     except (OSError, ValueError) as e:
                         cond.ping_failures += 1
                         print(f"load-latency: {cond.name}: ping: {e}", file=sys.stderr)
@@ -597,7 +641,11 @@ class Bench:
         """`appctl status --group big --json` timed whole, and the raw answer."""
         out, err = os.path.join(self.work, "out"), os.path.join(self.work, "err")
         argv = [APPCTL, "--socket", self.d.socket, "status", "--group", "big", "--json"]
+        deadline = time.monotonic() + self.args.status_seconds
         for i in range(self.args.status_runs + 1):  # the first is a warm-up
+            if len(cond.status_wall) >= 3 and time.monotonic() > deadline:
+                cond.status_cut_short = True
+                break
             wall, _cpu, code = B.spawn_timed(argv, out, err)
             try:
                 if code != 0:
@@ -612,7 +660,7 @@ class Bench:
                 continue
             if i:
                 cond.status_wall.append(wall)
-        cond.status_raw = raw_status(self.d.socket, "big", self.args.status_runs + 1)[1:]
+        cond.status_raw = raw_status(self.d.socket, "big", max(2, len(cond.status_wall) + 1))[1:]
 
 
 # ---------------------------------------------------------------- output
@@ -659,32 +707,40 @@ def print_report(results, args, meta):
     print(f"### Master latency under load: respawn after kill -9 and `ping`, appd "
           f"({args.kills} kills, {args.kills * args.pings_per_kill} pings per condition)\n")
     print("| condition | respawn n | median | p90 | p99 | max | failed | median vs idle | p99 vs idle "
-          "| kill→reaped median |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| kill→reaped | master on CPU | master waiting for a CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
         r = results[n]
         s = r.get("respawn")
         if not s:
-            print(f"| {label(n, args)} | 0 | – | – | – | – | {r['failures']} | – | – | – |")
+            print(f"| {label(n, args)} | 0 | – | – | – | – | {r['failures']} | – | – | – | – | – |")
             continue
         print(f"| {label(n, args)} | {s['n']} | {ms(s['median'])} | {ms(s['p90'])} | {ms(s['p99'])} | "
               f"{ms(s['max'])} | {r['failures']} | {ratio(s['median'], get(base, 'respawn', 'median'))} | "
-              f"{ratio(s['p99'], get(base, 'respawn', 'p99'))} | {ms(r.get('reaped_median'))} |")
+              f"{ratio(s['p99'], get(base, 'respawn', 'p99'))} | {ms(r.get('reaped_median'))} | "
+              f"{ms(r.get('respawn_oncpu_median'))} | {ms(r.get('respawn_waited_median'))} |")
     print()
     print("| condition | ping n | median | p90 | p99 | max | failed | median vs idle | p99 vs idle "
-          "| `appctl ping` n | median | max |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| master on CPU | master waiting for a CPU | `appctl ping` n | median | max |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
         r = results[n]
         s, c = r.get("ping"), r.get("appctl_ping")
-        cells = ["0", "–", "–", "–", "–", str(r["ping_failures"]), "–", "–"] if not s else [
+        cells = ["0", "–", "–", "–", "–", str(r["ping_failures"]), "–", "–", "–", "–"] if not s else [
             str(s["n"]), ms(s["median"]), ms(s["p90"]), ms(s["p99"]), ms(s["max"]), str(r["ping_failures"]),
-            ratio(s["median"], get(base, "ping", "median")), ratio(s["p99"], get(base, "ping", "p99"))]
+            ratio(s["median"], get(base, "ping", "median")), ratio(s["p99"], get(base, "ping", "p99")),
+            ms(r.get("ping_oncpu_median")), ms(r.get("ping_waited_median"))]
         cells += ["0", "–", "–"] if not c else [str(c["n"]), ms(c["median"]), ms(c["max"])]
         print(f"| {label(n, args)} | " + " | ".join(cells) + " |")
     print("\n`ping`: a raw client on a persistent connection, request written → reply line read (no client "
           "start-up). `appctl ping`: the whole command, posix_spawn() to wait4(); "
-          f"{args.appctl_pings} per condition, so its p99 is not shown.")
+          f"{args.appctl_pings} per condition, so its p99 is not shown. kill→reaped, master on CPU, master "
+          "waiting for a CPU: medians per kill or ping, from the poller and from the master's loop thread's "
+          "/proc/PID/task/PID/schedstat (time it ran, and time it was runnable but had no CPU).")
+    short = [n for n in names if results[n].get("cut_short")]
+    if short:
+        print(f"Cut short by --max-seconds {args.max_seconds:g} (fewer than {args.kills} kills): "
+              + ", ".join(label(n, args) for n in short) + ".")
 
     print("\n| condition | master CPU (all threads) | loop thread on CPU | loop thread waiting for a CPU | "
           "master threads | load |")
@@ -727,6 +783,10 @@ def print_report(results, args, meta):
             continue
         print(f"| {label(n, args)} | {s['n']} | {ms(s['median'])} | {ms(s['p90'])} | {ms(s['p99'])} | "
               f"{ms(s['max'])} | {ms(raw['median'] if raw else None)} | {ms(raw['p90'] if raw else None)} |")
+    short = [n for n in ("1000", "1000+watch") if results.get(n, {}).get("status_cut_short")]
+    if short:
+        print(f"\nCut short by --status-seconds {args.status_seconds:g} (fewer than {args.status_runs} runs): "
+              + ", ".join(label(n, args) for n in short) + ".")
     if meta.get("big_up_s") is not None:
         print(f"\n{args.big} workers: all running after {meta['big_up_s']:.2f} s (`appctl scale big {args.big}` "
               f"→ `appctl status --json` shows {args.big} running); after `scale big 0` all gone in "
@@ -771,12 +831,18 @@ def main():
     ap.add_argument("--appctl-pings", type=int, default=10, help="`appctl ping` per condition (default 10)")
     ap.add_argument("--small", type=int, default=16, help="processes in the victims' group (default 16)")
     ap.add_argument("--min-age", type=float, default=1.5, help="minimum victim age in s (default 1.5)")
-    ap.add_argument("--timeout", type=float, default=5.0, help="give up on one respawn after s (default 5)")
+    ap.add_argument("--timeout", type=float, default=10.0, help="give up on one respawn after s (default 10)")
+    ap.add_argument("--spin-ms", type=float, default=5.0,
+                    help="busy-poll for a respawn this long, then poll every 0.2 ms (default 5)")
+    ap.add_argument("--max-seconds", type=float, default=40.0,
+                    help="cut a condition's kills short after this many s (default 40)")
     ap.add_argument("--big", type=int, default=1000, help="workers of the big group (default 1000)")
     ap.add_argument("--watchers", type=int, default=10, help="status watch clients (default 10)")
     ap.add_argument("--watch", type=float, default=0.1, help="their watch interval in s (default 0.1)")
     ap.add_argument("--status-runs", type=int, default=20,
                     help="timed `appctl status --json` of the big group, per 1000-worker condition (default 20)")
+    ap.add_argument("--status-seconds", type=float, default=15.0,
+                    help="cut those short after this many s (at least 3 runs; default 15)")
     ap.add_argument("--flood-workers", type=int, default=1, help="`yes` processes in the flood (default 1)")
     ap.add_argument("--flood-line", default="", help="what `yes` repeats (default: its own `y`)")
     ap.add_argument("--log-cap", type=int, default=512, help="truncate the log file past this many MiB (default 512)")
