@@ -694,7 +694,7 @@ LABELS = {
 
 def label(name, args):
     if name == "flood":
-        what = f"`yes {args.flood_line}`" if args.flood_line else "`yes`"
+        what = f"`yes` of a {len(args.flood_line.encode()) + 1}-byte line" if args.flood_line else "`yes`"
         return f"(b) log flood: {args.flood_workers} × {what} → logFile"
     if name == "1000":
         return f"{args.big} workers, no clients"
@@ -737,7 +737,7 @@ def print_report(results, args, meta):
         print(f"| {label(n, args)} | " + " | ".join(cells) + " |")
     print("\n`ping`: a raw client on a persistent connection, request written → reply line read (no client "
           "start-up). `appctl ping`: the whole command, posix_spawn() to wait4(); "
-          f"{args.appctl_pings} per condition, so its p99 is not shown. kill→reaped, master on CPU, master "
+          f"up to {args.appctl_pings} per condition, so its p99 is not shown. kill→reaped, master on CPU, master "
           "waiting for a CPU: medians per kill or ping, from the poller and from the master's loop thread's "
           "/proc/PID/task/PID/schedstat (time it ran, and time it was runnable but had no CPU).")
     short = [n for n in names if results[n].get("cut_short")]
