@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build appd (release, static Swift stdlib, scratch dir .build-bench), set up
 # the peers in bench/.venv, run the benchmarks (respawn latency, master RSS,
-# idle syscalls; control-command latency, status scaling; reload under load)
-# and rewrite bench/RESULTS.md with their tables, the date and the machine.
+# idle syscalls; control-command latency, status scaling; reload under load;
+# the master's latency under load) and rewrite bench/RESULTS.md with their
+# tables, the date and the machine.
 #
 # Usage: bench/run-all.sh [--no-build] [--kills N] [--runs N] [--ctl-runs N] [--scaling-runs N] [--reloads N]
+#                         [--load-kills N]
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +17,7 @@ RUNS=3
 CTL_RUNS=40
 SCALING_RUNS=30
 RELOADS=3
+LOAD_KILLS=30
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0; shift ;;
@@ -23,7 +26,8 @@ while [ $# -gt 0 ]; do
     --ctl-runs) CTL_RUNS=$2; shift 2 ;;
     --scaling-runs) SCALING_RUNS=$2; shift 2 ;;
     --reloads) RELOADS=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --load-kills) LOAD_KILLS=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -74,6 +78,8 @@ echo "== status scaling" >&2
 step "$PY" "$BENCH/status-scaling.py" --runs "$SCALING_RUNS" --profile --json "$OUT/scaling.json" > "$OUT/scaling.md" || status=1
 echo "== reload under load" >&2
 step "$PY" "$BENCH/reload-under-load.py" --reloads "$RELOADS" --json "$OUT/reload.json" > "$OUT/reload.md" || status=1
+echo "== latency under load" >&2
+step "$PY" "$BENCH/load-latency.py" --kills "$LOAD_KILLS" --json "$OUT/load.json" > "$OUT/load.md" || status=1
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -168,6 +174,27 @@ for case, s in rl.get("summary", {}).items():
     rows.append([f"rolling reload under load, {case}: failed requests over {rl.get('reloads')} reloads, "
                  "max latency (median of the reloads' maxima)", "0 failed", "– / –", acell, "–",
                  reload_cell(g) + " (`kill -HUP`)" if g else "–"])
+ll = load("load.json")
+lr = ll.get("results", {})
+def load_cells(key, names):
+    def one(n):
+        v = lr.get(n, {}).get(key, {}).get("median")
+        return "–" if v is None else f"{v * 1000:.2f}"
+    return " / ".join(one(n) for n in names) + " ms"
+if lr:
+    big = ll.get("args", {}).get("big", 1000)
+    conds = [n for n in ("idle", "flood", "1000+watch") if n in lr]
+    what = " / ".join({"idle": "idle", "flood": "log flood",
+                       "1000+watch": f"10 status watchers on {big} workers"}[n] for n in conds)
+    rows.append([f"respawn after kill -9, median ({what})", "≤ 3 ms under load", "– / –",
+                 load_cells("respawn", conds), "–", "–"])
+    rows.append([f"control `ping` round trip over a raw socket, median ({what})", "≤ 5 ms under load", "– / –",
+                 load_cells("ping", conds), "–", "–"])
+    sconds = [n for n in ("1000", "1000+watch") if n in lr]
+    if sconds:
+        swhat = " / ".join({"1000": "quiet", "1000+watch": "under the watchers"}[n] for n in sconds)
+        rows.append([f"`appctl status --json` of {big} workers, median ({swhat})", "≤ 20 ms", "– / –",
+                     load_cells("status_wall", sconds), "–", "–"])
 print("| measure | goal | Workerman / circus (issue 2, not measured here) | appd | supervisord | gunicorn |")
 print("|---|---|---|---|---|---|")
 for r in rows:
@@ -202,6 +229,8 @@ EOF
   cat "$OUT/scaling.md"
   echo
   cat "$OUT/reload.md"
+  echo
+  cat "$OUT/load.md"
 } > "$BENCH/RESULTS.md"
 
 echo "== wrote $BENCH/RESULTS.md" >&2
