@@ -99,9 +99,15 @@ extension Daemon {
         return Spawner.resolveExecutable(command, searchPath: path)
     }
 
+    /// Bytes read from one output pipe per loop turn: a worker printing
+    /// short lines as fast as it can hands the master thousands of lines
+    /// per read, and each costs a log line; what is left waits in the pipe
+    /// (the worker blocks on a full pipe) for the next turn.
+    static let outputBytesPerTurn = 8 * 1024
+
     func readChildOutput(fd: Int32) {
         guard outputs[fd] != nil else { return }
-        switch FileIO.read(fd, max: 64 * 1024) {
+        switch FileIO.read(fd, max: Self.outputBytesPerTurn) {
         case .bytes(let bytes):
             for line in outputs[fd]!.append(bytes) { logChildLine(fd, line) }
         case .wouldBlock:

@@ -29,14 +29,20 @@ struct OutputBudget {
         case drop
     }
 
+    /// What a line costs at least: logging a two-byte line costs the master
+    /// about what a 256-byte one does (a timestamp, a label, a queue slot),
+    /// so a flood of `y` lines is held to 16 K lines a second at 4 MiB/s.
+    static let minimumLineCost = 256
+
     mutating func admit(bytes: Int, now: MonotonicInstant) -> Verdict {
         tokens = min(bytesPerSecond, tokens + now.seconds(since: refilledAt) * bytesPerSecond)
         refilledAt = now
-        guard tokens >= Double(bytes) else {
+        let cost = Double(max(bytes, Self.minimumLineCost))
+        guard tokens >= cost else {
             dropped += 1
             return .drop
         }
-        tokens -= Double(bytes)
+        tokens -= cost
         defer { dropped = 0 }
         return dropped > 0 ? .keepAfterDropping(dropped) : .keep
     }

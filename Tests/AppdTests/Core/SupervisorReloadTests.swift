@@ -364,12 +364,13 @@ extension SupervisorHarness {
 @Suite struct OutputBudgetTests {
     @Test func linesBeyondTheBudgetAreDroppedAndCountedInTheNextKeptOne() {
         let start = MonotonicInstant(seconds: 50)
-        var budget = OutputBudget(worker: "web#0[1]", bytesPerSecond: 100, now: start)
+        var budget = OutputBudget(worker: "web#0[1]", bytesPerSecond: 2560, now: start)
+        // Ten lines of 10 bytes cost 256 each, the least a line costs.
         #expect((0..<10).map { _ in budget.admit(bytes: 10, now: start) } == Array(repeating: .keep, count: 10))
         #expect(budget.admit(bytes: 10, now: start) == .drop)
         #expect(budget.admit(bytes: 10, now: start) == .drop)
         #expect(budget.admit(bytes: 10, now: start.adding(seconds: 0.1)) == .keepAfterDropping(2))
-        #expect(budget.admit(bytes: 500, now: start.adding(seconds: 60)) == .drop, "never more than one second's worth at once")
+        #expect(budget.admit(bytes: 5000, now: start.adding(seconds: 60)) == .drop, "never more than one second's worth at once")
         #expect(budget.takeDropped() == 1 && budget.takeDropped() == 0)
     }
 }
