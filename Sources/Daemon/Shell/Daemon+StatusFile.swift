@@ -16,16 +16,15 @@ extension Daemon {
     }
 
     /// Written whole to a temporary file, then renamed, so a reader never
-    /// sees half: a failed write leaves the previous snapshot in place.
+    /// sees half: a failed write leaves the previous snapshot in place. The
+    /// directory is checked again and the files are opened through it
+    /// (`RuntimeDirectory.replaceFile`): a symlink there is replaced, never
+    /// written through.
     private func writeSnapshot(_ text: String, to path: String) {
-        let temporary = path + ".tmp"
         do throws(SystemError) {
-            let fd = try FileIO.createTruncated(path: temporary, mode: 0o644)
-            do {
-                defer { FileIO.close(fd) }
-                try FileIO.writeAll(fd, Array(text.utf8))
-            }
-            try checked("rename(\(temporary), \(path))", rename(temporary, path))
+            let (directory, name) = try RuntimeDirectory.open(parentOf: path)
+            defer { directory.close() }
+            try directory.replaceFile(name, with: Array(text.utf8))
             log.info("status written to \(path)")
         } catch {
             log.error("cannot write \(path): \(error)")

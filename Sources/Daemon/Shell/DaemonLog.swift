@@ -20,7 +20,7 @@ final class DaemonLog {
             fd = STDERR_FILENO
             ownsDescriptor = false
         } else {
-            fd = try checked("open(\(path))", open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644))
+            fd = try RuntimeDirectory.openForAppending(path)
             ownsDescriptor = true
         }
     }
