@@ -15,7 +15,8 @@ struct CommandRunner {
     func run(_ command: CtlCommand, socketPath: String) -> ExitCode {
         let started = Self.clock(CLOCK_MONOTONIC)
         do {
-            let connection = try ControlConnection(path: socketPath)
+            let connection = try ControlConnection(path: socketPath, timeout: command.timeout ?? ControlConnection.defaultTimeout)
+            connection.patience = Self.patience(for: command.request)
             try connection.send(ControlRequest(id: Self.requestID, command: command.request))
             let json = command.json
             switch command.request {
@@ -45,6 +46,16 @@ struct CommandRunner {
         }
     }
 
+    /// Streams that may rightly be quiet for long are kept alive with pings;
+    /// everything else must be answered within the timeout.
+    static func patience(for request: ControlCommand) -> ControlConnection.Patience {
+        switch request {
+        case .status(_, let watch?) where watch > 0: .keepAlive
+        case .logs(_, true, _), .reload, .stop(_?): .keepAlive
+        default: .total
+        }
+    }
+
     /// Prints each snapshot when it is complete: at the done line, or with
     /// `watch` (which never ends) at each `snapshotEnd` item, or when the
     /// next snapshot's master item shows the previous one is over.
@@ -64,6 +75,7 @@ struct CommandRunner {
                 console.out.write(StatusTable.render(snapshot, now: wallClock()))
             }
             snapshot = StatusReport()
+            connection.released()
         }
         let outcome = try connection.outcome(of: Self.requestID) { item in
             switch item {
@@ -93,21 +105,34 @@ struct CommandRunner {
             if case .connection(let entry) = item { entries.append(entry) }
         }
         if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
-        console.out.write(json ? JSONDocuments.line(JSONDocuments.Connections(connections: entries)) : ConnectionTable.render(entries))
+        console.out.write(json
+            ? JSONDocuments.line(JSONDocuments.Connections(connections: entries))
+            : ConnectionTable.render(entries))
         return .success
     }
 
     /// Prints progress as it streams: a rolling reload can take minutes.
     private func reload(_ connection: ControlConnection, json: Bool) throws(TransportError) -> ExitCode {
+        // Only --json keeps the items (a document printed at the end); text is printed as it comes.
         var document = JSONDocuments.Reload()
+        var groupsReloaded = 0
         let outcome = try connection.outcome(of: Self.requestID) { item in
             switch item {
             case .replaced(let replaced):
-                document.replaced.append(replaced)
-                if !json { console.out.write(ReloadProgressText.line(replaced) + "\n") }
+                if json {
+                    document.replaced.append(replaced)
+                } else {
+                    console.out.write(ReloadProgressText.line(replaced) + "\n")
+                    connection.released()
+                }
             case .reloaded(let reloaded):
-                document.reloaded.append(reloaded)
-                if !json { console.out.write(ReloadProgressText.line(reloaded) + "\n") }
+                groupsReloaded += 1
+                if json {
+                    document.reloaded.append(reloaded)
+                } else {
+                    console.out.write(ReloadProgressText.line(reloaded) + "\n")
+                    connection.released()
+                }
             default:
                 break
             }
@@ -116,7 +141,7 @@ struct CommandRunner {
         case .success(let result):
             console.out.write(json
                 ? JSONDocuments.line(document)
-                : "reload finished: \(counted(result.groups ?? document.reloaded.count, "group", "groups"))\n")
+                : "reload finished: \(counted(result.groups ?? groupsReloaded, "group", "groups"))\n")
             return .success
         case .failure(let error):
             if json {
@@ -131,6 +156,7 @@ struct CommandRunner {
         let outcome = try connection.outcome(of: Self.requestID) { item in
             guard case .log(let entry) = item else { return }
             console.out.write(json ? JSONDocuments.line(entry) : LogLineText.line(entry) + "\n")
+            connection.released()
         }
         if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
         return .success

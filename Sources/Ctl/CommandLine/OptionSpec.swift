@@ -48,7 +48,13 @@ extension OptionSpec {
     static let help = OptionSpec(long: "help", short: "h", value: .none, help: "Show help information.")
     static let version = OptionSpec(long: "version", short: nil, value: .none, help: "Show the version of appctl.")
 
+    static let timeout = OptionSpec(
+        long: "timeout", short: nil, value: .required(placeholder: "seconds"),
+        help: "Give up (exit 3) when appd does not answer within <seconds> (default: 10). Streams (--watch, --follow, "
+            + "reload, stop <group>) may be quiet for long: after <seconds> of quiet appctl pings appd on the same "
+            + "connection and gives up only if that goes unanswered for <seconds> more.")
+
     /// Accepted before and after the subcommand alike: `appctl --socket S status`
     /// and `appctl status --socket S` both work.
-    static let connectionOptions = [socket, config]
+    static let connectionOptions = [socket, config, timeout]
 }
