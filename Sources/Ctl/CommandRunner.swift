@@ -3,7 +3,8 @@ import Shared
 
 /// Carries out one `CtlCommand`: connects, sends the request, reads the
 /// replies as they stream and prints them (tables or JSON), and says how
-/// `appctl` should exit.
+/// `appctl` should exit. Text for people has everything that came over the
+/// socket escaped (`TerminalText`); `--json` prints it exactly.
 struct CommandRunner {
     let console: Console
     /// Unix time, for "12s ago" and the watch title.
@@ -41,7 +42,7 @@ struct CommandRunner {
                 return .success
             }
         } catch {
-            console.err.write("appctl: \(error)\n")
+            console.err.write("appctl: \(TerminalText.escaped(error.description))\n")
             return .unreachable
         }
     }
@@ -70,9 +71,9 @@ struct CommandRunner {
             } else if let screen, let watch {
                 let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
                     + LogLineText.localTimestamp(wallClock()).prefix(19)
-                screen.draw(title + "\n\n" + StatusTable.render(snapshot, now: wallClock()))
+                screen.draw(title + "\n\n" + StatusTable.render(snapshot.escapedForTerminal(), now: wallClock()))
             } else {
-                console.out.write(StatusTable.render(snapshot, now: wallClock()))
+                console.out.write(StatusTable.render(snapshot.escapedForTerminal(), now: wallClock()))
             }
             snapshot = StatusReport()
             connection.released()
@@ -107,7 +108,7 @@ struct CommandRunner {
         if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
         console.out.write(json
             ? JSONDocuments.line(JSONDocuments.Connections(connections: entries))
-            : ConnectionTable.render(entries))
+            : ConnectionTable.render(entries.map { $0.escapedForTerminal() }))
         return .success
     }
 
@@ -166,11 +167,12 @@ struct CommandRunner {
     /// with `--json`). A `forbidden` peer counts as not reaching the daemon.
     private func report(_ error: ProtocolError, json: Bool, socketPath: String) -> ExitCode {
         if json { console.out.write(JSONDocuments.line(JSONDocuments.Failure(error: error))) }
+        let shown = error.escapedForTerminal()
         if error.code == .forbidden {
-            console.err.write("appctl: cannot reach appd at \(socketPath): \(error.message)\n")
+            console.err.write("appctl: cannot reach appd at \(socketPath): \(shown.message)\n")
             return .unreachable
         }
-        console.err.write("appctl: \(error.message) (\(error.code))\n")
+        console.err.write("appctl: \(shown.message) (\(shown.code))\n")
         return .commandFailed
     }
 

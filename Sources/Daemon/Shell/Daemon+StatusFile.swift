@@ -4,15 +4,17 @@ import Shared
 /// The `kill` fallback: SIGUSR2 writes the status table to statusFile, and
 /// SIGIO the connections to statusFile + `.connections`, for operators
 /// without appctl (or with a wedged control socket). Same tables, same
-/// figures as `appctl status` and `appctl connections`.
+/// figures as `appctl status` and `appctl connections`, with what workers
+/// sent escaped for a terminal (`cat` is how the file is read).
 extension Daemon {
     func writeStatusFile() {
-        let text = StatusTable.render(statusReport(group: nil), now: WallClock.now().seconds)
+        let text = StatusTable.render(statusReport(group: nil).escapedForTerminal(), now: WallClock.now().seconds)
         writeSnapshot(text, to: config.statusFile)
     }
 
     func writeConnectionsFile() {
-        writeSnapshot(ConnectionTable.render(connectionEntries(group: nil)), to: config.statusFile + ".connections")
+        let entries = connectionEntries(group: nil).map { $0.escapedForTerminal() }
+        writeSnapshot(ConnectionTable.render(entries), to: config.statusFile + ".connections")
     }
 
     /// Written whole to a temporary file, then renamed, so a reader never
