@@ -42,7 +42,7 @@ extension OptionSpec {
     static let json = OptionSpec(long: "json", short: nil, value: .none,
                                  help: "Print JSON with raw numbers (bytes, seconds) instead of text.")
     static let socket = OptionSpec(long: "socket", short: "s", value: .required(placeholder: "path"),
-                                   help: "The daemon's control socket. Default: $APPCTL_SOCKET, then controlSocket of --config <file> or ./appd.json, then $XDG_RUNTIME_DIR/appd/appd.sock (/tmp/appd-<uid>/appd.sock without XDG_RUNTIME_DIR).")
+                                   help: "The daemon's control socket. Default: $APPCTL_SOCKET, then controlSocket of --config <file> or ./appd.json, then $XDG_RUNTIME_DIR/appd/appd.sock, else /run/appd/appd.sock for root, else /tmp/appd-<uid>/appd.sock.")
     static let config = OptionSpec(long: "config", short: "c", value: .required(placeholder: "file"),
                                    help: "Read the socket path (controlSocket) from this appd config.")
     static let help = OptionSpec(long: "help", short: "h", value: .none, help: "Show help information.")
