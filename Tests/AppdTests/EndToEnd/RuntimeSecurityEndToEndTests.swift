@@ -203,6 +203,29 @@ extension EndToEnd {
             }
         }
 
+        @Test("a unix listen socket written {address, mode, owner, group} is bound with that mode, owner and group",
+              .enabled(if: geteuid() == 0, "chown to another uid needs root"))
+        func unixListenSocketGetsItsPermissions() async throws {
+            let spec = DaemonSpec(groups: [GroupSpec(name: "web", command: Commands.sleepForever, count: 1)])
+            try await withDaemon(spec, start: false) { daemon in
+                try daemon.writeConfigText("""
+                    {
+                      controlSocket: "\(daemon.controlSocket)", pidFile: "\(daemon.pidFile)",
+                      statusFile: "\(daemon.statusFile)", logFile: "\(daemon.logFile)",
+                      groups: [{
+                        name: "web", command: ["/bin/sleep", "1000"],
+                        listen: [{address: "unix:web.sock", mode: "0660", owner: 65534, group: "65534"}],
+                      }],
+                    }
+                    """)
+                try await daemon.start()
+                var info = stat()
+                try #require(lstat(daemon.directory.file("web.sock"), &info) == 0, "\(daemon.diagnostics)")
+                #expect(info.st_mode & S_IFMT == S_IFSOCK && info.st_mode & 0o7777 == 0o660)
+                #expect(info.st_uid == 65534 && info.st_gid == 65534)
+            }
+        }
+
         /// What a worker prints and sends as STATUS= and APPSTATS, with
         /// terminal escapes in it.
         static let hostileWorker = #"""
