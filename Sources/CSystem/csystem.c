@@ -17,6 +17,7 @@
 _Static_assert(CS_POLL_IN == EPOLLIN && CS_POLL_OUT == EPOLLOUT && CS_POLL_ERR == EPOLLERR
                    && CS_POLL_HUP == EPOLLHUP,
                "CS_POLL_* must equal the EPOLL* bits");
+_Static_assert(CS_O_PATH == O_PATH, "CS_O_PATH must equal glibc's O_PATH");
 
 /* ---- spawn: everything below until cs_spawn runs in the forked child, so
    it may only call async-signal-safe functions. ---- */

@@ -3,7 +3,8 @@ import Shared
 
 /// Carries out one `CtlCommand`: connects, sends the request, reads the
 /// replies as they stream and prints them (tables or JSON), and says how
-/// `appctl` should exit.
+/// `appctl` should exit. Text for people has everything that came over the
+/// socket escaped (`TerminalText`); `--json` prints it exactly.
 struct CommandRunner {
     let console: Console
     /// Unix time, for "12s ago" and the watch title.
@@ -15,7 +16,8 @@ struct CommandRunner {
     func run(_ command: CtlCommand, socketPath: String) -> ExitCode {
         let started = Self.clock(CLOCK_MONOTONIC)
         do {
-            let connection = try ControlConnection(path: socketPath)
+            let connection = try ControlConnection(path: socketPath, timeout: command.timeout ?? ControlConnection.defaultTimeout)
+            connection.patience = Self.patience(for: command.request)
             try connection.send(ControlRequest(id: Self.requestID, command: command.request))
             let json = command.json
             switch command.request {
@@ -40,8 +42,18 @@ struct CommandRunner {
                 return .success
             }
         } catch {
-            console.err.write("appctl: \(error)\n")
+            console.err.write("appctl: \(TerminalText.escaped(error.description))\n")
             return .unreachable
+        }
+    }
+
+    /// Streams that may rightly be quiet for long are kept alive with pings;
+    /// everything else must be answered within the timeout.
+    static func patience(for request: ControlCommand) -> ControlConnection.Patience {
+        switch request {
+        case .status(_, let watch?) where watch > 0: .keepAlive
+        case .logs(_, true, _), .reload, .stop(_?): .keepAlive
+        default: .total
         }
     }
 
@@ -59,11 +71,12 @@ struct CommandRunner {
             } else if let screen, let watch {
                 let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
                     + LogLineText.localTimestamp(wallClock()).prefix(19)
-                screen.draw(title + "\n\n" + StatusTable.render(snapshot, now: wallClock()))
+                screen.draw(title + "\n\n" + StatusTable.render(snapshot.escapedForTerminal(), now: wallClock()))
             } else {
-                console.out.write(StatusTable.render(snapshot, now: wallClock()))
+                console.out.write(StatusTable.render(snapshot.escapedForTerminal(), now: wallClock()))
             }
             snapshot = StatusReport()
+            connection.released()
         }
         let outcome = try connection.outcome(of: Self.requestID) { item in
             switch item {
@@ -93,21 +106,34 @@ struct CommandRunner {
             if case .connection(let entry) = item { entries.append(entry) }
         }
         if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
-        console.out.write(json ? JSONDocuments.line(JSONDocuments.Connections(connections: entries)) : ConnectionTable.render(entries))
+        console.out.write(json
+            ? JSONDocuments.line(JSONDocuments.Connections(connections: entries))
+            : ConnectionTable.render(entries.map { $0.escapedForTerminal() }))
         return .success
     }
 
     /// Prints progress as it streams: a rolling reload can take minutes.
     private func reload(_ connection: ControlConnection, json: Bool) throws(TransportError) -> ExitCode {
+        // Only --json keeps the items (a document printed at the end); text is printed as it comes.
         var document = JSONDocuments.Reload()
+        var groupsReloaded = 0
         let outcome = try connection.outcome(of: Self.requestID) { item in
             switch item {
             case .replaced(let replaced):
-                document.replaced.append(replaced)
-                if !json { console.out.write(ReloadProgressText.line(replaced) + "\n") }
+                if json {
+                    document.replaced.append(replaced)
+                } else {
+                    console.out.write(ReloadProgressText.line(replaced) + "\n")
+                    connection.released()
+                }
             case .reloaded(let reloaded):
-                document.reloaded.append(reloaded)
-                if !json { console.out.write(ReloadProgressText.line(reloaded) + "\n") }
+                groupsReloaded += 1
+                if json {
+                    document.reloaded.append(reloaded)
+                } else {
+                    console.out.write(ReloadProgressText.line(reloaded) + "\n")
+                    connection.released()
+                }
             default:
                 break
             }
@@ -116,7 +142,7 @@ struct CommandRunner {
         case .success(let result):
             console.out.write(json
                 ? JSONDocuments.line(document)
-                : "reload finished: \(counted(result.groups ?? document.reloaded.count, "group", "groups"))\n")
+                : "reload finished: \(counted(result.groups ?? groupsReloaded, "group", "groups"))\n")
             return .success
         case .failure(let error):
             if json {
@@ -131,6 +157,7 @@ struct CommandRunner {
         let outcome = try connection.outcome(of: Self.requestID) { item in
             guard case .log(let entry) = item else { return }
             console.out.write(json ? JSONDocuments.line(entry) : LogLineText.line(entry) + "\n")
+            connection.released()
         }
         if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
         return .success
@@ -140,11 +167,12 @@ struct CommandRunner {
     /// with `--json`). A `forbidden` peer counts as not reaching the daemon.
     private func report(_ error: ProtocolError, json: Bool, socketPath: String) -> ExitCode {
         if json { console.out.write(JSONDocuments.line(JSONDocuments.Failure(error: error))) }
+        let shown = error.escapedForTerminal()
         if error.code == .forbidden {
-            console.err.write("appctl: cannot reach appd at \(socketPath): \(error.message)\n")
+            console.err.write("appctl: cannot reach appd at \(socketPath): \(shown.message)\n")
             return .unreachable
         }
-        console.err.write("appctl: \(error.message) (\(error.code))\n")
+        console.err.write("appctl: \(shown.message) (\(shown.code))\n")
         return .commandFailed
     }
 

@@ -7,6 +7,9 @@ struct CtlCommand: Equatable {
     /// Print JSON with raw numbers instead of tables with units.
     var json: Bool = false
     var socket: SocketChoice = .automatic
+    /// `--timeout SECONDS`: how long to wait for the daemon (nil: the
+    /// default, `ControlConnection.defaultTimeout`).
+    var timeout: Double? = nil
 }
 
 /// How the user picked the daemon's control socket on the command line.

@@ -47,12 +47,14 @@ if options.daemonize && config.logFile == "-" {
     standardError("appd: --daemonize needs a logFile: with logFile \"-\" the daemon's log would be lost; set logFile in the config or pass --log-file\n")
     exit(2)
 }
-// Like the other runtime directories: made if missing, private.
+// Like the other runtime directories: made if missing (0700), and refused
+// when someone else could have planted files in it (RuntimeDirectory);
+// checked here, while stderr can still say why.
 if config.logFile != "-" {
     do {
-        try FileIO.createParentDirectories(of: config.logFile, mode: 0o700)
+        try RuntimeDirectory.open(parentOf: config.logFile).directory.close()
     } catch {
-        fail("cannot create the log file's directory: \(error)")
+        fail("cannot use the log file's directory: \(error)")
     }
 }
 

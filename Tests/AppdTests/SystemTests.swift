@@ -253,7 +253,9 @@ import Shared
             let unlinked = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             defer { FileIO.close(unlinked) }
             try #require(unlinked >= 0 && unlink(path) == 0)
-            #expect(try !PidFileLock.lock(unlinked, openedFrom: path))
+            let runtime = try RuntimeDirectory.open(directory)
+            defer { runtime.close() }
+            #expect(try !PidFileLock.lock(unlinked, name: "appd.pid", in: runtime, path: path))
 
             // ... and another starting daemon has created a fresh one meanwhile.
             let replaced = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -261,7 +263,7 @@ import Shared
             try #require(replaced >= 0)
             #expect(FileManager.default.createFile(atPath: path + ".new", contents: Data()))
             try #require(rename(path + ".new", path) == 0)
-            #expect(try !PidFileLock.lock(replaced, openedFrom: path))
+            #expect(try !PidFileLock.lock(replaced, name: "appd.pid", in: runtime, path: path))
 
             // Neither stale lock stands in the way of the file at the path.
             let lock = try PidFileLock(path: path)
@@ -305,37 +307,32 @@ import Shared
 
     // MARK: Files
 
-    @Test func createTruncatedEmptiesOrCreatesAndWriteAllWritesEverything() throws {
+    @Test func replaceFileWritesEverythingAtOnceAndWriteAllWritesEverything() throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/status"
             try "an older and longer snapshot".write(toFile: path, atomically: false, encoding: .utf8)
-            let existing = try FileIO.createTruncated(path: path, mode: 0o600)
-            #expect(isCloseOnExec(existing))
+            let runtime = try RuntimeDirectory.open(directory)
+            defer { runtime.close() }
             let bytes = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
-            try FileIO.writeAll(existing, bytes)
-            FileIO.close(existing)
+            try runtime.replaceFile("status", with: bytes, mode: 0o600)
             #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(bytes))
+            #expect(!FileManager.default.fileExists(atPath: path + ".tmp"), "the temporary file was renamed")
 
-            let created = try FileIO.createTruncated(path: directory + "/new", mode: 0o600)
-            FileIO.close(created)
+            try runtime.replaceFile("new", with: [], mode: 0o600)
             var info = stat()
             #expect(stat(directory + "/new", &info) == 0 && info.st_mode & 0o777 == 0o600 && info.st_size == 0)
-
-            let error = try #require(throws: SystemError.self) { try FileIO.createTruncated(path: directory + "/no/file", mode: 0o644) }
-            #expect(error.description == "open(\(directory)/no/file): No such file or directory")
         }
     }
 
-    @Test func createParentDirectoriesMakesOnlyWhatIsMissing() throws {
+    @Test func runtimeDirectoryMakesOnlyWhatIsMissing() throws {
         try withTemporaryDirectory { directory in
-            try FileIO.createParentDirectories(of: directory + "/run/logs/appd.log", mode: 0o700)
+            try RuntimeDirectory.open(parentOf: directory + "/run/logs/appd.log").directory.close()
             var info = stat()
             #expect(stat(directory + "/run/logs", &info) == 0 && info.st_mode & 0o777 == 0o700)
             #expect(stat(directory + "/run/logs/appd.log", &info) != 0, "the file itself is not made")
             try #require(chmod(directory + "/run", 0o750) == 0)
-            try FileIO.createParentDirectories(of: directory + "/run/other.log", mode: 0o700)
+            try RuntimeDirectory.open(parentOf: directory + "/run/other.log").directory.close()
             #expect(stat(directory + "/run", &info) == 0 && info.st_mode & 0o777 == 0o750, "an existing directory is left as it is")
-            try FileIO.createParentDirectories(of: "appd.log", mode: 0o700)  // no directory part: nothing to do
         }
     }
 

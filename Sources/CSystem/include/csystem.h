@@ -126,6 +126,12 @@ int cs_sock_diag_request_tcp(int fd, int family, uint32_t states, uint32_t seque
 int cs_sock_diag_receive_tcp(int fd, void *buffer, size_t length, uint32_t sequence,
                              struct cs_tcp_socket *out, int capacity, int *done);
 
+/* O_PATH, which glibc declares only under _GNU_SOURCE (Swift's Glibc module
+   does not see it): an fd that names a directory without reading it, for
+   walking paths through directories one may search but not list, and as
+   the dirfd of the *at calls. csystem.c checks that it equals glibc's. */
+enum { CS_O_PATH = 010000000 };
+
 /* getdents64(2): fills buffer with the next entries of the directory fd as
    struct linux_dirent64 records (u64 d_ino, s64 d_off, u16 d_reclen at 16,
    u8 d_type at 18, NUL-terminated d_name at 19). Returns the bytes filled,

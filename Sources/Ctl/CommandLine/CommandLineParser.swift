@@ -23,7 +23,8 @@ enum CommandLineParser {
             return .run(CtlCommand(
                 request: try subcommand.makeRequest(scanned),
                 json: scanned.has(.json),
-                socket: try socketChoice(leading, scanned)
+                socket: try socketChoice(leading, scanned),
+                timeout: try timeout(leading, scanned)
             ))
         } catch {
             throw UsageError(error.message, subcommand: subcommand.name)
@@ -38,6 +39,18 @@ enum CommandLineParser {
             throw UsageError("no help for '\(name)': not a subcommand\(hint)")
         }
         return .help(HelpText.help(for: subcommand))
+    }
+
+    /// `--timeout`, before or after the subcommand, once.
+    private static func timeout(_ scans: ScannedArguments...) throws(UsageError) -> Double? {
+        let given = scans.compactMap { $0.value(of: .timeout) }
+        guard let text = given.first else { return nil }
+        if given.count > 1 { throw UsageError("option '\(OptionSpec.timeout.displayName)' given more than once") }
+        let seconds = try ArgumentValue.seconds(text, for: OptionSpec.timeout.displayName, minimum: 0.1)
+        guard seconds <= 86_400 else {
+            throw UsageError("invalid value '\(text)' for '\(OptionSpec.timeout.displayName)': at most 86400 seconds (a day)")
+        }
+        return seconds
     }
 
     /// `--socket` and `--config` may come before or after the subcommand,

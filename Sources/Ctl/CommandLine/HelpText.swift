@@ -18,7 +18,7 @@ enum HelpText {
                 ("0", "Success."),
                 ("1", "The command failed: appd answered with an error (unknown group, reload aborted...)."),
                 ("2", "Usage error: a bad command line, or a --config file that cannot be read."),
-                ("3", "Cannot reach appd: no socket, connection refused, permission denied, or the connection broke."),
+                ("3", "Cannot reach appd: no socket, a socket of another user, connection refused, permission denied, no answer within --timeout, or the connection broke."),
             ])
             .dropLast(2)
     }()

@@ -3,9 +3,12 @@ import Shared
 
 /// `appctl logs` for people: `2025-06-01 12:00:01.123 web#0[4711] stdout: listening`,
 /// the journald shape (`unit[pid]:`) with the worker id and the stream.
+/// What the worker wrote is escaped (`TerminalText`): `\x1b]0;pwned\x07`
+/// is shown, not obeyed.
 enum LogLineText {
     static func line(_ entry: LogEntry) -> String {
-        "\(localTimestamp(entry.time)) \(entry.group)#\(entry.id)[\(entry.pid)] \(entry.stream.rawValue): \(entry.line)"
+        let entry = entry.escapedForTerminal()
+        return "\(localTimestamp(entry.time)) \(entry.group)#\(entry.id)[\(entry.pid)] \(entry.stream.rawValue): \(entry.line)"
     }
 
     /// `2025-06-01 12:00:01.123` in the local time zone, without Foundation's

@@ -5,12 +5,15 @@ import Shared
 enum ReloadProgressText {
     /// `web#0  pid 4711 → 4790`, or `web#1  not running → started 4791`
     static func line(_ replaced: ProcessReplaced) -> String {
+        let replaced = replaced.escapedForTerminal()
         guard let old = replaced.oldPid else { return "\(replaced.group)#\(replaced.id)  not running → started \(replaced.newPid)" }
         return "\(replaced.group)#\(replaced.id)  pid \(old) → \(replaced.newPid)"
     }
 
     /// `web: reloaded, 4 processes replaced`, then one indented line per note.
+    /// The reason and the failed process's output lines are escaped (`TerminalText`).
     static func line(_ reloaded: GroupReloaded) -> String {
+        let reloaded = reloaded.escapedForTerminal()
         let outcome: String
         switch reloaded.outcome {
         case .completed:

@@ -3,7 +3,9 @@ import Shared
 /// The one line `appctl` prints when a command that streams nothing succeeds.
 enum ResultText {
     /// `socketPath` and `elapsed` (seconds from connect to answer) are for `ping`.
+    /// What the daemon sent is escaped (`TerminalText`).
     static func line(for command: ControlCommand, _ result: ControlResult, socketPath: String, elapsed: Double) -> String {
+        let result = result.escapedForTerminal()
         switch command {
         case .ping:
             return "pong from appd at \(socketPath) in \(HumanFormat.oneDecimal(elapsed * 1000)) ms"

@@ -5,28 +5,29 @@ import SupervisorCore
 /// The `kill` fallback: SIGUSR2 writes the status table to statusFile, and
 /// SIGIO the connections to statusFile + `.connections`, for operators
 /// without appctl (or with a wedged control socket). Same tables, same
-/// figures as `appctl status` and `appctl connections`.
+/// figures as `appctl status` and `appctl connections`, with what workers
+/// sent escaped for a terminal (`cat` is how the file is read).
 extension Daemon {
     func writeStatusFile() {
-        let text = StatusTable.render(statusReport(group: nil), now: WallClock.now().seconds)
+        let text = StatusTable.render(statusReport(group: nil).escapedForTerminal(), now: WallClock.now().seconds)
         writeSnapshot(text, to: config.statusFile)
     }
 
     func writeConnectionsFile() {
-        writeSnapshot(ConnectionTable.render(connectionEntries(group: nil)), to: config.statusFile + ".connections")
+        let entries = connectionEntries(group: nil).map { $0.escapedForTerminal() }
+        writeSnapshot(ConnectionTable.render(entries), to: config.statusFile + ".connections")
     }
 
     /// Written whole to a temporary file, then renamed, so a reader never
-    /// sees half: a failed write leaves the previous snapshot in place.
+    /// sees half: a failed write leaves the previous snapshot in place. The
+    /// directory is checked again and the files are opened through it
+    /// (`RuntimeDirectory.replaceFile`): a symlink there is replaced, never
+    /// written through.
     private func writeSnapshot(_ text: String, to path: String) {
-        let temporary = path + ".tmp"
         do throws(SystemError) {
-            let fd = try FileIO.createTruncated(path: temporary, mode: 0o644)
-            do {
-                defer { FileIO.close(fd) }
-                try FileIO.writeAll(fd, Array(text.utf8))
-            }
-            try checked("rename(\(temporary), \(path))", rename(temporary, path))
+            let (directory, name) = try RuntimeDirectory.open(parentOf: path)
+            defer { directory.close() }
+            try directory.replaceFile(name, with: Array(text.utf8))
             log.info("status written to \(path)")
         } catch {
             log.error("cannot write \(path): \(error)")

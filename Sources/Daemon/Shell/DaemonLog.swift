@@ -18,7 +18,7 @@ final class DaemonLog {
         if path == "-" {
             sink = LogSink(fd: STDERR_FILENO, destination: "stderr")
         } else {
-            let fd = try checked("open(\(path))", open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644))
+            let fd = try RuntimeDirectory.openForAppending(path)
             sink = LogSink(fd: fd, destination: path)
         }
     }

@@ -29,6 +29,16 @@ struct DaemonResources {
         } catch {
             throw StartupError(error.description)
         }
+        // Before any file is made: every directory appd writes in is made
+        // (0700) where missing and checked (RuntimeDirectory), so a refused
+        // directory gets no file of ours.
+        do throws(SystemError) {
+            for file in [config.pidFile, config.controlSocket, config.statusFile] {
+                try RuntimeDirectory.open(parentOf: file).directory.close()
+            }
+        } catch {
+            throw StartupError(error.description)
+        }
         do {
             pidFile = try PidFileLock(path: config.pidFile)
         } catch {
@@ -42,9 +52,6 @@ struct DaemonResources {
         }
         var bound: [() -> Void] = []
         do throws(SystemError) {
-            for path in [config.controlSocket, config.statusFile] {
-                try FileIO.createParentDirectories(of: path, mode: 0o700)
-            }
             // A deep backlog: hundreds of appctl calls at once must queue, not fail.
             let control = try UnixControlListener(path: config.controlSocket, backlog: 1024)
             bound.append(control.remove)

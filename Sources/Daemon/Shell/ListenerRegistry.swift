@@ -17,7 +17,7 @@ final class ListenerRegistry {
         var opened: [ListenAddress] = []
         for address in config.groups.flatMap(\.listen) where sockets[address] == nil {
             do {
-                sockets[address] = try ListeningSocket.bind(address)
+                sockets[address] = try ListeningSocket.bind(address, permissions: config.socketPermissions(for: address))
                 opened.append(address)
             } catch {
                 for address in opened { FileIO.close(sockets.removeValue(forKey: address)!) }

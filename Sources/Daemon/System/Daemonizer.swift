@@ -12,7 +12,7 @@ enum Daemonizer {
     ///
     /// Call before any thread exists: only the calling thread survives fork.
     static func detach(logFile: String) throws(SystemError) -> StartupReport {
-        let log = try checked("open(\(logFile))", open(logFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644))
+        let log = try RuntimeDirectory.openForAppending(logFile)
         let null = try FileIO.nullDevice()
         let report = try Pipe.make()
         let pid = try checked("fork", fork())

@@ -1,8 +1,9 @@
 import Glibc
 
 /// Reads and writes on the master's non-blocking fds (pipes, sockets), where
-/// "not now" (EAGAIN) is an ordinary answer rather than an error; and the
-/// few files it writes whole.
+/// "not now" (EAGAIN) is an ordinary answer rather than an error. Files
+/// appd writes in its runtime directories are opened through
+/// `RuntimeDirectory`, never by path here.
 enum FileIO {
     enum ReadResult: Equatable, Sendable {
         case bytes([UInt8])
@@ -52,11 +53,6 @@ enum FileIO {
         }
     }
 
-    /// Opens `path` for writing (close-on-exec), created with `mode` or emptied.
-    static func createTruncated(path: String, mode: mode_t) throws(SystemError) -> Int32 {
-        try checked("open(\(path))", open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode))
-    }
-
     /// Closes without retrying: on Linux the fd is gone even when close
     /// reports EINTR, and a retry could close someone else's new fd.
     static func close(_ fd: Int32) {
@@ -77,22 +73,4 @@ enum FileIO {
         let fd = open("/dev/null", O_RDWR | O_CLOEXEC)
         return fd >= 0 ? .success(fd) : .failure(.last("open(/dev/null)"))
     }()
-
-    /// Creates the directory `path` is in, and any missing parents, with
-    /// `mode`; nothing for a path without a directory part.
-    static func createParentDirectories(of path: String, mode: mode_t) throws(SystemError) {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
-        try createDirectories(String(path[..<slash]), mode: mode)
-    }
-
-    /// Creates `path` and any missing parents with `mode` (like `mkdir -p`);
-    /// existing directories are left as they are.
-    static func createDirectories(_ path: String, mode: mode_t) throws(SystemError) {
-        if path.isEmpty || mkdir(path, mode) == 0 || errno == EEXIST { return }
-        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
-            throw .last("mkdir(\(path))")
-        }
-        try createDirectories(String(path[..<slash]), mode: mode)
-        if mkdir(path, mode) != 0 && errno != EEXIST { throw .last("mkdir(\(path))") }
-    }
 }

@@ -10,16 +10,55 @@ enum ListeningSocket {
     /// systemd hands them down. TCP: "*", "" or "0.0.0.0" mean every IPv4
     /// address, "localhost" means 127.0.0.1, a host with ":" is an IPv6
     /// literal (IPV6_V6ONLY, so "::" and "0.0.0.0" can both be bound).
-    /// Unix: a stale socket file is replaced, a live one refused.
-    static func bind(_ address: ListenAddress, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
+    /// Unix: the socket's directory must pass `RuntimeDirectory`'s checks
+    /// (it is not made); a stale socket file is replaced, a live one
+    /// refused; `permissions` are applied as `bindUnix` says.
+    static func bind(
+        _ address: ListenAddress, permissions: UnixSocketPermissions? = nil, backlog: Int32 = 1024
+    ) throws(SystemError) -> Int32 {
         let name = "bind(\(address))"
         let fd = switch address {
         case .tcp(let host, let port): try bindTCP(host: host, port: port, name: name)
-        case .unix(let path): try UnixSocketFile.bind(path: path, type: SOCK_STREAM, privateMode: false, name: name)
+        case .unix(let path): try bindUnix(path: path, permissions: permissions, name: name)
         }
         if listen(fd, backlog) != 0 {
             let error = SystemError.last("listen(\(address))")
             close(fd)
+            if case .unix(let path) = address { unlink(path) }
+            throw error
+        }
+        return fd
+    }
+
+    /// With a `mode`, the socket is bound private (0600, under umask 0177),
+    /// then given its owner and group, then its mode: never more open than
+    /// asked, not even for an instant. Without one, the kernel's default
+    /// (0777 less the umask). The file is changed through its directory's
+    /// fd, after checking that the entry is a socket (a symlink is never
+    /// followed).
+    private static func bindUnix(path: String, permissions: UnixSocketPermissions?, name: String) throws(SystemError) -> Int32 {
+        let (directory, entry) = try RuntimeDirectory.open(parentOf: path, creating: false)
+        defer { directory.close() }
+        let fd = try UnixSocketFile.bind(path: path, type: SOCK_STREAM, privateMode: permissions?.mode != nil, name: name)
+        guard let permissions, !permissions.isEmpty else { return fd }
+        do throws(SystemError) {
+            var info = stat()
+            try checked("stat(\(path))", fstatat(directory.fd, entry, &info, AT_SYMLINK_NOFOLLOW))
+            guard info.st_mode & S_IFMT == S_IFSOCK else {
+                throw SystemError(call: name, errno: EEXIST, reason: "\(path) was replaced by something else right after bind")
+            }
+            if permissions.owner != nil || permissions.group != nil {
+                let owner = permissions.owner ?? uid_t.max  // -1: leave as it is
+                let group = permissions.group ?? gid_t.max
+                try checked("chown(\(path), \(permissions.owner.map(String.init) ?? "-"):\(permissions.group.map(String.init) ?? "-"))",
+                            fchownat(directory.fd, entry, owner, group, AT_SYMLINK_NOFOLLOW))
+            }
+            if let mode = permissions.mode {
+                try checked("chmod(\(path), \(String(mode, radix: 8)))", fchmodat(directory.fd, entry, mode_t(mode), 0))
+            }
+        } catch {
+            close(fd)
+            directory.unlink(entry)
             throw error
         }
         return fd

@@ -82,9 +82,15 @@ extension ConfigLoader {
             }
             let count = optional("count", in: group, .integer.atLeast(0).atMost(GroupConfig.maximumCount))
             let reloadable = optional("reloadable", in: group, .boolean)
+            var socketPermissions: [ListenAddress: UnixSocketPermissions] = [:]
             let listen = group["listen"].map { field in
                 elements(of: field.value, at: field.path, .array("an array of addresses")) { item, itemPath in
-                    let address = check(item, at: itemPath, .listenAddress(relativeTo: directory))
+                    let address: ListenAddress?
+                    if case .object = item {
+                        address = listenObject(item, at: itemPath, permissions: &socketPermissions)
+                    } else {
+                        address = check(item, at: itemPath, .listenAddress(relativeTo: directory))
+                    }
                     if let address {
                         claim(address, at: itemPath, in: &sockets) { "'\(address)' is already used at \($0)" }
                     }
@@ -102,7 +108,7 @@ extension ConfigLoader {
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
             guard let name, let command else { return nil }
-            return GroupConfig(
+            var config = GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
                 listen: listen ?? [], readiness: readiness ?? .standard, readyTimeout: readyTimeout ?? 30,
                 stopSignal: stopSignal ?? .terminate, stopTimeout: stopTimeout ?? defaultStopTimeout,
@@ -110,6 +116,30 @@ extension ConfigLoader {
                 maxSurge: maxSurge ?? 1, watchdogSeconds: watchdogSeconds,
                 outputBytesPerSecond: outputBytesPerSecond ?? GroupConfig.defaultOutputBytesPerSecond
             )
+            config.socketPermissions = socketPermissions
+            return config
+        }
+
+        /// A `listen` entry written as an object: `{address: "unix:PATH",
+        /// mode: "0660", owner: "app", group: "www-data"}` (see
+        /// `UnixSocketPermissions`); the permissions go to `permissions`.
+        private func listenObject(
+            _ value: Value, at path: FieldPath, permissions: inout [ListenAddress: UnixSocketPermissions]
+        ) -> ListenAddress? {
+            guard let fields = object(value, at: path, known: ["address", "mode", "owner", "group"]) else { return nil }
+            let address = required("address", in: fields, .listenAddress(relativeTo: directory))
+            let given = UnixSocketPermissions(
+                mode: optional("mode", in: fields, .socketMode), owner: optional("owner", in: fields, .userID),
+                group: optional("group", in: fields, .groupID))
+            guard let address else { return nil }
+            if case .tcp = address {
+                for key in ["mode", "owner", "group"] where fields[key] != nil {
+                    report(path.key(key), "applies only to unix: addresses, not to '\(address)'")
+                }
+                return address
+            }
+            if !given.isEmpty { permissions[address] = given }
+            return address
         }
 
         private func readReadiness(_ value: Value, at path: FieldPath) -> Readiness? {

@@ -61,6 +61,9 @@ public struct GroupConfig: Sendable, Equatable {
     public var reloadable: Bool
     /// Sockets the master binds once and hands down at fd 3.. (LISTEN_FDS).
     public var listen: [ListenAddress]
+    /// File permissions of the unix sockets in `listen` that were given
+    /// `mode`, `owner` or `group` (`UnixSocketPermissions`).
+    public var socketPermissions: [ListenAddress: UnixSocketPermissions] = [:]
     public var readiness: Readiness
     /// Seconds a starting process may take to become ready before it counts as failed.
     public var readyTimeout: Double
