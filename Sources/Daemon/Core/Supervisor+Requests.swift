@@ -63,15 +63,15 @@ extension Supervisor {
     /// Empties a slot that should hold nothing: each of its processes is
     /// asked to stop, a pending restart is cancelled, a reload step on it
     /// is dropped (the slot is going away, not failing).
-    private mutating func vacate(_ g: Int, _ id: Int, now: MonotonicInstant) {
+    private mutating func vacate(_ g: Int, _ id: Int, reason: StopReason = .shutdown, now: MonotonicInstant) {
         if let index = groups[g].reload?.stepIndex(slot: id) { groups[g].reload?.steps.remove(at: index) }
         switch groups[g].slots[id].state {
         case .backingOff: groups[g].slots[id].state = .empty
-        case .live: stopProcess(g, id, .current, reason: .shutdown, now: now)
+        case .live: stopProcess(g, id, .current, reason: reason, now: now)
         case .empty, .spawning: break
         }
-        stopProcess(g, id, .successor, reason: .shutdown, now: now)
-        stopProcess(g, id, .outgoing, reason: .shutdown, now: now)
+        stopProcess(g, id, .successor, reason: reason, now: now)
+        stopProcess(g, id, .outgoing, reason: reason, now: now)
     }
 
     mutating func stopGroup(_ g: Int, reason: String, now: MonotonicInstant) {
@@ -112,7 +112,7 @@ extension Supervisor {
         }
         for id in groups[g].slots.indices {
             if id >= count {
-                vacate(g, id, now: now)
+                vacate(g, id, reason: .scaledDown, now: now)
             } else if groups[g].slots[id].state == .empty, slotWanted(g, id) {
                 spawn(g, id)
             }

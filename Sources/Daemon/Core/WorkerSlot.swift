@@ -79,6 +79,11 @@ struct WorkerSlot: Sendable, Equatable {
         return nil
     }
 
+    var isBackingOff: Bool {
+        if case .backingOff = state { return true }
+        return false
+    }
+
     var liveSuccessor: WorkerProcess? {
         if case .live(let process) = successor { return process }
         return nil
