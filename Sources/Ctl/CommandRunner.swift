@@ -20,7 +20,7 @@ struct CommandRunner {
             let json = command.json
             switch command.request {
             case .status(_, let watch):
-                return try status(connection, json: json, watch: watch)
+                return try status(connection, json: json, watch: watch, layout: command.wide ? .wide : .standard)
             case .connections:
                 return try connections(connection, json: json)
             case .reload:
@@ -48,7 +48,9 @@ struct CommandRunner {
     /// Prints each snapshot when it is complete: at the done line, or with
     /// `watch` (which never ends) at each `snapshotEnd` item, or when the
     /// next snapshot's master item shows the previous one is over.
-    private func status(_ connection: ControlConnection, json: Bool, watch: Double?) throws(TransportError) -> ExitCode {
+    private func status(
+        _ connection: ControlConnection, json: Bool, watch: Double?, layout: StatusTable.Layout
+    ) throws(TransportError) -> ExitCode {
         let screen = watch.map { _ in WatchScreen(sink: console.out, redrawsInPlace: !json && console.outIsTerminal) }
         screen?.begin()
         defer { screen?.end() }
@@ -59,9 +61,9 @@ struct CommandRunner {
             } else if let screen, let watch {
                 let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
                     + LogLineText.localTimestamp(wallClock()).prefix(19)
-                screen.draw(title + "\n\n" + StatusTable.render(snapshot, now: wallClock()))
+                screen.draw(title + "\n\n" + StatusTable.render(snapshot, now: wallClock(), layout: layout))
             } else {
-                console.out.write(StatusTable.render(snapshot, now: wallClock()))
+                console.out.write(StatusTable.render(snapshot, now: wallClock(), layout: layout))
             }
             snapshot = StatusReport()
         }

@@ -23,6 +23,7 @@ enum CommandLineParser {
             return .run(CtlCommand(
                 request: try subcommand.makeRequest(scanned),
                 json: scanned.has(.json),
+                wide: scanned.has(.wide),
                 socket: try socketChoice(leading, scanned)
             ))
         } catch {

@@ -17,15 +17,20 @@ extension Subcommand {
         abstract: "Show the master and every process: state, uptime, restarts, resources, last exit.",
         discussion: """
             The master line comes first (pid, version, uptime, load), then one row per worker slot, \
-            then one row per group with its failed exits counted by status. CPU, MEM, FDS and CONNS \
-            appear when the daemon collects them.
+            then one row per group: its state (running, starting, backing off, failed, degraded, \
+            reloading, stopped), how many processes are ready of how many configured, and its failed \
+            exits counted by status. LAST EXIT says "stopped by reload" (restart, scale...) for exits \
+            appd asked for. Durations are rounded (3s, 1m30s, 2h5m; --json has them exact). The table \
+            fits 100 columns: long cells are cut with "…"; --wide shows every column (FDS, THREADS, \
+            CONNS, APPSTATS) and every cell whole.
             """,
-        synopsis: "status [<group>] [--json] [--watch [<seconds>]]",
+        synopsis: "status [<group>] [--wide] [--json] [--watch [<seconds>]]",
         arguments: [groupArgument],
-        options: [.group, .json, .watch],
+        options: [.group, .wide, .json, .watch],
         examples: [
             ("appctl status", "Every group"),
             ("appctl status web --watch 1", "One group, redrawn every second"),
+            ("appctl status --wide", "Every column: open fds, threads, connections, the workers' APPSTATS"),
             ("appctl status --json | jq '.processes[] | select(.state != \"running\")'", "Processes that are not running, for a script"),
         ],
         makeRequest: { arguments throws(UsageError) in
@@ -210,6 +215,9 @@ extension OptionSpec {
     static let watch = OptionSpec(
         long: "watch", short: "w", value: .optional(placeholder: "seconds"),
         help: "Redraw every <seconds> (default: 2) until Ctrl-C. With --json, print one document per line.")
+    static let wide = OptionSpec(
+        long: "wide", short: nil, value: .none,
+        help: "Show every column (FDS, THREADS, CONNS, APPSTATS) and every cell whole, however wide.")
     static let follow = OptionSpec(long: "follow", short: "f", value: .none, help: "Keep printing new lines until Ctrl-C.")
     static let lines = OptionSpec(
         long: "lines", short: "n", value: .required(placeholder: "n"),
