@@ -1,3 +1,5 @@
+import Shared
+
 /// Reads `appctl`'s argv (without argv[0]) into a `CtlCommand`, or help to
 /// print, or a `UsageError`. Nothing here touches the network or the disk.
 enum CommandLineParser {
@@ -31,9 +33,14 @@ enum CommandLineParser {
         }
     }
 
-    /// `appctl help` and `appctl help status`.
+    /// `appctl help` and `appctl help status` (and `help --help`, `help
+    /// status -h`: asking for help about help is still asking for help).
     private static func help(for arguments: ArraySlice<String>) throws(UsageError) -> ParsedCommandLine {
-        guard let name = arguments.first else { return .help(HelpText.tool) }
+        let names = arguments.filter { $0 != "--help" && $0 != "-h" }
+        guard let name = names.first else { return .help(HelpText.tool) }
+        if let extra = names.dropFirst().first {
+            throw UsageError("unexpected argument '\(extra)': 'appctl help' takes one subcommand")
+        }
         guard let subcommand = Subcommand.named(name) else {
             let hint = Suggestion.closest(to: name, among: Subcommand.all.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
             throw UsageError("no help for '\(name)': not a subcommand\(hint)")

@@ -39,7 +39,8 @@ extension Subcommand {
             if arguments.has(.watch) {
                 watch = try arguments.value(of: .watch).map { text throws(UsageError) in
                     try ArgumentValue.seconds(text, for: OptionSpec.watch.displayName,
-                                              minimum: ControlCommand.minimumWatchInterval)
+                                              minimum: ControlCommand.minimumWatchInterval,
+                                              maximum: ControlCommand.maximumWatchInterval)
                 } ?? defaultWatchInterval
             }
             return .status(group: group, watch: watch)
@@ -95,7 +96,10 @@ extension Subcommand {
     static let stop = Subcommand(
         name: "stop",
         abstract: "Stop one group (it stays stopped until started), or without a group, stop appd itself.",
-        discussion: "Returns once every process of the group has exited (after its stopTimeout, by SIGKILL).",
+        discussion: """
+            Returns once every process of the group has exited (after its stopTimeout, by SIGKILL). \
+            A group that is already stopped is left alone: appctl says so and exits 1.
+            """,
         synopsis: "stop [<group>] [--json]",
         arguments: [(label: "<group>", help: "The group to stop (or use --group). Without it, appd stops.")],
         options: [.group, .json],
@@ -109,7 +113,10 @@ extension Subcommand {
     static let start = Subcommand(
         name: "start",
         abstract: "Start a stopped group.",
-        discussion: "",
+        discussion: """
+            A group that is already running is left alone: appctl says so and exits 1 (supervisorctl's \
+            "already started"); `appctl restart <group>` starts its processes afresh.
+            """,
         synopsis: "start <group> [--json]",
         arguments: [(label: "<group>", help: "The group to start (or use --group).")],
         options: [.group, .json],
@@ -127,7 +134,7 @@ extension Subcommand {
         synopsis: "scale <group> <count> [--json]",
         arguments: [
             (label: "<group>", help: "The group to scale (or use --group)."),
-            (label: "<count>", help: "The new number of processes, 0 or more."),
+            (label: "<count>", help: "The new number of processes, from 0 to \(GroupConfig.maximumCount)."),
         ],
         options: [.group, .json],
         examples: [
@@ -137,23 +144,29 @@ extension Subcommand {
         makeRequest: { arguments throws(UsageError) in
             let (group, trailing) = try arguments.group(required: true, trailing: ["<count>"])
             guard let group else { throw UsageError("missing <group>") }
-            return .scale(group: group, count: try ArgumentValue.count(trailing[0], for: "<count>"))
+            return .scale(group: group, count: try ArgumentValue.count(trailing[0], for: "<count>", maximum: GroupConfig.maximumCount))
         }
     )
 
     static let signal = Subcommand(
         name: "signal",
         abstract: "Send a signal to every process of a group (or of every group).",
-        discussion: "The master is not signalled; use kill(1) on its pid for that.",
+        discussion: """
+            The master is not signalled; use kill(1) on its pid for that. Signal 0 sends nothing but \
+            checks that the processes exist (kill -0): appctl says how many are alive. With no running \
+            process to signal, appctl says so and exits 1. A worker dies of a signal it does not handle \
+            (HUP, USR2, TERM by default): the demo's workers handle USR1 and carry on, and stop on TERM \
+            and INT.
+            """,
         synopsis: "signal [<group>] <signal> [--json]",
         arguments: [
             groupArgument,
-            (label: "<signal>", help: "A name (HUP, SIGHUP, usr1) or a number (1)."),
+            (label: "<signal>", help: "A name (HUP, SIGHUP, usr1), a number (1), or 0 to check the processes exist."),
         ],
         options: [.group, .json],
         examples: [
-            ("appctl signal web USR2", "Ask the web workers to reopen their logs"),
-            ("appctl signal TERM", "Every process of every group"),
+            ("appctl signal web 0", "Check that the web workers are alive (exit 1 when none runs)"),
+            ("appctl signal queue USR1", "Send SIGUSR1 to the queue workers, as a reload does to a non-reloadable group"),
         ],
         makeRequest: { arguments throws(UsageError) in
             let (group, trailing) = try arguments.group(required: false, trailing: ["<signal>"])
@@ -175,7 +188,7 @@ extension Subcommand {
         makeRequest: { arguments throws(UsageError) in
             let group = try arguments.group(required: false).group
             let lines = try arguments.value(of: .lines).map { text throws(UsageError) in
-                try ArgumentValue.count(text, for: OptionSpec.lines.displayName)
+                try ArgumentValue.count(text, for: OptionSpec.lines.displayName, maximum: ControlCommand.maximumLogLines)
             } ?? ControlCommand.defaultLogLines
             return .logs(group: group, follow: arguments.has(.follow), lines: lines)
         }

@@ -11,7 +11,7 @@ extension Daemon {
         }
         if let group = request.command.group, !Self.mayNameNewGroup(request.command),
            supervisor.group(named: group) == nil {
-            send(.error(id: id, .unknownGroup(group)), to: client)
+            send(.error(id: id, .unknownGroup(group, known: groupNames)), to: client)
             return
         }
         switch request.command {
@@ -82,16 +82,22 @@ extension Daemon {
             if let reply { send(.done(id: id, reply), to: client) }
         } catch {
             streams.stops.removeAll { $0.client == client && $0.request == id }
-            send(.error(id: id, Self.protocolError(error)), to: client)
+            send(.error(id: id, protocolError(error)), to: client)
         }
     }
 
-    private static func protocolError(_ rejection: RequestRejection) -> ProtocolError {
+    /// The groups a request may name, for "did you mean" (a reload may also
+    /// name one its re-read config adds, which this cannot know).
+    private var groupNames: [String] { supervisor.groups.filter { !$0.retiring }.map(\.name) }
+
+    private func protocolError(_ rejection: RequestRejection) -> ProtocolError {
         switch rejection {
-        case .unknownGroup(let name): return .unknownGroup(name)
+        case .unknownGroup(let name): return .unknownGroup(name, known: groupNames)
         case .reloadInProgress: return ProtocolError(.busy, rejection.description)
         case .daemonStopping: return .stopping
         case .invalidCount: return ProtocolError(.invalidArgument, rejection.description)
+        case .alreadyRunning: return ProtocolError(.alreadyRunning, rejection.description)
+        case .alreadyStopped, .noProcesses: return ProtocolError(.notRunning, rejection.description)
         }
     }
 
@@ -125,7 +131,7 @@ extension Daemon {
             streams.reloads.removeAll { $0.client == client && $0.request == id }
             let error: ProtocolError
             switch refusal {
-            case .rejected(let rejection): error = Self.protocolError(rejection)
+            case .rejected(let rejection): error = protocolError(rejection)
             case .invalidConfig, .cannotBind: error = ProtocolError(.reloadAborted, refusal.description)
             }
             log.error("reload refused: \(refusal)")

@@ -204,15 +204,16 @@ private struct RequestArguments {
         return seconds
     }
 
-    /// A signal by name (`"HUP"`, `"SIGHUP"`) or number (`1`, `"1"`).
+    /// A signal by name (`"HUP"`, `"SIGHUP"`) or number (`1`, `"1"`, and
+    /// `0`, which checks that the processes exist).
     mutating func signal() throws(ProtocolError) -> UnixSignal {
         guard let value = take("signal") else {
             throw ProtocolError(.badRequest, "missing 'signal': give a name such as \"HUP\" or a number")
         }
         let signal: UnixSignal?
         switch value {
-        case .string(let name): signal = UnixSignal(name: name)
-        case .number: signal = value.intValue.flatMap { UnixSignal(name: String($0)) }
+        case .string(let name): signal = UnixSignal(commandArgument: name)
+        case .number: signal = value.intValue.flatMap { UnixSignal(commandArgument: String($0)) }
         default:
             throw ProtocolError(.badRequest, "'signal' must be a signal name or number, got \(value.kindDescription)")
         }
@@ -227,5 +228,23 @@ private struct RequestArguments {
         guard let unknown = members.keys.sorted().first else { return }
         let takes = accepted.isEmpty ? "no arguments" : accepted.map { "'\($0)'" }.joined(separator: ", ")
         throw ProtocolError(.badRequest, "unknown field '\(unknown)' for command '\(command)' (it takes \(takes))")
+    }
+}
+
+extension UnixSignal {
+    /// Signal 0: kill(2) delivers nothing, but says whether the process
+    /// exists (the usual liveness probe, `kill -0`).
+    public static let existenceCheck = UnixSignal(number: 0)
+
+    /// A signal as the `signal` command takes it: what `init(name:)` reads,
+    /// and also `0` (a config's stopSignal may not be 0, so that init refuses it).
+    public init?(commandArgument text: String) {
+        if text == "0" || text.uppercased() == "SIG0" {
+            self = .existenceCheck
+        } else if let signal = UnixSignal(name: text) {
+            self = signal
+        } else {
+            return nil
+        }
     }
 }
