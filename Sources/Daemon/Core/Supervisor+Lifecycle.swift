@@ -217,7 +217,8 @@ extension Supervisor {
             spawn(g, id)
         } else {
             groups[g].slots[id].state = .backingOff(until: now.adding(seconds: delay))
-            log(.warning, "worker \(ref(g, id)) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(failures) quick exits in a row)")
+            let streak = failures == 1 ? "a quick exit" : "\(failures) quick exits in a row"
+            log(.warning, "worker \(ref(g, id)) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(streak))")
         }
     }
 }
