@@ -27,6 +27,8 @@ struct CommandRunner {
                 return try reload(connection, json: json)
             case .logs:
                 return try logs(connection, json: json)
+            case .describe:
+                return try describe(connection, json: json)
             case .ping, .version, .restart, .stop, .start, .scale, .signal:
                 let result: ControlResult
                 switch try connection.outcome(of: Self.requestID, onItem: { _ in }) {
@@ -135,6 +137,18 @@ struct CommandRunner {
             console.out.write(json ? JSONDocuments.line(entry) : LogLineText.line(entry) + "\n")
         }
         if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
+        return .success
+    }
+
+    private func describe(_ connection: ControlConnection, json: Bool) throws(TransportError) -> ExitCode {
+        var groups: [GroupDescription] = []
+        let outcome = try connection.outcome(of: Self.requestID) { item in
+            if case .groupDescription(let description) = item { groups.append(description) }
+        }
+        if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
+        console.out.write(json
+            ? JSONDocuments.line(JSONDocuments.Describe(groups: groups))
+            : groups.map { DescribeText.render($0, now: wallClock()) }.joined(separator: "\n"))
         return .success
     }
 

@@ -4,7 +4,7 @@ import Shared
 /// the protocol command of the same name (docs/PROTOCOL.md).
 extension Subcommand {
     static let all: [Subcommand] = [
-        status, connections, reload, restart, stop, start, scale, signal, logs, ping, version,
+        status, describe, connections, reload, restart, stop, start, scale, signal, logs, ping, version,
     ]
 
     /// How often `status --watch` redraws when no interval is given.
@@ -45,6 +45,26 @@ extension Subcommand {
             }
             return .status(group: group, watch: watch)
         }
+    )
+
+    static let describe = Subcommand(
+        name: "describe",
+        abstract: "Show a group's settings in force, what the config file would change, and its last reload.",
+        discussion: """
+            For each group (or the one named): its command, environment (values of names containing \
+            KEY, SECRET, TOKEN, PASSWORD or PASSWD masked), cwd, listen sockets, readiness, reload \
+            strategy and maxSurge, stop signal and timeout, watchdog; then how the group's entry in the \
+            config file, as appd reads it now, differs from what runs (what `appctl reload` would \
+            apply, a `scale` it would undo included); then when the last reload ended and how.
+            """,
+        synopsis: "describe [<group>] [--json]",
+        arguments: [groupArgument],
+        options: [.group, .json],
+        examples: [
+            ("appctl describe web", "What runs, and what a reload of web would change"),
+            ("appctl describe --json | jq '.groups[] | select(.differences != [])'", "Groups whose file entry changed, for a script"),
+        ],
+        makeRequest: { arguments throws(UsageError) in .describe(group: try arguments.group(required: false).group) }
     )
 
     static let connections = Subcommand(

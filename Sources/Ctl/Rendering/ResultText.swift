@@ -32,7 +32,7 @@ enum ResultText {
                 return "signal 0: \(counted(count, "process", "processes"))\(target) \(count == 1 ? "is" : "are") alive"
             }
             return "sent \(signal) to \(counted(count, "process", "processes"))\(target)"
-        case .status, .connections, .reload, .logs:
+        case .status, .connections, .reload, .logs, .describe:
             return ""
         }
     }

@@ -70,3 +70,9 @@ struct ReloadResult: Sendable, Equatable {
     /// the shell adds its last lines of output to the report.
     var failedPid: Int32?
 }
+
+/// A group's reload that ended: when, and how.
+struct FinishedReload: Sendable, Equatable {
+    var at: MonotonicInstant
+    var result: ReloadResult
+}

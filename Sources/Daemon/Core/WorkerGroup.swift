@@ -18,6 +18,8 @@ struct WorkerGroup: Sendable, Equatable {
     var exits = ExitTally()
     /// Why the last reload failed; cleared when a later one completes.
     var degradedReason: String?
+    /// How the last reload of the group ended, and when (for `describe`).
+    var lastReload: FinishedReload?
 
     init(config: GroupConfig) {
         self.config = config

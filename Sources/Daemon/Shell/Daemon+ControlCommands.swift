@@ -53,14 +53,17 @@ extension Daemon {
             if follow { streams.logFollowers.append(.init(client: client, request: id, group: group)) }
             send(backlog.map { .item(id: id, .log($0)) }, to: client)
             if !follow { send(.done(id: id, .logs(lines: backlog.count)), to: client) }
+        case .describe(let group):
+            sendDescriptions(group: group, request: id, to: client)
         }
     }
 
     /// Replies still owed while every process stops: `ping`, `version`,
-    /// `status` and `logs` help an operator watch the stop.
+    /// `status`, `logs` (and the other read-only ones) help an operator
+    /// watch the stop.
     private static func allowedWhileStopping(_ command: ControlCommand) -> Bool {
         switch command {
-        case .ping, .version, .status, .logs, .connections, .stop(nil): return true
+        case .ping, .version, .status, .logs, .connections, .describe, .stop(nil): return true
         default: return false
         }
     }

@@ -17,6 +17,8 @@ public enum ControlCommand: Hashable, Sendable {
     case signal(group: String?, UnixSignal)
     /// The last `lines` captured output lines, then (with `follow`) new ones as they come.
     case logs(group: String?, follow: Bool, lines: Int)
+    /// Each group's settings in force, how the config file differs, and its last reload.
+    case describe(group: String?)
 
     /// `lines` when a `logs` request does not say.
     public static let defaultLogLines = 100
@@ -42,12 +44,14 @@ public enum ControlCommand: Hashable, Sendable {
         case .scale: return "scale"
         case .signal: return "signal"
         case .logs: return "logs"
+        case .describe: return "describe"
         }
     }
 
     /// Every command name, in the order the documentation lists them.
     public static let names = [
         "ping", "version", "status", "connections", "reload", "restart", "stop", "start", "scale", "signal", "logs",
+        "describe",
     ]
 
     /// The group the command is limited to, if any.
@@ -55,7 +59,7 @@ public enum ControlCommand: Hashable, Sendable {
         switch self {
         case .ping, .version: return nil
         case .status(let group, _), .connections(let group), .reload(let group), .restart(let group),
-             .stop(let group), .signal(let group, _), .logs(let group, _, _):
+             .stop(let group), .signal(let group, _), .logs(let group, _, _), .describe(let group):
             return group
         case .start(let group), .scale(let group, _):
             return group
@@ -68,7 +72,7 @@ public enum ControlCommand: Hashable, Sendable {
         var members: [String: JSONValue] = [:]
         if let group { members["group"] = .string(group) }
         switch self {
-        case .ping, .version, .connections, .reload, .restart, .stop, .start:
+        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe:
             break
         case .status(_, let watch):
             if let watch { members["watch"] = .number(watch) }
@@ -120,6 +124,8 @@ extension ControlCommand {
             self = .logs(group: group, follow: follow,
                          lines: try arguments.count("lines", default: ControlCommand.defaultLogLines,
                                                     maximum: ControlCommand.maximumLogLines))
+        case "describe":
+            self = .describe(group: try arguments.optionalGroup())
         default:
             throw ProtocolError(.unknownCommand, "unknown command '\(name)'; known: \(ControlCommand.names.joined(separator: ", "))")
         }

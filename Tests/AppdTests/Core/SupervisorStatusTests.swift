@@ -60,3 +60,33 @@ import Testing
         #expect(StopReason.shutdown.key == "stop" && StopReason.notReady.key == "notReady" && StopReason.watchdog.key == "watchdog")
     }
 }
+
+/// The last reload of each group, remembered for `describe`.
+@Suite struct SupervisorLastReloadTests {
+    @Test func eachGroupRemembersHowItsLastReloadEndedAndWhen() {
+        var h = SupervisorHarness([
+            SupervisorHarness.group("web", count: 1, readiness: .notify), SupervisorHarness.group("q", count: 1, reloadable: false),
+        ])
+        h.send(.ready(pid: h.pid("web", 0)!))
+        #expect(h.supervisor.group(named: "web")?.lastReload == nil)
+        let asked = h.now
+        h.request(.reload(group: nil, config: nil))
+        #expect(h.supervisor.group(named: "q")?.lastReload == FinishedReload(at: asked, result: ReloadResult(outcome: .signalled(processes: 1))))
+        h.advance(1)
+        h.send(.ready(pid: h.successor("web", 0)!))
+        h.obeySignals()
+        let completed = h.supervisor.group(named: "web")?.lastReload
+        #expect(completed?.at == asked.adding(seconds: 1) && completed?.result.outcome == .completed && completed?.result.replaced == 1)
+
+        // The next one fails: that is what is remembered now.
+        h.request(.reload(group: "web", config: nil))
+        h.advance(6)
+        let aborted = h.supervisor.group(named: "web")?.lastReload
+        guard case .aborted(let reason)? = aborted?.result.outcome else {
+            Issue.record("not aborted: \(String(describing: aborted))")
+            return
+        }
+        #expect(reason.contains("was not ready within 5s"), "\(reason)")
+        #expect(aborted?.at == asked.adding(seconds: 1 + 5))
+    }
+}
