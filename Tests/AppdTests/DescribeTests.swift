@@ -114,7 +114,7 @@ import Shared
         demo.lastReload = nil
         #expect(DescribeText.render(demo, now: now).contains("""
               last reload  none since appd started
-              config file  -: appd runs the embedded demo config: there is no file to compare with
+              config file  appd runs the embedded demo config: there is no file to compare with
             """))
     }
 }

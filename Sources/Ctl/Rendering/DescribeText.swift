@@ -75,7 +75,7 @@ enum DescribeText {
     }
 
     private static func configFile(_ group: GroupDescription) -> [String] {
-        let file = group.configFile ?? "-"
+        guard let file = group.configFile else { return [group.fileProblem ?? "-"] }
         if let problem = group.fileProblem { return ["\(file): \(problem)"] }
         guard let differences = group.differences else { return [file] }
         if differences.isEmpty { return ["\(file): the same as what runs"] }
