@@ -22,13 +22,15 @@ struct CommandRunner {
             let json = command.json
             switch command.request {
             case .status(_, let watch):
-                return try status(connection, json: json, watch: watch)
+                return try status(connection, json: json, watch: watch, layout: command.wide ? .wide : .standard)
             case .connections:
                 return try connections(connection, json: json)
             case .reload:
                 return try reload(connection, json: json)
             case .logs:
                 return try logs(connection, json: json)
+            case .describe:
+                return try describe(connection, json: json)
             case .ping, .version, .restart, .stop, .start, .scale, .signal:
                 let result: ControlResult
                 switch try connection.outcome(of: Self.requestID, onItem: { _ in }) {
@@ -60,7 +62,9 @@ struct CommandRunner {
     /// Prints each snapshot when it is complete: at the done line, or with
     /// `watch` (which never ends) at each `snapshotEnd` item, or when the
     /// next snapshot's master item shows the previous one is over.
-    private func status(_ connection: ControlConnection, json: Bool, watch: Double?) throws(TransportError) -> ExitCode {
+    private func status(
+        _ connection: ControlConnection, json: Bool, watch: Double?, layout: StatusTable.Layout
+    ) throws(TransportError) -> ExitCode {
         let screen = watch.map { _ in WatchScreen(sink: console.out, redrawsInPlace: !json && console.outIsTerminal) }
         screen?.begin()
         defer { screen?.end() }
@@ -71,9 +75,9 @@ struct CommandRunner {
             } else if let screen, let watch {
                 let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
                     + LogLineText.localTimestamp(wallClock()).prefix(19)
-                screen.draw(title + "\n\n" + StatusTable.render(snapshot.escapedForTerminal(), now: wallClock()))
+                screen.draw(title + "\n\n" + StatusTable.render(snapshot.escapedForTerminal(), now: wallClock(), layout: layout))
             } else {
-                console.out.write(StatusTable.render(snapshot.escapedForTerminal(), now: wallClock()))
+                console.out.write(StatusTable.render(snapshot.escapedForTerminal(), now: wallClock(), layout: layout))
             }
             snapshot = StatusReport()
             connection.released()
@@ -160,6 +164,18 @@ struct CommandRunner {
             connection.released()
         }
         if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
+        return .success
+    }
+
+    private func describe(_ connection: ControlConnection, json: Bool) throws(TransportError) -> ExitCode {
+        var groups: [GroupDescription] = []
+        let outcome = try connection.outcome(of: Self.requestID) { item in
+            if case .groupDescription(let description) = item { groups.append(description) }
+        }
+        if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
+        console.out.write(json
+            ? JSONDocuments.line(JSONDocuments.Describe(groups: groups))
+            : groups.map { DescribeText.render($0, now: wallClock()) }.joined(separator: "\n"))
         return .success
     }
 

@@ -6,6 +6,8 @@ struct CtlCommand: Equatable {
     var request: ControlCommand
     /// Print JSON with raw numbers instead of tables with units.
     var json: Bool = false
+    /// `status --wide`: every column, nothing cut to fit the screen.
+    var wide: Bool = false
     var socket: SocketChoice = .automatic
     /// `--timeout SECONDS`: how long to wait for the daemon (nil: the
     /// default, `ControlConnection.defaultTimeout`).

@@ -47,7 +47,16 @@ struct DaemonOptions: Equatable {
 
     struct UsageError: Error, CustomStringConvertible {
         var description: String
+
+        /// What appd prints for it: one line naming the problem, and where
+        /// the whole help is (the help itself would bury the problem).
+        var rendered: String { "appd: \(description); see 'appd --help'\n" }
     }
+
+    /// Every option, for "did you mean".
+    static let knownOptions = [
+        "--config", "--check", "--daemonize", "--pid-file", "--socket", "--log-file", "--verbose", "--version", "--help",
+    ]
 
     static func parse(_ arguments: [String]) throws(UsageError) -> Parsed {
         var options = DaemonOptions()
@@ -69,7 +78,11 @@ struct DaemonOptions: Equatable {
             case "--pid-file": options.pidFile = try value(for: argument)
             case "--socket": options.socket = try value(for: argument)
             case "--log-file": options.logFile = try value(for: argument)
-            default: throw UsageError(description: "unknown argument '\(argument)'")
+            default:
+                let name = String(argument.prefix { $0 != "=" })
+                let hint = argument.hasPrefix("-")
+                    ? Suggestion.closest(to: name, among: knownOptions).map { " (did you mean '\($0)'?)" } ?? "" : ""
+                throw UsageError(description: "unknown argument '\(argument)'\(hint)")
             }
         }
         return .run(options)

@@ -25,7 +25,7 @@ do {
         options = parsed
     }
 } catch {
-    standardError("appd: \(error)\n\(DaemonOptions.usage)\n")
+    standardError(error.rendered)
     exit(2)
 }
 

@@ -19,6 +19,23 @@ public enum HumanFormat {
         return "\(secs)s"
     }
 
+    /// For tables: whole units, rounded down, at most two of them: `<1s`,
+    /// `3s`, `1m30s`, `2m`, `2h5m`, `3d4h`. A column of these reads at a
+    /// glance; the exact figure is in `--json` (and `duration` keeps a
+    /// tenth of a second for the log, where `restarts in 0.1s` matters).
+    public static func roundedDuration(seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "-" }
+        if seconds < 1 { return "<1s" }
+        let total = seconds >= Double(Int.max) ? Int.max : Int(seconds)
+        func pair(_ major: Int, _ majorUnit: String, _ minor: Int, _ minorUnit: String) -> String {
+            "\(major)\(majorUnit)" + (minor > 0 ? "\(minor)\(minorUnit)" : "")
+        }
+        if total < 60 { return "\(total)s" }
+        if total < 3600 { return pair(total / 60, "m", total % 60, "s") }
+        if total < 86400 { return pair(total / 3600, "h", total / 60 % 60, "m") }
+        return pair(total / 86400, "d", total / 3600 % 24, "h")
+    }
+
     /// `512 B`, `3.2 KiB`, `12.4 MiB`, `1.1 GiB`.
     public static func bytes(_ count: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

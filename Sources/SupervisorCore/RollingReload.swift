@@ -70,3 +70,9 @@ public struct ReloadResult: Sendable, Equatable {
     /// the shell adds its last lines of output to the report.
     public internal(set) var failedPid: Int32?
 }
+
+/// A group's reload that ended: when, and how.
+public struct FinishedReload: Sendable, Equatable {
+    public internal(set) var at: MonotonicInstant
+    public internal(set) var result: ReloadResult
+}

@@ -234,7 +234,8 @@ extension Supervisor {
         } else {
             groups[g].slots[id].state = .backingOff(until: at)
             if delay > 0 {
-                log(.warning, "worker \(ref(g, id)) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(failures) quick exits in a row)")
+                let streak = failures == 1 ? "a quick exit" : "\(failures) quick exits in a row"
+                log(.warning, "worker \(ref(g, id)) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(streak))")
             }
         }
     }

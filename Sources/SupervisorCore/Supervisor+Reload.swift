@@ -47,12 +47,12 @@ extension Supervisor {
         let config = groups[g].config
         var notes = changes.notes[name] ?? []
         if changes.added.contains(name) {
-            finishReload(g, ReloadResult(outcome: .completed, started: config.count, notes: notes + ["new group"]))
+            finishReload(g, ReloadResult(outcome: .completed, started: config.count, notes: notes + ["new group"]), now: now)
             return
         }
         guard groups[g].wantsRunning else {
             notes.append("the group is stopped: `appctl start \(name)` starts it with these settings")
-            finishReload(g, ReloadResult(outcome: .completed, notes: notes))
+            finishReload(g, ReloadResult(outcome: .completed, notes: notes), now: now)
             return
         }
         let previous = changes.previous[name]
@@ -63,7 +63,7 @@ extension Supervisor {
                 notes.append("the command, environment, cwd or sockets changed, but the group is not reloadable: `appctl restart \(name)` applies them")
             }
             log(.info, "group \(name) is not reloadable: sent SIGUSR1 to \(counted(processes.count, "process", "processes"))")
-            finishReload(g, ReloadResult(outcome: .signalled(processes: processes.count), notes: notes))
+            finishReload(g, ReloadResult(outcome: .signalled(processes: processes.count), notes: notes), now: now)
             return
         }
         var rollback = previous
@@ -123,7 +123,7 @@ extension Supervisor {
         if due.isEmpty, groups[g].reload?.steps.isEmpty == true, let result = groups[g].reload?.result {
             groups[g].reload = nil
             groups[g].degradedReason = nil
-            finishReload(g, result)
+            finishReload(g, result, now: now)
         }
     }
 
@@ -227,11 +227,12 @@ extension Supervisor {
         }
         result.outcome = .aborted(reason: reason)
         result.notes += notes
-        finishReload(g, result)
+        finishReload(g, result, now: now)
     }
 
-    private mutating func finishReload(_ g: Int, _ result: ReloadResult) {
+    private mutating func finishReload(_ g: Int, _ result: ReloadResult, now: MonotonicInstant) {
         let name = groups[g].name
+        groups[g].lastReload = FinishedReload(at: now, result: result)
         switch result.outcome {
         case .completed:
             let started = result.started > 0 ? ", \(counted(result.started, "slot", "slots")) that was not running started" : ""

@@ -16,9 +16,15 @@ extension Supervisor {
         case .restart(let group):
             for g in try targets(group) { restart(g, now: now) }
         case .stopGroup(let name):
-            stopGroup(try index(of: name), reason: "group stopped", now: now)
+            let g = try index(of: name)
+            // Stopped and quiet: nothing to stop. (Stopped with processes
+            // still on their way out: this stop waits for them too.)
+            if !groups[g].wantsRunning, groups[g].isQuiet { throw .alreadyStopped(name) }
+            stopGroup(g, reason: "group stopped", now: now)
         case .startGroup(let name):
-            startGroup(try index(of: name))
+            let g = try index(of: name)
+            if groups[g].wantsRunning { throw .alreadyRunning(name) }
+            startGroup(g)
         case .scale(let name, let count):
             let g = try index(of: name)
             guard count >= 0 else { throw .invalidCount(count) }
@@ -26,9 +32,11 @@ extension Supervisor {
             groups[g].config.count = count
             resize(g, now: now)
         case .signal(let group, let signal):
-            for g in try targets(group) {
-                for process in groups[g].liveProcesses { emit(.signal(pid: process.pid, signal)) }
-            }
+            let processes = try targets(group).flatMap { groups[$0].liveProcesses }
+            if processes.isEmpty { throw .noProcesses(group: group) }
+            let target = group.map { " of group \($0)" } ?? ""
+            log(.info, "sending \(signal) to \(counted(processes.count, "process", "processes"))\(target), as asked")
+            for process in processes { emit(.signal(pid: process.pid, signal)) }
         }
         return takeEffects()
     }
@@ -63,15 +71,15 @@ extension Supervisor {
     /// Empties a slot that should hold nothing: each of its processes is
     /// asked to stop, a pending restart is cancelled, a reload step on it
     /// is dropped (the slot is going away, not failing).
-    private mutating func vacate(_ g: Int, _ id: Int, now: MonotonicInstant) {
+    private mutating func vacate(_ g: Int, _ id: Int, reason: StopReason = .shutdown, now: MonotonicInstant) {
         if let index = groups[g].reload?.stepIndex(slot: id) { groups[g].reload?.steps.remove(at: index) }
         switch groups[g].slots[id].state {
         case .backingOff: groups[g].slots[id].state = .empty
-        case .live: stopProcess(g, id, .current, reason: .shutdown, now: now)
+        case .live: stopProcess(g, id, .current, reason: reason, now: now)
         case .empty, .spawning: break
         }
-        stopProcess(g, id, .successor, reason: .shutdown, now: now)
-        stopProcess(g, id, .outgoing, reason: .shutdown, now: now)
+        stopProcess(g, id, .successor, reason: reason, now: now)
+        stopProcess(g, id, .outgoing, reason: reason, now: now)
     }
 
     mutating func stopGroup(_ g: Int, reason: String, now: MonotonicInstant) {
@@ -112,7 +120,7 @@ extension Supervisor {
         }
         for id in groups[g].slots.indices {
             if id >= count {
-                vacate(g, id, now: now)
+                vacate(g, id, reason: .scaledDown, now: now)
             } else if groups[g].slots[id].state == .empty, slotWanted(g, id) {
                 spawn(g, id)
             }

@@ -50,6 +50,12 @@ public enum RequestRejection: Error, Equatable, CustomStringConvertible {
     case reloadInProgress(group: String)
     case daemonStopping
     case invalidCount(Int)
+    /// `start` of a group that is not stopped: nothing would change.
+    case alreadyRunning(String)
+    /// `stop` of a group that is stopped and has no process left.
+    case alreadyStopped(String)
+    /// `signal` with no live process to send it to (nil: every group).
+    case noProcesses(group: String?)
 
     public var description: String {
         switch self {
@@ -57,6 +63,11 @@ public enum RequestRejection: Error, Equatable, CustomStringConvertible {
         case .reloadInProgress(let group): return "group '\(group)' is already reloading"
         case .daemonStopping: return "the daemon is stopping"
         case .invalidCount(let count): return "count must be 0 or more, got \(count)"
+        case .alreadyRunning(let name):
+            return "group '\(name)' is already running; nothing was started (`appctl restart \(name)` starts its processes afresh)"
+        case .alreadyStopped(let name): return "group '\(name)' is already stopped; nothing was stopped"
+        case .noProcesses(let group?): return "no processes to signal: group '\(group)' has no running process"
+        case .noProcesses(nil): return "no processes to signal: no group has a running process"
         }
     }
 }

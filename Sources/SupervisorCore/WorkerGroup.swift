@@ -21,6 +21,8 @@ public struct WorkerGroup: Sendable, Equatable {
     public internal(set) var intensity = RestartIntensity()
     /// Restarts are held back until then: the group restarts too often.
     public internal(set) var restartsHeldUntil: MonotonicInstant?
+    /// How the last reload of the group ended, and when (for `describe`).
+    public internal(set) var lastReload: FinishedReload?
 
     public init(config: GroupConfig) {
         self.config = config
@@ -36,4 +38,32 @@ public struct WorkerGroup: Sendable, Equatable {
 
     /// Current processes that are ready and not stopping: what serves.
     public var readyCount: Int { slots.prefix(config.count).filter { $0.process?.isReady == true }.count }
+
+    /// Current processes on their way to ready: spawned, not ready, not stopping.
+    public var startingCount: Int {
+        slots.prefix(config.count).filter { $0.process.map { !$0.isReady && !$0.isStopping } == true }.count
+    }
+
+    /// Worker ids waiting out a restart backoff: nothing runs there.
+    public var backingOffCount: Int {
+        slots.prefix(config.count).filter(\.isBackingOff).count
+    }
+
+    /// Why the group does not serve as configured, for status: the failed
+    /// reload, then the processes backing off and how the latest of them
+    /// ended. Empty when nothing is wrong (processes merely starting are
+    /// not a problem).
+    public var problems: [String] {
+        var problems: [String] = []
+        if let degradedReason { problems.append("the last reload failed: \(degradedReason)") }
+        let backingOff = slots.prefix(config.count).filter(\.isBackingOff)
+        if !backingOff.isEmpty {
+            let who = config.count == 1
+                ? "its process is"
+                : "\(backingOff.count) of \(config.count) processes \(backingOff.count == 1 ? "is" : "are")"
+            let latest = backingOff.compactMap(\.lastExit).max { $0.at < $1.at }
+            problems.append("\(who) waiting to restart after failing" + (latest.map { " (last: \($0.description))" } ?? ""))
+        }
+        return problems
+    }
 }

@@ -2,8 +2,10 @@ import Shared
 
 /// Why appd asked a process to stop; decides what its exit means.
 public enum StopReason: Sendable, Equatable, CustomStringConvertible {
-    /// Its group or the daemon is stopping, or the slot was scaled away.
+    /// Its group or the daemon is stopping.
     case shutdown
+    /// `scale` lowered the count below its worker id.
+    case scaledDown
     /// Replaced by a rolling reload.
     case reload
     /// A reload failed elsewhere in the group: this successor is not needed.
@@ -21,17 +23,32 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notReady: return .notReady
         case .watchdog: return .watchdog
-        case .shutdown, .reload, .reloadAborted, .restart: return nil
+        case .shutdown, .scaledDown, .reload, .reloadAborted, .restart: return nil
         }
     }
 
     public var description: String {
         switch self {
         case .shutdown: return "stop"
+        case .scaledDown: return "scale-down"
         case .reload: return "reload"
         case .reloadAborted: return "reload aborted"
         case .restart: return "restart"
         case .notReady: return "readiness timeout"
+        case .watchdog: return "watchdog"
+        }
+    }
+
+    /// How `status` names it (`ProcessStatus.LastExit.requested`): stable
+    /// words for scripts, one per reason.
+    public var key: String {
+        switch self {
+        case .shutdown: return "stop"
+        case .scaledDown: return "scale"
+        case .reload: return "reload"
+        case .reloadAborted: return "reloadAborted"
+        case .restart: return "restart"
+        case .notReady: return "notReady"
         case .watchdog: return "watchdog"
         }
     }

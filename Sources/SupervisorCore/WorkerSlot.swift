@@ -79,6 +79,11 @@ public struct WorkerSlot: Sendable, Equatable {
         return nil
     }
 
+    public var isBackingOff: Bool {
+        if case .backingOff = state { return true }
+        return false
+    }
+
     public var liveSuccessor: WorkerProcess? {
         if case .live(let process) = successor { return process }
         return nil

@@ -64,7 +64,7 @@ private func usageError(_ line: String) -> UsageError? {
     #expect(option == UsageError("unknown option '--grp'; did you mean '--group'?", subcommand: "status"))
     #expect(option?.rendered == """
         error: unknown option '--grp'; did you mean '--group'?
-        Usage: appctl status [<group>] [--json] [--watch [<seconds>]]
+        Usage: appctl status [<group>] [--wide] [--json] [--watch [<seconds>]]
           See 'appctl status --help' for more information.
 
         """)
@@ -176,18 +176,34 @@ private let fixture = StatusReport(
 )
 
 @Test func statusTableIsAlignedWithUnitsPeopleRead() {
+    // The wide layout (`--wide`, and the status file): every column.
     #expect(StatusTable.render(fixture, now: now) == """
         appd 0.1.0  pid 4242  up 3h12m  load 0.12 0.30 1.25  groups 2  processes 3  mem 12.4 MiB
 
-        GROUP  ID  PID   STATE         UPTIME  RESTARTS  CPU   MEM       FDS  CONNS  LAST EXIT
-        web    0   4711  running       3m12s   0         1.3%  14.2 MiB  12   3      -
-        web    1   4712  running       8.5s    2         0.0%  1.0 MiB   9    0      exited 3, 12s ago
-        queue  0   4713  running       3h11m   0         -     -         -    -      -
-        queue  1   -     backoff 1.5s  -       7         -     -         -    -      killed by SIGKILL, 3s ago
+        GROUP  ID  PID   STATE       UPTIME  RESTARTS  CPU   MEM       FDS  CONNS  LAST EXIT
+        web    0   4711  running     3m12s   0         1.3%  14.2 MiB  12   3      -
+        web    1   4712  running     8s      2         0.0%  1.0 MiB   9    0      exited 3 after 4s, 12s ago
+        queue  0   4713  running     3h11m   0         -     -         -    -      -
+        queue  1   -     backoff 1s  -       7         -     -         -    -      killed by SIGKILL after <1s, 3s ago
 
-        GROUP  STATE    RUNNING  RELOAD   LISTEN                FAILED EXITS
-        web    running  2/2      rolling  tcp://127.0.0.1:8080  exited 3 ×2
-        queue  running  1/2      SIGUSR1  -                     -
+        GROUP  STATE    READY  RELOAD   LISTEN                FAILED EXITS
+        web    running  2/2    rolling  tcp://127.0.0.1:8080  exited 3 ×2
+        queue  running  1/2    SIGUSR1  -                     -
+
+        """)
+    // appctl status: what matters, within 100 columns.
+    #expect(StatusTable.render(fixture, now: now, layout: .standard) == """
+        appd 0.1.0  pid 4242  up 3h12m  load 0.12 0.30 1.25  groups 2  processes 3  mem 12.4 MiB
+
+        GROUP  ID  PID   STATE       UPTIME  RESTARTS  CPU   MEM       LAST EXIT
+        web    0   4711  running     3m12s   0         1.3%  14.2 MiB  -
+        web    1   4712  running     8s      2         0.0%  1.0 MiB   exited 3, 12s ago
+        queue  0   4713  running     3h11m   0         -     -         -
+        queue  1   -     backoff 1s  -       7         -     -         killed by SIGKILL, 3s ago
+
+        GROUP  STATE    READY  RELOAD   LISTEN                FAILED EXITS
+        web    running  2/2    rolling  tcp://127.0.0.1:8080  exited 3 ×2
+        queue  running  1/2    SIGUSR1  -                     -
 
         """)
 }
@@ -199,7 +215,7 @@ private let fixture = StatusReport(
     ])
     #expect(StatusTable.render(bare, now: now) == """
         GROUP  ID  PID  STATE     UPTIME  RESTARTS  LAST EXIT  STATUS
-        web    0   1    starting  0.25s   0         -          warming up
+        web    0   1    starting  <1s     0         -          warming up
 
         """)
     #expect(StatusTable.render(StatusReport(), now: now) == "no processes\n")
@@ -323,7 +339,7 @@ private func done(_ result: ControlResult, id: Int = 1) -> String {
     let transcript = try runAgainst(daemon, "status web")
     #expect(daemon.request == #"{"cmd":"status","group":"web","id":1}"#)
     #expect(transcript.exit == .success)
-    #expect(transcript.out == StatusTable.render(fixture, now: now))
+    #expect(transcript.out == StatusTable.render(fixture, now: now, layout: .standard))
     #expect(transcript.err == "")
 }
 

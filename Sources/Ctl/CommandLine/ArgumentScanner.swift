@@ -1,3 +1,5 @@
+import Shared
+
 /// Options and positional arguments as they appeared on the command line,
 /// before any meaning is given to them.
 struct ScannedArguments: Equatable {

@@ -1,3 +1,5 @@
+import Shared
+
 /// Reads `appctl`'s argv (without argv[0]) into a `CtlCommand`, or help to
 /// print, or a `UsageError`. Nothing here touches the network or the disk.
 enum CommandLineParser {
@@ -23,6 +25,7 @@ enum CommandLineParser {
             return .run(CtlCommand(
                 request: try subcommand.makeRequest(scanned),
                 json: scanned.has(.json),
+                wide: scanned.has(.wide),
                 socket: try socketChoice(leading, scanned),
                 timeout: try timeout(leading, scanned)
             ))
@@ -31,9 +34,14 @@ enum CommandLineParser {
         }
     }
 
-    /// `appctl help` and `appctl help status`.
+    /// `appctl help` and `appctl help status` (and `help --help`, `help
+    /// status -h`: asking for help about help is still asking for help).
     private static func help(for arguments: ArraySlice<String>) throws(UsageError) -> ParsedCommandLine {
-        guard let name = arguments.first else { return .help(HelpText.tool) }
+        let names = arguments.filter { $0 != "--help" && $0 != "-h" }
+        guard let name = names.first else { return .help(HelpText.tool) }
+        if let extra = names.dropFirst().first {
+            throw UsageError("unexpected argument '\(extra)': 'appctl help' takes one subcommand")
+        }
         guard let subcommand = Subcommand.named(name) else {
             let hint = Suggestion.closest(to: name, among: Subcommand.all.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
             throw UsageError("no help for '\(name)': not a subcommand\(hint)")
@@ -46,11 +54,7 @@ enum CommandLineParser {
         let given = scans.compactMap { $0.value(of: .timeout) }
         guard let text = given.first else { return nil }
         if given.count > 1 { throw UsageError("option '\(OptionSpec.timeout.displayName)' given more than once") }
-        let seconds = try ArgumentValue.seconds(text, for: OptionSpec.timeout.displayName, minimum: 0.1)
-        guard seconds <= 86_400 else {
-            throw UsageError("invalid value '\(text)' for '\(OptionSpec.timeout.displayName)': at most 86400 seconds (a day)")
-        }
-        return seconds
+        return try ArgumentValue.seconds(text, for: OptionSpec.timeout.displayName, minimum: 0.1, maximum: 86_400)
     }
 
     /// `--socket` and `--config` may come before or after the subcommand,

@@ -1,3 +1,5 @@
+import Shared
+
 /// `appctl --help` and `appctl <subcommand> --help`, laid out like
 /// swift-argument-parser's: OVERVIEW, USAGE, ARGUMENTS, OPTIONS, then
 /// EXAMPLES, in 80 columns with descriptions aligned at column 26.
@@ -16,8 +18,8 @@ enum HelpText {
             + "  See 'appctl help <subcommand>' for detailed help.\n\n"
             + section("EXIT STATUS", descriptionColumn: 5, [
                 ("0", "Success."),
-                ("1", "The command failed: appd answered with an error (unknown group, reload aborted...)."),
-                ("2", "Usage error: a bad command line, or a --config file that cannot be read."),
+                ("1", "The command failed or changed nothing: appd answered with an error (unknown group, reload aborted, group already running or already stopped, no process to signal...)."),
+                ("2", "Usage error: a bad command line (a value out of range included: a count over \(GroupConfig.maximumCount), --lines over \(ControlCommand.maximumLogLines), --watch outside \(ControlCommand.minimumWatchInterval)..\(Int(ControlCommand.maximumWatchInterval))), or a --config file that cannot be read."),
                 ("3", "Cannot reach appd: no socket, a socket of another user, connection refused, permission denied, no answer within --timeout, or the connection broke."),
             ])
             .dropLast(2)

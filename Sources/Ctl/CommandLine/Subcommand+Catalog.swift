@@ -4,7 +4,7 @@ import Shared
 /// the protocol command of the same name (docs/PROTOCOL.md).
 extension Subcommand {
     static let all: [Subcommand] = [
-        status, connections, reload, restart, stop, start, scale, signal, logs, ping, version,
+        status, describe, connections, reload, restart, stop, start, scale, signal, logs, ping, version,
     ]
 
     /// How often `status --watch` redraws when no interval is given.
@@ -17,15 +17,20 @@ extension Subcommand {
         abstract: "Show the master and every process: state, uptime, restarts, resources, last exit.",
         discussion: """
             The master line comes first (pid, version, uptime, load), then one row per worker slot, \
-            then one row per group with its failed exits counted by status. CPU, MEM, FDS and CONNS \
-            appear when the daemon collects them.
+            then one row per group: its state (running, starting, backing off, failed, degraded, \
+            reloading, stopped), how many processes are ready of how many configured, and its failed \
+            exits counted by status. LAST EXIT says "stopped by reload" (restart, scale...) for exits \
+            appd asked for. Durations are rounded (3s, 1m30s, 2h5m; --json has them exact). The table \
+            fits 100 columns: long cells are cut with "…"; --wide shows every column (FDS, THREADS, \
+            CONNS, APPSTATS) and every cell whole.
             """,
-        synopsis: "status [<group>] [--json] [--watch [<seconds>]]",
+        synopsis: "status [<group>] [--wide] [--json] [--watch [<seconds>]]",
         arguments: [groupArgument],
-        options: [.group, .json, .watch],
+        options: [.group, .wide, .json, .watch],
         examples: [
             ("appctl status", "Every group"),
             ("appctl status web --watch 1", "One group, redrawn every second"),
+            ("appctl status --wide", "Every column: open fds, threads, connections, the workers' APPSTATS"),
             ("appctl status --json | jq '.processes[] | select(.state != \"running\")'", "Processes that are not running, for a script"),
         ],
         makeRequest: { arguments throws(UsageError) in
@@ -34,11 +39,32 @@ extension Subcommand {
             if arguments.has(.watch) {
                 watch = try arguments.value(of: .watch).map { text throws(UsageError) in
                     try ArgumentValue.seconds(text, for: OptionSpec.watch.displayName,
-                                              minimum: ControlCommand.minimumWatchInterval)
+                                              minimum: ControlCommand.minimumWatchInterval,
+                                              maximum: ControlCommand.maximumWatchInterval)
                 } ?? defaultWatchInterval
             }
             return .status(group: group, watch: watch)
         }
+    )
+
+    static let describe = Subcommand(
+        name: "describe",
+        abstract: "Show a group's settings in force, what the config file would change, and its last reload.",
+        discussion: """
+            For each group (or the one named): its command, environment (values of names containing \
+            KEY, SECRET, TOKEN, PASSWORD or PASSWD masked), cwd, listen sockets, readiness, reload \
+            strategy and maxSurge, stop signal and timeout, watchdog; then how the group's entry in the \
+            config file, as appd reads it now, differs from what runs (what `appctl reload` would \
+            apply, a `scale` it would undo included); then when the last reload ended and how.
+            """,
+        synopsis: "describe [<group>] [--json]",
+        arguments: [groupArgument],
+        options: [.group, .json],
+        examples: [
+            ("appctl describe web", "What runs, and what a reload of web would change"),
+            ("appctl describe --json | jq '.groups[] | select(.differences != [])'", "Groups whose file entry changed, for a script"),
+        ],
+        makeRequest: { arguments throws(UsageError) in .describe(group: try arguments.group(required: false).group) }
     )
 
     static let connections = Subcommand(
@@ -90,7 +116,10 @@ extension Subcommand {
     static let stop = Subcommand(
         name: "stop",
         abstract: "Stop one group (it stays stopped until started), or without a group, stop appd itself.",
-        discussion: "Returns once every process of the group has exited (after its stopTimeout, by SIGKILL).",
+        discussion: """
+            Returns once every process of the group has exited (after its stopTimeout, by SIGKILL). \
+            A group that is already stopped is left alone: appctl says so and exits 1.
+            """,
         synopsis: "stop [<group>] [--json]",
         arguments: [(label: "<group>", help: "The group to stop (or use --group). Without it, appd stops.")],
         options: [.group, .json],
@@ -104,7 +133,10 @@ extension Subcommand {
     static let start = Subcommand(
         name: "start",
         abstract: "Start a stopped group.",
-        discussion: "",
+        discussion: """
+            A group that is already running is left alone: appctl says so and exits 1 (supervisorctl's \
+            "already started"); `appctl restart <group>` starts its processes afresh.
+            """,
         synopsis: "start <group> [--json]",
         arguments: [(label: "<group>", help: "The group to start (or use --group).")],
         options: [.group, .json],
@@ -122,7 +154,7 @@ extension Subcommand {
         synopsis: "scale <group> <count> [--json]",
         arguments: [
             (label: "<group>", help: "The group to scale (or use --group)."),
-            (label: "<count>", help: "The new number of processes, 0 or more."),
+            (label: "<count>", help: "The new number of processes, from 0 to \(GroupConfig.maximumCount)."),
         ],
         options: [.group, .json],
         examples: [
@@ -132,23 +164,29 @@ extension Subcommand {
         makeRequest: { arguments throws(UsageError) in
             let (group, trailing) = try arguments.group(required: true, trailing: ["<count>"])
             guard let group else { throw UsageError("missing <group>") }
-            return .scale(group: group, count: try ArgumentValue.count(trailing[0], for: "<count>"))
+            return .scale(group: group, count: try ArgumentValue.count(trailing[0], for: "<count>", maximum: GroupConfig.maximumCount))
         }
     )
 
     static let signal = Subcommand(
         name: "signal",
         abstract: "Send a signal to every process of a group (or of every group).",
-        discussion: "The master is not signalled; use kill(1) on its pid for that.",
+        discussion: """
+            The master is not signalled; use kill(1) on its pid for that. Signal 0 sends nothing but \
+            checks that the processes exist (kill -0): appctl says how many are alive. With no running \
+            process to signal, appctl says so and exits 1. A worker dies of a signal it does not handle \
+            (HUP, USR2, TERM by default): the demo's workers handle USR1 and carry on, and stop on TERM \
+            and INT.
+            """,
         synopsis: "signal [<group>] <signal> [--json]",
         arguments: [
             groupArgument,
-            (label: "<signal>", help: "A name (HUP, SIGHUP, usr1) or a number (1)."),
+            (label: "<signal>", help: "A name (HUP, SIGHUP, usr1), a number (1), or 0 to check the processes exist."),
         ],
         options: [.group, .json],
         examples: [
-            ("appctl signal web USR2", "Ask the web workers to reopen their logs"),
-            ("appctl signal TERM", "Every process of every group"),
+            ("appctl signal web 0", "Check that the web workers are alive (exit 1 when none runs)"),
+            ("appctl signal queue USR1", "Send SIGUSR1 to the queue workers, as a reload does to a non-reloadable group"),
         ],
         makeRequest: { arguments throws(UsageError) in
             let (group, trailing) = try arguments.group(required: false, trailing: ["<signal>"])
@@ -170,7 +208,7 @@ extension Subcommand {
         makeRequest: { arguments throws(UsageError) in
             let group = try arguments.group(required: false).group
             let lines = try arguments.value(of: .lines).map { text throws(UsageError) in
-                try ArgumentValue.count(text, for: OptionSpec.lines.displayName)
+                try ArgumentValue.count(text, for: OptionSpec.lines.displayName, maximum: ControlCommand.maximumLogLines)
             } ?? ControlCommand.defaultLogLines
             return .logs(group: group, follow: arguments.has(.follow), lines: lines)
         }
@@ -210,6 +248,9 @@ extension OptionSpec {
     static let watch = OptionSpec(
         long: "watch", short: "w", value: .optional(placeholder: "seconds"),
         help: "Redraw every <seconds> (default: 2) until Ctrl-C. With --json, print one document per line.")
+    static let wide = OptionSpec(
+        long: "wide", short: nil, value: .none,
+        help: "Show every column (FDS, THREADS, CONNS, APPSTATS) and every cell whole, however wide.")
     static let follow = OptionSpec(long: "follow", short: "f", value: .none, help: "Keep printing new lines until Ctrl-C.")
     static let lines = OptionSpec(
         long: "lines", short: "n", value: .required(placeholder: "n"),

@@ -57,24 +57,33 @@ extension ScannedArguments {
 
 /// Value parsers with the messages usage errors print.
 enum ArgumentValue {
-    static func count(_ text: String, for label: String) throws(UsageError) -> Int {
+    /// A whole number from 0 to `maximum`: the daemon's own limit, checked
+    /// here so that every out-of-range value is a usage error (exit 2),
+    /// whichever side of the range it falls.
+    static func count(_ text: String, for label: String, maximum: Int) throws(UsageError) -> Int {
         guard let value = Int(text), value >= 0 else {
             throw UsageError("invalid value '\(text)' for '\(label)': expected a non-negative integer")
+        }
+        guard value <= maximum else {
+            throw UsageError("invalid value '\(text)' for '\(label)': at most \(maximum)")
         }
         return value
     }
 
-    /// Also in kill(1)'s spelling, `-9`.
+    /// Also in kill(1)'s spelling, `-9`; `0` checks the processes exist.
     static func signal(_ text: String) throws(UsageError) -> UnixSignal {
-        guard let signal = UnixSignal(name: text.hasPrefix("-") ? String(text.dropFirst()) : text) else {
-            throw UsageError("unknown signal '\(text)'; expected a name such as HUP, TERM, USR1, or a number")
+        guard let signal = UnixSignal(commandArgument: text.hasPrefix("-") ? String(text.dropFirst()) : text) else {
+            throw UsageError("unknown signal '\(text)'; expected a name such as HUP, TERM, USR1, or a number (0 checks the processes exist)")
         }
         return signal
     }
 
-    static func seconds(_ text: String, for label: String, minimum: Double) throws(UsageError) -> Double {
+    static func seconds(_ text: String, for label: String, minimum: Double, maximum: Double) throws(UsageError) -> Double {
         guard let value = Double(text), value.isFinite, value >= minimum else {
             throw UsageError("invalid value '\(text)' for '\(label)': expected a number of seconds, at least \(minimum)")
+        }
+        guard value <= maximum else {
+            throw UsageError("invalid value '\(text)' for '\(label)': at most \(Int(maximum)) seconds")
         }
         return value
     }

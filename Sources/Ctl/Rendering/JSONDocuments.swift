@@ -35,6 +35,11 @@ enum JSONDocuments {
         var error: ProtocolError?
     }
 
+    /// `{"groups": [...]}`: one `describe` item per group.
+    struct Describe: Encodable {
+        var groups: [GroupDescription]
+    }
+
     /// `{"error": {"code": "...", "message": "..."}}`
     struct Failure: Encodable {
         var error: ProtocolError

@@ -29,8 +29,12 @@ enum ResultText {
             return "scaled group \(result.group ?? group) to \(counted(result.count ?? count, "process", "processes"))"
         case .signal(let group, let signal):
             let target = group.map { " of group \($0)" } ?? ""
-            return "sent \(signal) to \(counted(result.signalled ?? 0, "process", "processes"))\(target)"
-        case .status, .connections, .reload, .logs:
+            let count = result.signalled ?? 0
+            if signal == .existenceCheck {
+                return "signal 0: \(counted(count, "process", "processes"))\(target) \(count == 1 ? "is" : "are") alive"
+            }
+            return "sent \(signal) to \(counted(count, "process", "processes"))\(target)"
+        case .status, .connections, .reload, .logs, .describe:
             return ""
         }
     }

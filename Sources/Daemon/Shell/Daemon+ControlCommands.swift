@@ -12,7 +12,7 @@ extension Daemon {
         }
         if let group = request.command.group, !Self.mayNameNewGroup(request.command),
            supervisor.group(named: group) == nil {
-            send(.error(id: id, .unknownGroup(group)), to: client)
+            send(.error(id: id, .unknownGroup(group, known: groupNames)), to: client)
             return
         }
         switch request.command {
@@ -54,14 +54,17 @@ extension Daemon {
             if follow { streams.logFollowers.append(.init(client: client, request: id, group: group)) }
             send(backlog.map { .item(id: id, .log($0)) }, to: client)
             if !follow { send(.done(id: id, .logs(lines: backlog.count)), to: client) }
+        case .describe(let group):
+            sendDescriptions(group: group, request: id, to: client)
         }
     }
 
     /// Replies still owed while every process stops: `ping`, `version`,
-    /// `status` and `logs` help an operator watch the stop.
+    /// `status`, `logs` (and the other read-only ones) help an operator
+    /// watch the stop.
     private static func allowedWhileStopping(_ command: ControlCommand) -> Bool {
         switch command {
-        case .ping, .version, .status, .logs, .connections, .stop(nil): return true
+        case .ping, .version, .status, .logs, .connections, .describe, .stop(nil): return true
         default: return false
         }
     }
@@ -83,16 +86,22 @@ extension Daemon {
             if let reply { send(.done(id: id, reply), to: client) }
         } catch {
             streams.stops.removeAll { $0.client == client && $0.request == id }
-            send(.error(id: id, Self.protocolError(error)), to: client)
+            send(.error(id: id, protocolError(error)), to: client)
         }
     }
 
-    private static func protocolError(_ rejection: RequestRejection) -> ProtocolError {
+    /// The groups a request may name, for "did you mean" (a reload may also
+    /// name one its re-read config adds, which this cannot know).
+    private var groupNames: [String] { supervisor.groups.filter { !$0.retiring }.map(\.name) }
+
+    private func protocolError(_ rejection: RequestRejection) -> ProtocolError {
         switch rejection {
-        case .unknownGroup(let name): return .unknownGroup(name)
+        case .unknownGroup(let name): return .unknownGroup(name, known: groupNames)
         case .reloadInProgress: return ProtocolError(.busy, rejection.description)
         case .daemonStopping: return .stopping
         case .invalidCount: return ProtocolError(.invalidArgument, rejection.description)
+        case .alreadyRunning: return ProtocolError(.alreadyRunning, rejection.description)
+        case .alreadyStopped, .noProcesses: return ProtocolError(.notRunning, rejection.description)
         }
     }
 
@@ -125,7 +134,7 @@ extension Daemon {
             streams.reloadRefused(client: client, request: id)
             let error: ProtocolError
             switch refusal {
-            case .rejected(let rejection): error = Self.protocolError(rejection)
+            case .rejected(let rejection): error = protocolError(rejection)
             case .invalidConfig, .cannotBind: error = ProtocolError(.reloadAborted, refusal.description)
             }
             log.error("reload refused: \(refusal)")

@@ -16,19 +16,21 @@ extension Daemon {
         let wallNow = WallClock.now().seconds
         let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
             let state: GroupSummary.State
+            let problems = workerGroup.problems
+                + (holdsRestartsBack(workerGroup) ? ["restarts held back: the group restarts too often"] : [])
             if workerGroup.reload != nil {
                 state = .reloading
             } else if !workerGroup.wantsRunning {
                 state = .stopped
             } else {
-                state = workerGroup.degradedReason == nil && !holdsRestartsBack(workerGroup) ? .running : .degraded
+                state = problems.isEmpty ? .running : .degraded
             }
             return GroupSummary(
                 name: workerGroup.name, count: workerGroup.config.count,
                 running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
-                ready: workerGroup.readyCount,
+                ready: workerGroup.readyCount, starting: workerGroup.startingCount, backoff: workerGroup.backingOffCount,
                 reloadable: workerGroup.config.reloadable, state: state,
-                reason: workerGroup.degradedReason ?? (holdsRestartsBack(workerGroup) ? "restarts held back: the group restarts too often" : nil),
+                reason: problems.isEmpty ? nil : problems.joined(separator: "; "),
                 listen: workerGroup.config.listen.map(\.description),
                 exits: workerGroup.exits.failures.map {
                     GroupSummary.ExitCount(key: $0.kind.key, description: $0.kind.description, count: $0.count)
@@ -95,7 +97,7 @@ extension Daemon {
                 switch exit.cause {
                 case .exited(let status):
                     return ProcessStatus.LastExit(description: exit.description, status: status.key,
-                                                  at: wallTime(exit.at), uptime: exit.uptime)
+                                                  at: wallTime(exit.at), uptime: exit.uptime, requested: exit.stopReason?.key)
                 case .spawnFailed:
                     return ProcessStatus.LastExit(description: exit.description, status: nil,
                                                   at: wallTime(exit.at), uptime: 0)

@@ -17,6 +17,8 @@ public enum ControlCommand: Hashable, Sendable {
     case signal(group: String?, UnixSignal)
     /// The last `lines` captured output lines, then (with `follow`) new ones as they come.
     case logs(group: String?, follow: Bool, lines: Int)
+    /// Each group's settings in force, how the config file differs, and its last reload.
+    case describe(group: String?)
 
     /// `lines` when a `logs` request does not say.
     public static let defaultLogLines = 100
@@ -42,12 +44,14 @@ public enum ControlCommand: Hashable, Sendable {
         case .scale: return "scale"
         case .signal: return "signal"
         case .logs: return "logs"
+        case .describe: return "describe"
         }
     }
 
     /// Every command name, in the order the documentation lists them.
     public static let names = [
         "ping", "version", "status", "connections", "reload", "restart", "stop", "start", "scale", "signal", "logs",
+        "describe",
     ]
 
     /// The group the command is limited to, if any.
@@ -55,7 +59,7 @@ public enum ControlCommand: Hashable, Sendable {
         switch self {
         case .ping, .version: return nil
         case .status(let group, _), .connections(let group), .reload(let group), .restart(let group),
-             .stop(let group), .signal(let group, _), .logs(let group, _, _):
+             .stop(let group), .signal(let group, _), .logs(let group, _, _), .describe(let group):
             return group
         case .start(let group), .scale(let group, _):
             return group
@@ -68,7 +72,7 @@ public enum ControlCommand: Hashable, Sendable {
         var members: [String: JSONValue] = [:]
         if let group { members["group"] = .string(group) }
         switch self {
-        case .ping, .version, .connections, .reload, .restart, .stop, .start:
+        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe:
             break
         case .status(_, let watch):
             if let watch { members["watch"] = .number(watch) }
@@ -120,6 +124,8 @@ extension ControlCommand {
             self = .logs(group: group, follow: follow,
                          lines: try arguments.count("lines", default: ControlCommand.defaultLogLines,
                                                     maximum: ControlCommand.maximumLogLines))
+        case "describe":
+            self = .describe(group: try arguments.optionalGroup())
         default:
             throw ProtocolError(.unknownCommand, "unknown command '\(name)'; known: \(ControlCommand.names.joined(separator: ", "))")
         }
@@ -204,15 +210,16 @@ private struct RequestArguments {
         return seconds
     }
 
-    /// A signal by name (`"HUP"`, `"SIGHUP"`) or number (`1`, `"1"`).
+    /// A signal by name (`"HUP"`, `"SIGHUP"`) or number (`1`, `"1"`, and
+    /// `0`, which checks that the processes exist).
     mutating func signal() throws(ProtocolError) -> UnixSignal {
         guard let value = take("signal") else {
             throw ProtocolError(.badRequest, "missing 'signal': give a name such as \"HUP\" or a number")
         }
         let signal: UnixSignal?
         switch value {
-        case .string(let name): signal = UnixSignal(name: name)
-        case .number: signal = value.intValue.flatMap { UnixSignal(name: String($0)) }
+        case .string(let name): signal = UnixSignal(commandArgument: name)
+        case .number: signal = value.intValue.flatMap { UnixSignal(commandArgument: String($0)) }
         default:
             throw ProtocolError(.badRequest, "'signal' must be a signal name or number, got \(value.kindDescription)")
         }
@@ -227,5 +234,23 @@ private struct RequestArguments {
         guard let unknown = members.keys.sorted().first else { return }
         let takes = accepted.isEmpty ? "no arguments" : accepted.map { "'\($0)'" }.joined(separator: ", ")
         throw ProtocolError(.badRequest, "unknown field '\(unknown)' for command '\(command)' (it takes \(takes))")
+    }
+}
+
+extension UnixSignal {
+    /// Signal 0: kill(2) delivers nothing, but says whether the process
+    /// exists (the usual liveness probe, `kill -0`).
+    public static let existenceCheck = UnixSignal(number: 0)
+
+    /// A signal as the `signal` command takes it: what `init(name:)` reads,
+    /// and also `0` (a config's stopSignal may not be 0, so that init refuses it).
+    public init?(commandArgument text: String) {
+        if text == "0" || text.uppercased() == "SIG0" {
+            self = .existenceCheck
+        } else if let signal = UnixSignal(name: text) {
+            self = signal
+        } else {
+            return nil
+        }
     }
 }

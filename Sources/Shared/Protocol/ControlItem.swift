@@ -16,6 +16,8 @@ public enum ControlItem: Hashable, Sendable {
     case reloaded(GroupReloaded)
     /// `logs`: one captured output line.
     case log(LogEntry)
+    /// `describe`: one group's settings, differences from the file, last reload.
+    case groupDescription(GroupDescription)
     /// A type this build does not know, from a newer daemon: kept whole
     /// (`type` member included) so a client can skip or print it.
     case unknown(type: String, JSONValue)
@@ -30,6 +32,7 @@ public enum ControlItem: Hashable, Sendable {
         case .replaced: return "replaced"
         case .reloaded: return "reloaded"
         case .log: return "log"
+        case .groupDescription: return "groupDescription"
         case .unknown(let type, _): return type
         }
     }
@@ -56,6 +59,7 @@ extension ControlItem: Codable {
         case .replaced(let payload): try payload.encode(to: encoder)
         case .reloaded(let payload): try payload.encode(to: encoder)
         case .log(let payload): try payload.encode(to: encoder)
+        case .groupDescription(let payload): try payload.encode(to: encoder)
         case .unknown(_, let value):
             try value.encode(to: encoder)
             return
@@ -74,6 +78,7 @@ extension ControlItem: Codable {
         case "replaced": self = .replaced(try ProcessReplaced(from: decoder))
         case "reloaded": self = .reloaded(try GroupReloaded(from: decoder))
         case "log": self = .log(try LogEntry(from: decoder))
+        case "groupDescription": self = .groupDescription(try GroupDescription(from: decoder))
         default: self = .unknown(type: type, try JSONValue(from: decoder))
         }
     }

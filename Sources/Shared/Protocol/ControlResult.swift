@@ -16,7 +16,7 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public var processes: Int?
     /// connections: the number of connection items sent.
     public var connections: Int?
-    /// reload: the number of groups reloaded.
+    /// reload: the number of groups reloaded; describe: the number described.
     public var groups: Int?
     /// stop with a group: the group, once every process of it has exited.
     public var stopped: String?
@@ -79,6 +79,8 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public static func scaled(group: String, count: Int) -> ControlResult { ControlResult(group: group, count: count) }
     /// `{"signalled": 4}`
     public static func signalled(processes: Int) -> ControlResult { ControlResult(signalled: processes) }
+    /// `{"groups": 2}`: the number of groups `describe` sent.
+    public static func described(groups: Int) -> ControlResult { ControlResult(groups: groups) }
     /// `{"lines": 100}`
     public static func logs(lines: Int) -> ControlResult { ControlResult(lines: lines) }
 }

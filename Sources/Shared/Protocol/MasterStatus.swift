@@ -48,9 +48,16 @@ public struct GroupSummary: Hashable, Sendable, Codable {
     public var running: Int
     /// How many of them passed their readiness rule.
     public var ready: Int?
+    /// How many are started but not ready yet (booting, or waiting out
+    /// their readiness rule). Optional: older daemons leave it out.
+    public var starting: Int?
+    /// How many worker ids have no process because they wait out a
+    /// restart backoff after failing (quick exits, failed spawns). Optional.
+    public var backoff: Int?
     public var reloadable: Bool
     public var state: State
-    /// For `degraded`: why, e.g. the last reload's failure.
+    /// For `degraded`: why, e.g. the last reload's failure, or the
+    /// processes backing off.
     public var reason: String?
     /// The group's sockets as configured ("tcp://127.0.0.1:8080").
     public var listen: [String]
@@ -59,8 +66,10 @@ public struct GroupSummary: Hashable, Sendable, Codable {
 
     public enum State: String, Hashable, Sendable, Codable {
         case running, stopped, reloading
-        /// The last reload failed: the processes it did not replace run the
-        /// previous release. Cleared by a reload that completes.
+        /// Not every process serves as it should: some wait out a restart
+        /// backoff after failing (`backoff`), or the last reload failed
+        /// (the processes it did not replace run the previous release;
+        /// cleared by a reload that completes). `reason` says which.
         case degraded
     }
 
@@ -85,13 +94,15 @@ public struct GroupSummary: Hashable, Sendable, Codable {
     }
 
     public init(
-        name: String, count: Int, running: Int, ready: Int? = nil, reloadable: Bool, state: State, reason: String? = nil,
-        listen: [String], exits: [ExitCount]
+        name: String, count: Int, running: Int, ready: Int? = nil, starting: Int? = nil, backoff: Int? = nil,
+        reloadable: Bool, state: State, reason: String? = nil, listen: [String], exits: [ExitCount]
     ) {
         self.name = name
         self.count = count
         self.running = running
         self.ready = ready
+        self.starting = starting
+        self.backoff = backoff
         self.reloadable = reloadable
         self.state = state
         self.reason = reason

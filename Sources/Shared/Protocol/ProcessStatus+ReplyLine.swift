@@ -48,6 +48,10 @@ extension ProcessStatus {
             guard json.number(lastExit.at) else { return false }
             json.key("description")
             json.string(lastExit.description)
+            if let requested = lastExit.requested {
+                json.key("requested")
+                json.string(requested)
+            }
             json.key("status")
             if let status = lastExit.status { json.string(status) } else { json.null() }
             json.key("uptime")

@@ -55,19 +55,25 @@ public struct ProcessStatus: Hashable, Sendable, Codable {
         public var at: Double
         /// How long the process had run, seconds.
         public var uptime: Double
+        /// Why appd had asked the process to stop, when it had: `"stop"`,
+        /// `"reload"`, `"restart"`, `"scale"`, `"reloadAborted"` (exits appd
+        /// asked for, not failures), or `"notReady"`, `"watchdog"` (failures
+        /// appd acted on). nil (left out) when the process ended on its own.
+        public var requested: String?
 
-        public init(description: String, status: String?, at: Double, uptime: Double) {
+        public init(description: String, status: String?, at: Double, uptime: Double, requested: String? = nil) {
             self.description = description
             self.status = status
             self.at = at
             self.uptime = uptime
+            self.requested = requested
         }
 
-        public init(_ status: ExitStatus, at: Double, uptime: Double) {
-            self.init(description: status.description, status: status.key, at: at, uptime: uptime)
+        public init(_ status: ExitStatus, at: Double, uptime: Double, requested: String? = nil) {
+            self.init(description: status.description, status: status.key, at: at, uptime: uptime, requested: requested)
         }
 
-        private enum CodingKeys: String, CodingKey { case description, status, at, uptime }
+        private enum CodingKeys: String, CodingKey { case description, status, at, uptime, requested }
 
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -75,6 +81,7 @@ public struct ProcessStatus: Hashable, Sendable, Codable {
             try container.encode(status, forKey: .status)
             try container.encode(at, forKey: .at)
             try container.encode(uptime, forKey: .uptime)
+            try container.encodeIfPresent(requested, forKey: .requested)
         }
     }
 

@@ -41,6 +41,11 @@ public struct ProtocolError: Error, Hashable, Sendable, Codable, CustomStringCon
         public static let invalidArgument = Code(rawValue: "invalid_argument")
         /// The client sent nothing for too long; the daemon then closes the connection.
         public static let timeout = Code(rawValue: "timeout")
+        /// `start` of a group that is already running: nothing changed.
+        public static let alreadyRunning = Code(rawValue: "already_running")
+        /// Nothing to act on: `stop` of a group already stopped, `signal`
+        /// of a group (or of every group) without a running process.
+        public static let notRunning = Code(rawValue: "not_running")
         /// A fault inside the daemon.
         public static let `internal` = Code(rawValue: "internal")
     }
@@ -51,6 +56,21 @@ public struct ProtocolError: Error, Hashable, Sendable, Codable, CustomStringCon
 extension ProtocolError {
     public static func unknownGroup(_ name: String) -> ProtocolError {
         ProtocolError(.unknownGroup, "no group named '\(name)'")
+    }
+
+    /// `no group named 'wbe'; did you mean 'web'?`, or with no name near
+    /// enough, the groups there are (`; groups: web, queue`).
+    public static func unknownGroup(_ name: String, known: [String]) -> ProtocolError {
+        var message = "no group named '\(name)'"
+        if let suggestion = Suggestion.closest(to: name, among: known) {
+            message += "; did you mean '\(suggestion)'?"
+        } else if known.isEmpty {
+            message += "; no group is configured"
+        } else {
+            let shown = known.prefix(10).joined(separator: ", ")
+            message += "; groups: \(shown)" + (known.count > 10 ? " and \(known.count - 10) more" : "")
+        }
+        return ProtocolError(.unknownGroup, message)
     }
 
     public static func lineTooLarge(limit: Int) -> ProtocolError {

@@ -247,7 +247,7 @@ extension EndToEnd {
                     roundTrips.sort()
                     let median = roundTrips[roundTrips.count / 2]
                     let worst = roundTrips.last ?? 0
-                    #expect(roundTrips.count >= 50, "\(roundTrips.count) pings in 8 s")
+                    #expect(roundTrips.count >= 20, "\(roundTrips.count) pings in 8 s")
                     // Bounds with room for a loaded 2-core machine; the figures
                     // themselves are in bench/ (load-latency.py).
                     #expect(median < 0.1, "median ping \(median) s during the storm")

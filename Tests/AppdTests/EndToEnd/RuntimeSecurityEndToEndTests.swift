@@ -53,6 +53,10 @@ extension EndToEnd {
             defer { Self.killLeftovers(tag: tag) }
             let script = #"""
                 set -e
+                # The build may live under /tmp (a CI checkout there): keep
+                # appd reachable through a descriptor once /tmp is covered.
+                exec 9<"$APPD"
+                APPD=/proc/self/fd/9
                 mount -t tmpfs -o mode=1777 tmpfs /tmp
                 mount -t tmpfs -o ro,mode=755 tmpfs /run
                 printf '%s' "$CONFIG" > /tmp/appd.json

@@ -1,0 +1,212 @@
+/// A `describe` item: one group's settings as they are in force, how they
+/// differ from what the config file says now, and how its last reload ended.
+///
+/// The daemon fills in both sides: it knows which file it loaded and reads
+/// it the way a reload would (same parser, same paths relative to the
+/// file), so the differences are exactly what `appctl reload` would apply,
+/// wherever appctl runs and whatever file it could or could not read.
+public struct GroupDescription: Hashable, Sendable, Codable {
+    public var name: String
+    /// The settings the group's processes are started with now.
+    public var config: GroupSettings
+    /// The file the daemon loaded its config from; nil for the embedded demo.
+    public var configFile: String?
+    /// How the group's entry in `configFile`, read now, differs from
+    /// `config`: empty when it does not; nil when there is nothing to
+    /// compare (`fileProblem` says why).
+    public var differences: [SettingDifference]?
+    /// Why nothing could be compared: no file, a file that does not load,
+    /// a group the file no longer has.
+    public var fileProblem: String?
+    /// How the group's last reload ended; nil when it was never reloaded.
+    public var lastReload: LastReload?
+
+    public init(
+        name: String, config: GroupSettings, configFile: String?, differences: [SettingDifference]?,
+        fileProblem: String? = nil, lastReload: LastReload? = nil
+    ) {
+        self.name = name
+        self.config = config
+        self.configFile = configFile
+        self.differences = differences
+        self.fileProblem = fileProblem
+        self.lastReload = lastReload
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, config, configFile, differences, fileProblem, lastReload }
+
+    /// `configFile`, `differences` and `lastReload` are always present
+    /// (null when there is none), like `status`'s `pid`.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(config, forKey: .config)
+        try container.encode(configFile, forKey: .configFile)
+        try container.encode(differences, forKey: .differences)
+        try container.encodeIfPresent(fileProblem, forKey: .fileProblem)
+        try container.encode(lastReload, forKey: .lastReload)
+    }
+
+    /// One setting that differs between the running group and the file,
+    /// both sides as text: `count: 2 → 4`.
+    public struct SettingDifference: Hashable, Sendable, Codable {
+        /// The config's name for it: `count`, `command`, `env.MODE`.
+        public var field: String
+        /// nil: not set on that side (an env key added or removed, no watchdog).
+        public var running: String?
+        public var file: String?
+
+        public init(field: String, running: String?, file: String?) {
+            self.field = field
+            self.running = running
+            self.file = file
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(field, forKey: .field)
+            try container.encode(running, forKey: .running)
+            try container.encode(file, forKey: .file)
+        }
+
+        private enum CodingKeys: String, CodingKey { case field, running, file }
+    }
+
+    /// How a reload of the group ended.
+    public struct LastReload: Hashable, Sendable, Codable {
+        /// When it ended, Unix seconds.
+        public var at: Double
+        public var outcome: GroupReloaded.Outcome
+        public var replaced: Int
+        /// Slots that were not running and were started.
+        public var started: Int?
+        /// For `signalled`: the processes sent SIGUSR1.
+        public var signalled: Int?
+        /// For `aborted`: why.
+        public var reason: String?
+        public var notes: [String]?
+
+        public init(
+            at: Double, outcome: GroupReloaded.Outcome, replaced: Int, started: Int? = nil, signalled: Int? = nil,
+            reason: String? = nil, notes: [String]? = nil
+        ) {
+            self.at = at
+            self.outcome = outcome
+            self.replaced = replaced
+            self.started = started
+            self.signalled = signalled
+            self.reason = reason
+            self.notes = notes
+        }
+    }
+}
+
+/// A group's settings as the config spells them, for `describe`.
+/// Environment values whose names look secret are masked.
+public struct GroupSettings: Hashable, Sendable, Codable {
+    public var command: [String]
+    public var count: Int
+    public var reloadable: Bool
+    public var listen: [String]
+    /// `"notify"`, `"none"`, or `{"afterSeconds": N}`, as in the config.
+    public var readiness: JSONValue
+    public var readyTimeout: Double
+    public var reloadStrategy: String
+    public var maxSurge: Int
+    /// `"TERM"`.
+    public var stopSignal: String
+    public var stopTimeout: Double
+    public var watchdogSeconds: Double?
+    /// Values of keys containing KEY, SECRET, TOKEN, PASSWORD or PASSWD
+    /// are replaced by `GroupSettings.mask`.
+    public var env: [String: String]
+    public var cwd: String
+
+    /// What a secret value is shown as.
+    public static let mask = "********"
+
+    /// Whether an environment variable's value is kept out of `describe`:
+    /// its name contains KEY, SECRET, TOKEN, PASSWORD or PASSWD, in any case.
+    public static func isSecret(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return ["KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD"].contains { upper.contains($0) }
+    }
+
+    public init(_ config: GroupConfig) {
+        command = config.command
+        count = config.count
+        reloadable = config.reloadable
+        listen = config.listen.map(\.description)
+        readiness = Self.readiness(config.readiness)
+        readyTimeout = config.readyTimeout
+        reloadStrategy = config.reloadStrategy.rawValue
+        maxSurge = config.maxSurge
+        stopSignal = config.stopSignal.name
+        stopTimeout = config.stopTimeout
+        watchdogSeconds = config.watchdogSeconds
+        env = Dictionary(uniqueKeysWithValues: config.env.map { ($0.key, Self.isSecret($0.key) ? Self.mask : $0.value) })
+        cwd = config.cwd
+    }
+
+    static func readiness(_ readiness: Readiness) -> JSONValue {
+        switch readiness {
+        case .none: return "none"
+        case .notify: return "notify"
+        case .afterSeconds(let seconds): return ["afterSeconds": .number(seconds)]
+        }
+    }
+
+    /// Every setting that differs, in the config's order, as text. Secret
+    /// environment values are compared whole but shown masked.
+    public static func differences(running: GroupConfig, file: GroupConfig) -> [GroupDescription.SettingDifference] {
+        let (a, b) = (GroupSettings(running), GroupSettings(file))
+        var differences: [GroupDescription.SettingDifference] = []
+        func compare(_ field: String, _ left: String?, _ right: String?) {
+            if left != right { differences.append(.init(field: field, running: left, file: right)) }
+        }
+        compare("command", words(a.command), words(b.command))
+        compare("count", String(a.count), String(b.count))
+        compare("reloadable", String(a.reloadable), String(b.reloadable))
+        compare("listen", a.listen.joined(separator: " "), b.listen.joined(separator: " "))
+        compare("readiness", readinessText(running.readiness), readinessText(file.readiness))
+        compare("readyTimeout", seconds(a.readyTimeout), seconds(b.readyTimeout))
+        compare("reloadStrategy", a.reloadStrategy, b.reloadStrategy)
+        compare("maxSurge", String(a.maxSurge), String(b.maxSurge))
+        compare("stopSignal", a.stopSignal, b.stopSignal)
+        compare("stopTimeout", seconds(a.stopTimeout), seconds(b.stopTimeout))
+        compare("watchdogSeconds", a.watchdogSeconds.map(seconds), b.watchdogSeconds.map(seconds))
+        compare("cwd", a.cwd, b.cwd)
+        for key in Set(running.env.keys).union(file.env.keys).sorted() {
+            let (left, right) = (running.env[key], file.env[key])
+            guard left != right else { continue }
+            if isSecret(key) {
+                differences.append(.init(field: "env.\(key)", running: left.map { _ in mask }, file: right.map { _ in
+                    left == nil ? mask : "\(mask) (changed)"
+                }))
+            } else {
+                differences.append(.init(field: "env.\(key)", running: left, file: right))
+            }
+        }
+        return differences
+    }
+
+    /// `notify`, `none`, `after 1s`.
+    public static func readinessText(_ readiness: Readiness) -> String {
+        switch readiness {
+        case .none: return "none"
+        case .notify: return "notify"
+        case .afterSeconds(let seconds): return "after \(HumanFormat.duration(seconds: seconds))"
+        }
+    }
+
+    /// An argv as a shell would take it back: words with spaces or quotes quoted.
+    public static func words(_ argv: [String]) -> String {
+        argv.map { word in
+            word.isEmpty || word.contains(where: { " \t\"'\\$`".contains($0) })
+                ? "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: #"'\''"#) + "'"
+                : word
+        }.joined(separator: " ")
+    }
+
+    private static func seconds(_ value: Double) -> String { HumanFormat.duration(seconds: value) }
+}
