@@ -102,7 +102,7 @@ final class Daemon {
         try poll.add(fd: signals.fd, events: .readable, token: Source.signals.token())
         try poll.add(fd: timer.fd, events: .readable, token: Source.timer.token())
         try poll.add(fd: control.fd, events: .readable, token: Source.controlListener.token())
-        log.info("appd \(AppdVersion.current) started, pid \(getpid()), \(config.groups.count) groups from \(config.sourcePath ?? "the embedded demo config")")
+        log.info(startLine)
         perform(supervisor.start(now: .now()))
         onStarted()
         while exitCode == nil {
@@ -157,6 +157,18 @@ final class Daemon {
             let event = supervisor.orderToCarryOut(order).map(spawn) ?? .spawnCancelled(order.worker, order.role)
             perform(supervisor.handle(event, now: .now()))
         }
+    }
+
+    /// Where everything is, for whoever reads the first line of the log:
+    /// the config (or, plainly, the embedded demo), the control socket, the
+    /// pid file and every listen address.
+    var startLine: String {
+        let source = config.sourcePath.map { "config \($0)" }
+            ?? "the EMBEDDED DEMO config (no --config and no ./appd.json)"
+        let listening = config.groups.flatMap { group in group.listen.map { "\(group.name) on \($0)" } }
+        return "appd \(AppdVersion.current) started, pid \(getpid()), \(counted(config.groups.count, "group", "groups")) from \(source); "
+            + "control socket \(config.controlSocket), pid file \(config.pidFile)"
+            + (listening.isEmpty ? "" : "; listening: " + listening.joined(separator: ", "))
     }
 
     /// Carries out effects in order. Spawns are queued and carried out by

@@ -32,6 +32,10 @@ extension EndToEnd {
                     "appd   \(AppdVersion.current) (control protocol \(AppdVersion.controlProtocol))",
                 ], "\(version)")
                 #expect(daemon.log.contains("appd \(AppdVersion.current) started, pid \(daemon.pid)"), "the daemon runs that version")
+                // The start line says where everything is.
+                let start = try #require(daemon.logLines.master.first { $0.message.contains(" started, pid ") })
+                #expect(start.message.contains("from config \(daemon.configFile); control socket \(daemon.controlSocket), pid file \(daemon.pidFile)"),
+                        "\(start.message)")
                 let json = try await daemon.appctl("version", "--json").jsonObject()
                 #expect(json["version"] as? String == AppdVersion.current)
                 #expect(int(json["protocol"]) == AppdVersion.controlProtocol)

@@ -31,6 +31,33 @@ extension EndToEnd {
             }
         }
 
+        @Test("without a config the start line says plainly that it runs the embedded demo, and where its socket and web port are")
+        func demoStartLineSaysWhereEverythingIs() async throws {
+            let runtime = try TemporaryDirectory()
+            defer { runtime.remove() }
+            let port = try FreePort.tcp()
+            var environment = ProcessInfo.processInfo.environment
+            for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "APPCTL_SOCKET"] { environment[key] = nil }
+            environment["XDG_RUNTIME_DIR"] = runtime.path
+            environment["APPD_DEMO_PORT"] = String(port)
+            let output = runtime.file("appd.out")
+            // The test's working directory has no appd.json: the demo runs.
+            let appd = try ChildProcess.spawn(Binaries.appd, [], environment: environment, stdout: output, stderr: output)
+            defer {
+                appd.signal(SIGKILL)
+                _ = try? ProcFS.descendants(of: appd.pid).forEach { kill($0, SIGKILL) }
+            }
+            let line = try await Polling.value(timeout: 10, "the start line") { () -> String? in
+                let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                return text.split(separator: "\n").first { $0.contains(" started, pid ") }.map(String.init)
+            }
+            #expect(line.contains("from the EMBEDDED DEMO config"), "\(line)")
+            #expect(line.contains("control socket \(runtime.path)/appd/appd.sock"), "\(line)")
+            #expect(line.contains("listening: web on tcp://127.0.0.1:\(port)"), "\(line)")
+            appd.signal(SIGTERM)
+            try await Polling.until(timeout: 10, "the demo to stop") { appd.terminated != nil }
+        }
+
         @Test("--daemonize with logFile \"-\" is refused before forking: exit 2, the reason on stderr, nothing started")
         func daemonizeWithoutLogFileIsRefused() async throws {
             let spec = DaemonSpec(groups: [GroupSpec(name: "sleepers", command: Commands.sleepForever, count: 1)])
