@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh [--seconds N] [--max-len BYTES] [--no-build] [TARGET...]
 #
-# Targets: config (ConfigLoader.parse on any
+# Targets: config (ConfigLoader.parse and the tolerant socket scan on any
 # bytes), protocol (LineFramer, ControlRequest, ControlReply, JSONValue),
 # notify (NotifyMessage). Default: all three, 60 seconds each. --no-build
 # runs the binaries already in .build/fuzz as they are (a long run in the

@@ -1,4 +1,5 @@
-// libFuzzer target: the config loader on arbitrary bytes.
+// libFuzzer target: the config loader on arbitrary bytes, and the tolerant
+// scan appctl falls back on when a config cannot be used.
 // Built by scripts/fuzz.sh with every Sources/Shared file compiled in.
 // Any bytes must give a config or a ConfigError; a trap is a finding.
 
@@ -12,5 +13,6 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         // Rendering the problems is part of what a bad file goes through.
         _ = error.description
     }
+    _ = ConfigLoader.salvageControlSocket(from: bytes, sourcePath: "/nonexistent-appd-fuzz/appd.json")
     return 0
 }
