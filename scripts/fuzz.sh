@@ -60,8 +60,8 @@ build_target() {
     fi
     if [ "$target" = notify ]; then
         # NotifyMessage lives in the daemon; compiled into this module, it
-        # must not import the Shared module its types now sit beside.
-        sed '/^import Shared$/d' "$root/Sources/Daemon/Shell/NotifyMessage.swift" > "$build/NotifyMessage.swift"
+        # must not import our own modules (their sources sit beside it here).
+        sed -E '/^import (Shared|SupervisorCore)$/d' "$root/Sources/Daemon/Shell/NotifyMessage.swift" > "$build/NotifyMessage.swift"
         extra=("$build/NotifyMessage.swift")
     fi
     sources=$(shared_sources)
