@@ -33,8 +33,10 @@ extension ConfigLoader {
     /// Why `command` could not be executed, or nil when it could.
     static func commandProblem(_ command: String, cwd: String, searchPath: String?, pathFromGroup: Bool) -> String? {
         if command.contains("/") {
+            // Checked as the daemon joins it; shown with "." and ".." folded.
             let path = command.hasPrefix("/") ? command : cwd + "/" + command
-            let shown = command.hasPrefix("/") ? "'\(command)'" : "'\(command)' ('\(path)', relative to the group's cwd)"
+            let shown = command.hasPrefix("/") ? "'\(command)'"
+                : "'\(command)' ('\(absolutePath(command, relativeTo: cwd))', relative to the group's cwd)"
             switch inspectExecutable(path) {
             case .executable: return nil
             case .missing: return "command \(shown) does not exist"

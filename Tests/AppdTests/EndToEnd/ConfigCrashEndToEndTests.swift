@@ -61,6 +61,34 @@ extension EndToEnd {
             }
         }
 
+        @Test("appd --check: a command that is missing or not executable is reported (exit 1); the daemon itself starts anyway")
+        func checkReportsCommandsThatCannotRun() async throws {
+            let spec = DaemonSpec(groups: [
+                GroupSpec(name: "sleepers", command: Commands.sleepForever, count: 1),
+                GroupSpec(name: "missing", command: ["appd-test-no-such-program", "--flag"], count: 1),
+                GroupSpec(name: "denied", command: ["./not-executable.sh"], count: 1),
+            ])
+            try await withDaemon(spec, start: false) { daemon in
+                let script = daemon.directory.file("not-executable.sh")
+                try "#!/bin/sh\nexec sleep 1000\n".write(toFile: script, atomically: false, encoding: .utf8)
+                chmod(script, 0o644)
+
+                let check = try await daemon.runAppd(["--check", "--config", daemon.configFile])
+                #expect(check.exited(1), "\(check)")
+                #expect(check.stderr.contains("\(daemon.configFile): groups[1].command[0]: command 'appd-test-no-such-program' not found in PATH"), "\(check)")
+                #expect(check.stderr.contains("\(daemon.configFile): groups[2].command[0]: command './not-executable.sh' ('\(script)', relative to the group's cwd) cannot be executed: permission denied (mode 0644)"), "\(check)")
+                #expect(!check.stderr.contains("groups[0]"), "\(check)")
+                #expect(check.stdout.isEmpty, "no OK summary: \(check)")
+
+                // Starting is not refused: the group that can run runs, the others back off.
+                try await daemon.start()
+                _ = try await daemon.waitFor("the sleeper") { daemon.children().inGroup("sleepers").first }
+                try await daemon.waitUntil("the missing command to be logged as a spawn failure") {
+                    daemon.log.contains("appd-test-no-such-program")
+                }
+            }
+        }
+
         @Test("appctl --config with a broken config still finds the socket, says so, and the daemon refuses the reload")
         func appctlFindsTheSocketOfABrokenConfig() async throws {
             let spec = DaemonSpec(groups: [GroupSpec(name: "sleepers", command: Commands.sleepForever, count: 2)])
