@@ -64,7 +64,30 @@ private let crashes: [FuzzCrashInput] = [
     // which Foundation's JSON5 scanner trapped (CodableUtilities.swift:685).
     FuzzCrashInput(target: "config", origin: "issue 9, Foundation's JSON5 scanner",
                bytes: [0x7B, 0x67, 0x72, 0xFC, 0xDF, 0x65, 0x3A, 0x20, 0x31, 0x7D]),
+    // What fuzz/targets/config found in its first second (251 runs) when
+    // built against the loader before our parser (commit 396a55b): the
+    // same trap, 0xFF bytes in an unquoted key.
+    FuzzCrashInput(target: "config", origin: "fuzz.sh against the JSONDecoder loader, crash-159733341fafd3240232ae900ceb66ee4f81849f",
+                   bytes: [
+                       0x7B, 0x67, 0x72, 0x74, 0x72, 0x75, 0x65, 0x6F, 0x75, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x70, 0x73,
+                       0x3A, 0x20, 0x5B, 0x7B, 0x6E, 0x61, 0x6D, 0x65, 0x3A, 0x20, 0x22, 0x22, 0x61, 0x2C, 0x20, 0x63,
+                       0x6F, 0x6D, 0x6D, 0x61, 0x65, 0x3A, 0x20, 0x22, 0x22, 0x61, 0x2C, 0x20, 0x22, 0x72, 0x75, 0x6E,
+                       0x2F, 0x75, 0x6E, 0x74, 0x3A, 0x20, 0x30, 0x30, 0x37, 0x7D, 0x5D, 0x7D,
+                   ]),
 ]
+
+/// Both config crashes are now an error at the first byte that is not UTF-8.
+@Test func theConfigCrashesAreErrorsAtTheirByte() throws {
+    for crash in crashes where crash.target == "config" {
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader.parse(bytes: crash.bytes, sourcePath: "/etc/appd.json")
+        }
+        #expect(error.problems.count == 1)
+        #expect(error.problems.first?.message.hasPrefix("invalid UTF-8: byte 0x") == true, "\(error)")
+    }
+    let error = try #require(throws: ConfigError.self) { try ConfigLoader.parse(bytes: crashes[1].bytes, sourcePath: "/etc/appd.json") }
+    #expect(error.description.hasPrefix("/etc/appd.json:1:10: invalid UTF-8: byte 0xFF cannot start a character"))
+}
 
 @Test(arguments: crashes)
 func inputsThatOnceCrashedNoLongerDo(_ crash: FuzzCrashInput) {
