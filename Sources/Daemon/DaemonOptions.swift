@@ -22,7 +22,8 @@ struct DaemonOptions: Equatable {
 
         OPTIONS:
           --config FILE     JSON5 config file
-          --check           validate the config, print every problem, exit 0 or 1
+          --check           validate the config and that each group's command
+                            can be run; print every problem, exit 0 or 1
           --daemonize       detach (setsid, output to the log file); returns once
                             the daemon is up, with an exit status that says so
           --pid-file F      override the config's pidFile

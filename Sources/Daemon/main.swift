@@ -38,6 +38,12 @@ do {
     exit(1)
 }
 if options.check {
+    // What would only fail later: a command that cannot be run (see commandProblems for why only here).
+    let problems = ConfigLoader.commandProblems(in: config)
+    guard problems.isEmpty else {
+        standardError("\(ConfigError(problems: problems))\n")
+        exit(1)
+    }
     standardOutput(ConfigLoader.summary(config) + "\n")
     exit(0)
 }

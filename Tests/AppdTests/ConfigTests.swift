@@ -400,7 +400,7 @@ func eachProblemNamesItsFieldAndWhatIsWrong(_ errorCase: ConfigErrorCase) throws
         """)
 }
 
-@Test func syntaxErrorIsOneWholeFileProblem() throws {
+@Test func syntaxErrorIsOneProblemWithLineAndColumn() throws {
     let scratch = try ScratchDirectory()
     let path = try scratch.writeConfig("{\n  groups: [\n    {name: \"a\" command: [\"x\"]},\n  ],\n}\n")
 
@@ -409,7 +409,8 @@ func eachProblemNamesItsFieldAndWhatIsWrong(_ errorCase: ConfigErrorCase) throws
     #expect(error.problems.count == 1)
     #expect(error.problems[0].file == path)
     #expect(error.problems[0].fieldPath == "")
-    #expect(error.problems[0].message.hasPrefix("not valid JSON5"))
+    #expect(error.problems[0].position == SourcePosition(line: 3, column: 16))
+    #expect(error.description == "\(path):3:16: unexpected 'command' (expected ',' or '}'; is a comma missing before it?)")
 }
 
 @Test func unreadableFileNamesThePathAndTheReason() throws {

@@ -1,9 +1,17 @@
+import Glibc
 import Shared
 
 /// Finds the daemon's control socket, in the order SPEC.md gives:
 /// `--socket`, then `$APPCTL_SOCKET`, then the `controlSocket` of the config
 /// (`--config FILE`, else `./appd.json` when present), then the default
 /// path the daemon itself uses without a config (`RuntimePaths`).
+///
+/// A config that has problems does not lock appctl out: the daemon still
+/// runs on its previous config, and `appctl reload` is how the fixed file
+/// reaches it. So when the config cannot be used, its `controlSocket` is
+/// salvaged (the file parsed alone, else scanned for a `controlSocket: "..."`
+/// entry), else the default path is used; appctl says so on stderr. Only a
+/// file that cannot be read at all is an error.
 ///
 /// The environment and the file system come in as values so that tests can
 /// check the order without touching either.
@@ -14,7 +22,21 @@ struct SocketLocator {
     var loadConfig: (String) throws(ConfigError) -> DaemonConfig = { path throws(ConfigError) in
         try ConfigLoader.load(path: path)
     }
+    /// The socket a config that cannot be loaded still names; nil when the
+    /// file cannot be read.
+    var salvageSocket: (String) -> SalvagedSocket? = { ConfigLoader.salvageControlSocket(fromConfigAt: $0) }
     var defaultSocket: () -> String = { RuntimePaths.defaultControlSocket }
+    /// Where the note about a salvaged socket goes (stderr outside tests).
+    var warn: (String) -> Void = { text in
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return }
+            written += count
+        }
+    }
 
     /// The config `appd` reads when started without `--config`, and so the
     /// one `appctl` consults: relative to the current directory.
@@ -35,12 +57,33 @@ struct SocketLocator {
         do {
             return try loadConfig(configPath).controlSocket
         } catch {
-            throw SocketLookupError(configPath: configPath, problem: error)
+            guard let salvaged = salvageSocket(configPath) else {
+                throw SocketLookupError(configPath: configPath, problem: error)
+            }
+            let socket = salvaged.path ?? defaultSocket()
+            warn(Self.salvageNote(configPath: configPath, problem: error, salvaged: salvaged, socket: socket))
+            return socket
         }
+    }
+
+    /// `appctl: appd.json has problems (appd.json:3:14: unexpected '}' ...);
+    /// using the controlSocket found by scanning it: /run/appd.sock`.
+    static func salvageNote(configPath: String, problem: ConfigError, salvaged: SalvagedSocket, socket: String) -> String {
+        let count = problem.problems.count
+        let first = problem.problems.first.map(\.description) ?? "unusable"
+        let problems = count > 1 ? "\(count) problems, the first: \(first)" : first
+        let how: String
+        switch salvaged {
+        case .parsed: how = "using its controlSocket anyway"
+        case .scanned: how = "using the controlSocket found by scanning it"
+        case .notFound: how = "no controlSocket found in it, using the default"
+        }
+        return "appctl: \(configPath) cannot be used (\(problems)); \(how): \(socket)\n"
+            + "appctl: (appd --check --config \(configPath) lists every problem; --socket <path> skips the config)\n"
     }
 }
 
-/// The config that should name the socket cannot be used (exit status 2).
+/// The config that should name the socket cannot be read (exit status 2).
 struct SocketLookupError: Error, Equatable, CustomStringConvertible {
     var configPath: String
     var problem: ConfigError

@@ -8,17 +8,24 @@ public struct ConfigProblem: Hashable, Sendable, CustomStringConvertible {
     public var fieldPath: String
     /// What is wrong, phrased to follow the field path: "must be 0 or more, got -2".
     public var message: String
+    /// Where in the file, for what the parser finds (a syntax error, a
+    /// byte that is not UTF-8, a duplicate key); nil for problems with a
+    /// value, which the field path locates.
+    public var position: SourcePosition?
 
-    public init(file: String, fieldPath: String, message: String) {
+    public init(file: String, fieldPath: String, message: String, position: SourcePosition? = nil) {
         self.file = file
         self.fieldPath = fieldPath
         self.message = message
+        self.position = position
     }
 
-    /// `FILE: groups[1].count: must be 0 or more, got -2`, the shape compilers
-    /// use, so editors and grep can jump to it.
+    /// `FILE: groups[1].count: must be 0 or more, got -2`, or with a position
+    /// `FILE:3:14: unexpected '}' (expected a value)`: the shapes compilers
+    /// use, so editors and grep can jump to them.
     public var description: String {
-        fieldPath.isEmpty ? "\(file): \(message)" : "\(file): \(fieldPath): \(message)"
+        let location = position.map { "\(file):\($0.line):\($0.column)" } ?? file
+        return fieldPath.isEmpty ? "\(location): \(message)" : "\(location): \(fieldPath): \(message)"
     }
 }
 

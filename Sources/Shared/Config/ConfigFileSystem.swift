@@ -7,15 +7,15 @@ import Glibc
 /// internationalisation stack into both binaries, and they blur the OS's
 /// reason for a failure ("No such file or directory") behind their own.
 enum ConfigFileSystem {
-    /// The largest config read; beyond, it is refused rather than read.
-    static let maximumSize = 4 << 20
-
     /// The whole file, or the OS's reason it could not be read. Only a
     /// regular file is read: the daemon re-reads its config on SIGHUP, and
     /// a FIFO or a device at that path would block the open or the read, and
     /// with it all supervision. So the open does not block (O_NONBLOCK) and
-    /// anything but a regular file is refused before a byte is read.
-    static func contents(of path: String) -> Result<[UInt8], ReadFailure> {
+    /// anything but a regular file is refused before a byte is read. At most
+    /// `limit` bytes are read (for a config, one more than the parser takes,
+    /// so that it can say the file is too large), so a file that is huge or
+    /// grows while it is read cannot take the memory either.
+    static func contents(of path: String, limit: Int = .max) -> Result<[UInt8], ReadFailure> {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { return .failure(ReadFailure(errno: errno)) }
         defer { close(fd) }
@@ -27,7 +27,6 @@ enum ConfigFileSystem {
         case S_IFIFO: return .failure(ReadFailure(reason: "not a regular file (a FIFO)"))
         default: return .failure(ReadFailure(reason: "not a regular file"))
         }
-        guard info.st_size <= maximumSize else { return .failure(ReadFailure(reason: "larger than \(maximumSize >> 20) MiB")) }
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -37,7 +36,8 @@ enum ConfigFileSystem {
                 return .failure(ReadFailure(errno: errno))
             }
             if count == 0 { return .success(contents) }
-            contents += chunk[..<count]
+            contents += chunk[..<min(count, limit - contents.count)]
+            if contents.count >= limit { return .success(contents) }
         }
     }
 

@@ -113,12 +113,17 @@ extension ConfigLoader.Rule where Output == String {
         string.checking({ !$0.isEmpty }, else: { _ in "must not be empty" })
     }
 
-    /// A group name: safe in log prefixes, file names and `appctl` arguments.
+    /// A group name: safe in log prefixes, file names and `appctl`
+    /// arguments. The character set already keeps out '/', white space and
+    /// control characters; a leading '-' would read as an option on
+    /// appctl's command line, and '..' as a parent directory in a path.
     static var groupName: Self {
         nonEmptyString.checking(
             { $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) } },
             else: { "may contain only letters, digits, '_', '.' and '-', got '\($0)'" }
         )
+        .checking({ !$0.hasPrefix("-") }, else: { "must not start with '-' (appctl would take it for an option), got '\($0)'" })
+        .checking({ $0 != "." && !$0.contains("..") }, else: { "must not be '.' or contain '..' (it may become part of a file name), got '\($0)'" })
     }
 
     /// A file path, made absolute against `directory`.

@@ -44,6 +44,10 @@ extension ConfigLoader {
         /// First place each socket was seen, the control socket included: two
         /// groups cannot both bind one address.
         private var sockets: [ListenAddress: FieldPath] = [:]
+        /// The files the daemon writes (and the config itself), each with
+        /// what it is, so that no two of them, and no Unix listen socket,
+        /// share a path. The control socket is in `sockets`.
+        private var runtimeFiles: [String: String] = [:]
 
         init(file: String) {
             self.file = file
@@ -59,6 +63,13 @@ extension ConfigLoader {
             let statusFile = optional("statusFile", in: top, .path(relativeTo: directory)) ?? RuntimePaths.defaultStatusFile
             let logFile = optional("logFile", in: top, .logFile(relativeTo: directory)) ?? "-"
             let stopTimeout = optional("stopTimeout", in: top, .seconds) ?? 2
+            checkRuntimeFiles(in: top, [
+                ("controlSocket", "controlSocket", controlSocket),
+                ("pidFile", "pidFile", pidFile),
+                ("statusFile", "statusFile", statusFile),
+                ("statusFile", "the connections snapshot (statusFile + '.connections')", statusFile + ".connections"),
+                ("logFile", "logFile", logFile == "-" ? nil : logFile),
+            ])
             guard let groupList = required("groups", in: top) else { return nil }
             let groups = elements(of: groupList.value, at: groupList.path, .array("an array of groups", allowsEmpty: false)) {
                 group($0, at: $1, defaultStopTimeout: stopTimeout)
@@ -93,6 +104,9 @@ extension ConfigLoader {
                     }
                     if let address {
                         claim(address, at: itemPath, in: &sockets) { "'\(address)' is already used at \($0)" }
+                        if case .unix(let path) = address, let other = runtimeFiles[path] {
+                            report(itemPath, "'\(address)' is also \(other); every runtime file needs a path of its own")
+                        }
                     }
                     return address
                 }
@@ -140,6 +154,33 @@ extension ConfigLoader {
             }
             if !given.isEmpty { permissions[address] = given }
             return address
+        }
+
+        /// Two runtime files on one path would overwrite each other, and one
+        /// on the config file would destroy it: each `(field, what, path)`
+        /// is checked against the config file and the ones before it. The
+        /// problem goes to the field the file sets; when that field was left
+        /// at its default, to the earlier field that chose the same path.
+        /// A field with a problem of its own (nil path, or a value refused)
+        /// is not compared.
+        private func checkRuntimeFiles(in top: Fields, _ files: [(field: String, what: String, path: String?)]) {
+            var claimed: [String: (what: String, field: String?)] = [file: ("the config file", nil)]
+            for (field, what, path) in files {
+                guard let path, !problems.contains(where: { $0.fieldPath == field }) else { continue }
+                let isSet = top[field] != nil
+                if let first = claimed[path] {
+                    if isSet {
+                        report(.root.key(field), "'\(path)' is also \(first.what); every runtime file needs a path of its own")
+                    } else if let firstField = first.field {
+                        report(.root.key(firstField), "'\(path)' is also the default \(what); every runtime file needs a path of its own")
+                    }
+                } else {
+                    claimed[path] = (what, isSet ? field : nil)
+                }
+            }
+            for (path, entry) in claimed where entry.what != "controlSocket" {
+                runtimeFiles[path] = entry.what
+            }
         }
 
         private func readReadiness(_ value: Value, at path: FieldPath) -> Readiness? {
