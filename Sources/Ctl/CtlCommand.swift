@@ -16,7 +16,7 @@ struct CtlCommand: Equatable {
 
 /// How the user picked the daemon's control socket on the command line.
 enum SocketChoice: Equatable {
-    /// Neither flag: `$APPCTL_SOCKET`, then `./appd.json`, then the default path.
+    /// Neither flag: `$APPCTL_SOCKET`, then `./appd.json`, then the default paths in order.
     case automatic
     /// `--socket PATH`.
     case path(String)

@@ -124,7 +124,7 @@ private func locator(env: [String: String] = [:], implicitConfigExists: Bool = f
             return DaemonConfig(sourcePath: path, controlSocket: socket, pidFile: "p", statusFile: "s", logFile: "-",
                                 stopTimeout: 2, groups: [])
         },
-        defaultSocket: { "/default/appd.sock" }
+        defaultSockets: { ["/default/appd.sock"] }
     )
 }
 
@@ -521,4 +521,24 @@ private func runBinary(_ arguments: [String], environment: [String: String] = [:
         ProcessStatus(group: "q", id: 0, pid: nil, state: .stopped, uptime: nil, restarts: 0, lastExit: nil),
     ])
     #expect(JSONDocuments.statusLine(bare) == JSONDocuments.line(JSONDocuments.Status(bare)))
+}
+
+@Test func withoutAConfigAppctlTriesTheDefaultSocketPathsInOrderAndSaysWhichItTook() throws {
+    let candidates = RuntimePaths.candidateControlSockets(environment: ["XDG_RUNTIME_DIR": "/run/user/0"], userID: 0,
+                                                          runIsWritable: { true })
+    #expect(candidates == ["/run/user/0/appd/appd.sock", "/run/appd/appd.sock", "/tmp/appd-0/appd.sock"])
+    #expect(RuntimePaths.candidateControlSockets(environment: [:], userID: 1000) == ["/tmp/appd-1000/appd.sock"])
+
+    var notes: [String] = []
+    var locator = SocketLocator(environment: { _ in nil }, fileExists: { _ in false })
+    locator.defaultSockets = { candidates }
+    locator.warn = { notes.append($0) }
+    // A daemon started by an init script (no XDG_RUNTIME_DIR) is found from an SSH root shell.
+    locator.isSocket = { $0 == "/run/appd/appd.sock" }
+    #expect(try locator.socketPath(for: .automatic) == "/run/appd/appd.sock")
+    #expect(notes == ["appctl: no socket at /run/user/0/appd/appd.sock; using the one at /run/appd/appd.sock\n"])
+    notes = []
+    locator.isSocket = { _ in false }
+    #expect(try locator.socketPath(for: .automatic) == "/run/user/0/appd/appd.sock")
+    #expect(notes.first?.contains("no appd socket at the default paths: /run/user/0/appd/appd.sock, /run/appd/appd.sock, /tmp/appd-0/appd.sock") == true)
 }

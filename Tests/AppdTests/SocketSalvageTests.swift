@@ -69,7 +69,7 @@ private func brokenConfigLocator(salvaged: SalvagedSocket?, notes: Notes) -> Soc
             ])
         },
         salvageSocket: { _ in salvaged },
-        defaultSocket: { "/default/appd.sock" },
+        defaultSockets: { ["/default/appd.sock"] },
         warn: { notes.lines.append($0) }
     )
 }

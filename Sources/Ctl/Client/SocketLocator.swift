@@ -4,7 +4,9 @@ import Shared
 /// Finds the daemon's control socket, in the order SPEC.md gives:
 /// `--socket`, then `$APPCTL_SOCKET`, then the `controlSocket` of the config
 /// (`--config FILE`, else `./appd.json` when present), then the default
-/// path the daemon itself uses without a config (`RuntimePaths`).
+/// paths a daemon without a config uses (`RuntimePaths`), in order: the
+/// first that holds a socket, and appctl says which it took when it was not
+/// the first, or that none holds one.
 ///
 /// A config that has problems does not lock appctl out: the daemon still
 /// runs on its previous config, and `appctl reload` is how the fixed file
@@ -25,7 +27,13 @@ struct SocketLocator {
     /// The socket a config that cannot be loaded still names; nil when the
     /// file cannot be read.
     var salvageSocket: (String) -> SalvagedSocket? = { ConfigLoader.salvageControlSocket(fromConfigAt: $0) }
-    var defaultSocket: () -> String = { RuntimePaths.defaultControlSocket }
+    /// The default socket paths, most likely first.
+    var defaultSockets: () -> [String] = { RuntimePaths.candidateControlSockets }
+    /// Whether a socket file is at a path (lstat, outside tests).
+    var isSocket: (String) -> Bool = { path in
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK
+    }
     /// Where the note about a salvaged socket goes (stderr outside tests).
     var warn: (String) -> Void = { text in
         let bytes = Array(text.utf8)
@@ -64,6 +72,20 @@ struct SocketLocator {
             warn(Self.salvageNote(configPath: configPath, problem: error, salvaged: salvaged, socket: socket))
             return socket
         }
+    }
+
+    /// The first default path that holds a socket, or the first path.
+    private func defaultSocket() -> String {
+        let candidates = defaultSockets()
+        guard let first = candidates.first else { return RuntimePaths.defaultControlSocket }
+        if let found = candidates.first(where: isSocket) {
+            if found != first { warn("appctl: no socket at \(first); using the one at \(found)\n") }
+            return found
+        }
+        if candidates.count > 1 {
+            warn("appctl: no appd socket at the default paths: \(candidates.joined(separator: ", "))\n")
+        }
+        return first
     }
 
     /// `appctl: appd.json has problems (appd.json:3:14: unexpected '}' ...);

@@ -36,6 +36,28 @@ public enum RuntimePaths {
     }
 
     public static var defaultControlSocket: String { defaultDirectory + "/appd.sock" }
+
+    /// Every place a daemon started without a config may have its socket,
+    /// in the order `appctl` looks: the one this environment gives first,
+    /// then the others a daemon started elsewhere would have used (an init
+    /// script has no XDG_RUNTIME_DIR, an SSH root shell has one).
+    public static var candidateControlSockets: [String] {
+        candidateControlSockets(environment: ProcessInfo.processInfo.environment, userID: geteuid(),
+                                runIsWritable: { isWritableDirectory("/run") })
+    }
+
+    public static func candidateControlSockets(
+        environment: [String: String], userID: uid_t, runIsWritable: () -> Bool = { false }
+    ) -> [String] {
+        var directories = [defaultDirectory(environment: environment, userID: userID, runIsWritable: runIsWritable)]
+        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+            directories.append(ConfigLoader.absolutePath("appd", relativeTo: runtime))
+        }
+        if userID == 0 { directories.append("/run/appd") }
+        directories.append("/tmp/appd-\(userID)")
+        var seen = Set<String>()
+        return directories.filter { seen.insert($0).inserted }.map { $0 + "/appd.sock" }
+    }
     public static var defaultPidFile: String { defaultDirectory + "/appd.pid" }
     public static var defaultStatusFile: String { defaultDirectory + "/appd.status" }
 
