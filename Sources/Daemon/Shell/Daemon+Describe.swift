@@ -39,19 +39,12 @@ extension Daemon {
         send(items + [.done(id: id, .described(groups: items.count))], to: client)
     }
 
+    /// The reload's outcome as `reload` reported it (one conversion for
+    /// both: `ControlStreams.groupReloaded`), with when it ended.
     private static func lastReload(_ result: ReloadResult, at: Double) -> GroupDescription.LastReload {
-        var last = GroupDescription.LastReload(at: at, outcome: .completed, replaced: result.replaced,
-                                               started: result.started > 0 ? result.started : nil,
-                                               notes: result.notes.isEmpty ? nil : result.notes)
-        switch result.outcome {
-        case .completed: break
-        case .signalled(let processes):
-            last.outcome = .signalled
-            last.signalled = processes
-        case .aborted(let reason):
-            last.outcome = .aborted
-            last.reason = reason
-        }
-        return last
+        let reloaded = ControlStreams.groupReloaded("", result)
+        return GroupDescription.LastReload(
+            at: at, outcome: reloaded.outcome, replaced: reloaded.replaced, started: reloaded.started,
+            signalled: reloaded.signalled, reason: reloaded.reason, notes: reloaded.notes)
     }
 }
