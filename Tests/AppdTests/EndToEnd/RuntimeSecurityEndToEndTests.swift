@@ -223,6 +223,9 @@ extension EndToEnd {
                     }
                     """)
                 try await daemon.start()
+                // The control socket exists before the listen sockets are
+                // bound; the worker is spawned only after, with them.
+                _ = try await daemon.waitFor("the web worker") { daemon.children().inGroup("web").first }
                 var info = stat()
                 try #require(lstat(daemon.directory.file("web.sock"), &info) == 0, "\(daemon.diagnostics)")
                 #expect(info.st_mode & S_IFMT == S_IFSOCK && info.st_mode & 0o7777 == 0o660)
