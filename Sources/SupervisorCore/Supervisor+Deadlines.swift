@@ -27,6 +27,10 @@ extension Supervisor {
     }
 
     mutating func processDeadlines(now: MonotonicInstant) {
+        // The last held-back restart is due now: the storm is over.
+        for g in groups.indices where groups[g].restartsHeldUntil.map({ $0 <= now }) == true {
+            groups[g].restartsHeldUntil = nil
+        }
         // Collected first: handling one can change slots, or remove a group.
         var due: [(WorkerRef, Due)] = []
         for group in groups {

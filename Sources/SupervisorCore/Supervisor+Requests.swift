@@ -90,6 +90,7 @@ extension Supervisor {
 
     private mutating func startGroup(_ g: Int) {
         groups[g].wantsRunning = true
+        groups[g].restartsHeldUntil = nil
         for id in groups[g].slots.indices where id < groups[g].config.count && groups[g].slots[id].state == .empty {
             spawn(g, id)
         }
@@ -100,6 +101,7 @@ extension Supervisor {
     private mutating func restart(_ g: Int, now: MonotonicInstant) {
         cancelReload(g, reason: "the group is restarting", now: now)
         groups[g].wantsRunning = true
+        groups[g].restartsHeldUntil = nil
         log(.info, "restarting group \(groups[g].name)")
         for id in groups[g].slots.indices where id < groups[g].config.count {
             groups[g].slots[id].consecutiveFailures = 0

@@ -20,6 +20,7 @@ public struct WorkerGroup: Sendable, Equatable {
     public internal(set) var degradedReason: String?
     public internal(set) var intensity = RestartIntensity()
     /// Restarts are held back until then: the group restarts too often.
+    /// Cleared when that moment's deadline is processed, or by a start or restart.
     public internal(set) var restartsHeldUntil: MonotonicInstant?
     /// How the last reload of the group ended, and when (for `describe`).
     public internal(set) var lastReload: FinishedReload?
@@ -56,6 +57,7 @@ public struct WorkerGroup: Sendable, Equatable {
     public var problems: [String] {
         var problems: [String] = []
         if let degradedReason { problems.append("the last reload failed: \(degradedReason)") }
+        if restartsHeldUntil != nil { problems.append("restarts held back: the group restarts too often") }
         let backingOff = slots.prefix(config.count).filter(\.isBackingOff)
         if !backingOff.isEmpty {
             let who = config.count == 1

@@ -32,7 +32,7 @@ extension Daemon {
                 }
             }
             description.lastReload = workerGroup.lastReload.map { finished in
-                Self.lastReload(finished.result, at: wallNow - now.seconds(since: finished.at))
+                Self.lastReload(of: workerGroup.name, finished.result, at: wallNow - now.seconds(since: finished.at))
             }
             return ControlReply.item(id: id, .groupDescription(description))
         }
@@ -41,8 +41,8 @@ extension Daemon {
 
     /// The reload's outcome as `reload` reported it (one conversion for
     /// both: `ControlStreams.groupReloaded`), with when it ended.
-    private static func lastReload(_ result: ReloadResult, at: Double) -> GroupDescription.LastReload {
-        let reloaded = ControlStreams.groupReloaded("", result)
+    private static func lastReload(of group: String, _ result: ReloadResult, at: Double) -> GroupDescription.LastReload {
+        let reloaded = ControlStreams.groupReloaded(group, result)
         return GroupDescription.LastReload(
             at: at, outcome: reloaded.outcome, replaced: reloaded.replaced, started: reloaded.started,
             signalled: reloaded.signalled, reason: reloaded.reason, notes: reloaded.notes)

@@ -17,7 +17,6 @@ extension Daemon {
         let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
             let state: GroupSummary.State
             let problems = workerGroup.problems
-                + (holdsRestartsBack(workerGroup) ? ["restarts held back: the group restarts too often"] : [])
             if workerGroup.reload != nil {
                 state = .reloading
             } else if !workerGroup.wantsRunning {
@@ -41,10 +40,6 @@ extension Daemon {
             pid: getpid(), startedAt: startedAt.seconds, uptime: wallNow - startedAt.seconds,
             loadAverage: masterFigures.loadAverage ?? [], groups: supervisor.groups.count,
             processes: supervisor.liveProcessCount, rss: masterFigures.rss, groupSummaries: summaries)
-    }
-
-    private func holdsRestartsBack(_ group: WorkerGroup) -> Bool {
-        group.restartsHeldUntil.map { $0 > .now() } ?? false
     }
 
     /// One item per slot, with figures read from /proc now.

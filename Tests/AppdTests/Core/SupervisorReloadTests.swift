@@ -356,8 +356,10 @@ extension SupervisorHarness {
         #expect(restartedAtOnce == 10, "twice the count restarts at once within the window, then the group waits")
         #expect(h.logs.filter { $0.contains("group storm restarts too often") }.count == 1, "said once per storm")
         #expect(h.supervisor.group(named: "storm")!.restartsHeldUntil != nil)
+        #expect(h.supervisor.group(named: "storm")!.problems.contains("restarts held back: the group restarts too often"))
         h.advance(15)
         #expect((0..<5).allSatisfy { h.pid("storm", $0) != nil }, "every slot runs again once the window has room")
+        #expect(h.supervisor.group(named: "storm")!.problems.isEmpty, "the storm is over")
     }
 }
 
