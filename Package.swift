@@ -19,13 +19,19 @@ let package = Package(
         // system call. It depends on Shared alone, so it cannot reach
         // CSystem, and the shell can read its state but not write it.
         .target(name: "SupervisorCore", dependencies: ["Shared"], path: "Sources/SupervisorCore"),
-        // appd depends on demo-worker only so that `swift run appd` builds the demo it runs.
-        .executableTarget(name: "appd", dependencies: ["SupervisorCore", "Shared", "CSystem", "demo-worker"], path: "Sources/Daemon"),
+        // The I/O shell: the parts that carry out the core's effects (event
+        // loop, control server, worker I/O, status service) and the Daemon
+        // that coordinates them. It reads the core's state; only the core's
+        // own events and requests change it.
+        .target(name: "DaemonShell", dependencies: ["SupervisorCore", "Shared", "CSystem"], path: "Sources/DaemonShell"),
+        // appd is its command line and nothing more. It depends on
+        // demo-worker only so that `swift run appd` builds the demo it runs.
+        .executableTarget(name: "appd", dependencies: ["DaemonShell", "Shared", "demo-worker"], path: "Sources/Daemon"),
         .executableTarget(name: "appctl", dependencies: ["Shared", "CSystem"], path: "Sources/Ctl"),
         .executableTarget(name: "demo-worker", path: "Sources/DemoWorker"),
         .testTarget(
             name: "AppdTests",
-            dependencies: ["appd", "appctl", "demo-worker", "Shared", "SupervisorCore"],
+            dependencies: ["appd", "DaemonShell", "appctl", "demo-worker", "Shared", "SupervisorCore"],
             path: "Tests/AppdTests"
         ),
     ]

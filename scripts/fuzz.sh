@@ -12,7 +12,7 @@
 #
 # Each target is one binary built with `swiftc -sanitize=fuzzer,address`
 # from every Sources/Shared file plus its entry point (and, for notify,
-# Sources/Daemon/Shell/NotifyMessage.swift). The seeds in fuzz/corpus/TARGET
+# Sources/DaemonShell/Workers/NotifyMessage.swift). The seeds in fuzz/corpus/TARGET
 # are only read; what the fuzzer adds goes to .build/fuzz/corpus/TARGET (kept
 # between runs, so runs build on each other; set APPD_FUZZ_WORK to move it).
 # A crashing input is written to a fresh temporary directory, named at the
@@ -61,11 +61,11 @@ build_target() {
     if [ "$target" = notify ]; then
         # NotifyMessage lives in the daemon; compiled into this module, it
         # must not import our own modules (their sources sit beside it here).
-        sed -E '/^import (Shared|SupervisorCore)$/d' "$root/Sources/Daemon/Shell/NotifyMessage.swift" > "$build/NotifyMessage.swift"
+        sed -E '/^import (Shared|SupervisorCore)$/d' "$root/Sources/DaemonShell/Workers/NotifyMessage.swift" > "$build/NotifyMessage.swift"
         extra=("$build/NotifyMessage.swift")
     fi
     sources=$(shared_sources)
-    if [ -f "$binary" ] && [ -z "$(find $sources "$root/fuzz/targets/$target" "$root/Sources/Daemon/Shell/NotifyMessage.swift" -newer "$binary" 2>/dev/null)" ]; then
+    if [ -f "$binary" ] && [ -z "$(find $sources "$root/fuzz/targets/$target" "$root/Sources/DaemonShell/Workers/NotifyMessage.swift" -newer "$binary" 2>/dev/null)" ]; then
         return 0
     fi
     echo "== building $target"

@@ -28,22 +28,20 @@ func workingDirectory() -> String {
     return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// Two pipes per child plus sockets: a thousand workers need more than the
-/// usual soft limit of 1024 descriptors, so take the hard limit. Workers get
-/// the original back (`Spawner.childOpenFileLimit`): what they run may rely
-/// on the usual limit (select(2) breaks on fds above 1023).
-func raiseOpenFileLimit() {
-    var limit = rlimit()
-    let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-    guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-    let original = limit.rlim_cur
-    limit.rlim_cur = limit.rlim_max
-    if setrlimit(resource, &limit) == 0 { Spawner.childOpenFileLimit = UInt64(original) }
+func standardOutput(_ text: String) { writeAll(STDOUT_FILENO, text) }
+
+func standardError(_ text: String) { writeAll(STDERR_FILENO, text) }
+
+/// The whole text, however the terminal or pipe takes it in pieces.
+private func writeAll(_ fd: Int32, _ text: String) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if written < 0, errno == EINTR { continue }
+        guard written > 0 else { return }
+        bytes = bytes.dropFirst(written)
+    }
 }
-
-func standardOutput(_ text: String) { _ = try? FileIO.write(STDOUT_FILENO, Array(text.utf8)) }
-
-func standardError(_ text: String) { _ = try? FileIO.write(STDERR_FILENO, Array(text.utf8)) }
 
 func fail(_ message: String) -> Never {
     standardError("appd: \(message)\n")

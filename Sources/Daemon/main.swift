@@ -1,13 +1,12 @@
+import DaemonShell
 import Glibc
 import Shared
-import SupervisorCore
 
-// First thing, before any thread exists: the handled signals are blocked so
-// they reach only the signalfd, and SIGPIPE is ignored so a control client
-// that hangs up cannot kill the master. Children get both reset.
+// `appd` is its command line; the daemon itself is DaemonShell's.
+
+// First thing, before any thread exists (see `DaemonLaunch.prepareSignals`).
 do {
-    try SignalMask.block(Daemon.handledSignals)
-    try SignalMask.ignore([UnixSignal(number: SIGPIPE)])
+    try DaemonLaunch.prepareSignals()
 } catch {
     fail("cannot set up signal handling: \(error)")
 }
@@ -53,55 +52,6 @@ if options.daemonize && config.logFile == "-" {
     standardError("appd: --daemonize needs a logFile: with logFile \"-\" the daemon's log would be lost; set logFile in the config or pass --log-file\n")
     exit(2)
 }
-// Like the other runtime directories: made if missing (0700), and refused
-// when someone else could have planted files in it (RuntimeDirectory);
-// checked here, while stderr can still say why.
-if config.logFile != "-" {
-    do {
-        try RuntimeDirectory.open(parentOf: config.logFile).directory.close()
-    } catch {
-        fail("cannot use the log file's directory: \(error)")
-    }
-}
-
-var startupReport: StartupReport?
-if options.daemonize {
-    do {
-        startupReport = try Daemonizer.detach(logFile: config.logFile)
-    } catch {
-        fail("cannot daemonize: \(error)")
-    }
-}
-let log: DaemonLog
-do {
-    log = try DaemonLog(path: config.logFile, verbose: options.verbose)
-} catch {
-    fail("cannot open the log file: \(error)")
-}
-raiseOpenFileLimit()
-let resources: DaemonResources
-do {
-    resources = try DaemonResources(config: config)
-} catch {
-    log.error("cannot start: \(error)")
-    if config.logFile != "-" { standardError("appd: cannot start: \(error)\n") }
-    log.finish()
-    exit(1)
-}
-let daemon = Daemon(config: config, options: options, startDirectory: currentDirectory, log: log, resources: resources)
-do {
-    let code = try daemon.run {
-        startupReport?.succeeded()
-        do {
-            try SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")
-        } catch {
-            log.warning("cannot tell systemd we are ready: \(error)")
-        }
-    }
-    log.finish()
-    exit(code)
-} catch {
-    log.error("event loop failed: \(error)")
-    log.finish()
-    exit(1)
+DaemonLaunch.run(config: config, daemonize: options.daemonize, verbose: options.verbose) { loaded in
+    options.applyOverrides(to: &loaded, currentDirectory: currentDirectory)
 }

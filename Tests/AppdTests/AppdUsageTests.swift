@@ -1,5 +1,6 @@
 import Testing
 @testable import appd
+@testable import DaemonShell
 import Shared
 
 /// appd's own command line: a mistake is one line and a hint, not the whole help.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import appd
+@testable import DaemonShell
 
 @Suite struct DaemonLogTests {
     @Test func debugLinesAreWrittenOnlyWhenVerbose() throws {

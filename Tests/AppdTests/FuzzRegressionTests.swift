@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import appd
+@testable import DaemonShell
 @testable import Shared
 
 // What the fuzz targets (fuzz/targets, scripts/fuzz.sh) do with one input,

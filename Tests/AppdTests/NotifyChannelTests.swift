@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-@testable import appd
+@testable import DaemonShell
 @testable import SupervisorCore
 
 /// The workers' notify channels: who may speak on one, the directory they

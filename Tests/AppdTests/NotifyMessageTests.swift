@@ -1,5 +1,5 @@
 import Testing
-@testable import appd
+@testable import DaemonShell
 import Shared
 
 @Suite struct NotifyMessageTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-@testable import appd
+@testable import DaemonShell
 import Shared
 
 /// The checks on the directories appd writes in, and on the files it opens

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-@testable import appd
+@testable import DaemonShell
 @testable import SupervisorCore
 
 /// The /proc and sock_diag readers behind `status` and `connections`: the

@@ -2,7 +2,7 @@ import CSystem
 import Foundation
 import Glibc
 import Testing
-@testable import appd
+@testable import DaemonShell
 @testable import SupervisorCore
 import Shared
 

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-@testable import appd
+@testable import DaemonShell
 import Shared
 
 /// `listen: [{address: "unix:...", mode, owner, group}]`: read with field

@@ -1,4 +1,4 @@
-@testable import appd
+@testable import DaemonShell
 @testable import SupervisorCore
 import Shared
 

@@ -1,5 +1,5 @@
 import Foundation
-@testable import appd
+@testable import DaemonShell
 @testable import SupervisorCore
 import Shared
 import Testing

@@ -138,8 +138,10 @@ extension EndToEnd {
 
                 let table = try await Self.eventually(daemon, "the table to show crasher failed (both ids backing off at once)") { () -> CommandResult? in
                     let table = try await daemon.appctl("status")
+                    // "failed" shows as soon as one id backs off with none
+                    // ready; the crasher's ids alternate, so wait for both.
                     let row = tableRows(table.stdout).first { $0.first == "crasher" && $0.count > 2 && Int($0[1]) == nil }
-                    return row?[1] == "failed" ? table : nil
+                    return row?[1] == "failed" && table.stdout.contains("0/2 (2 backing off)") ? table : nil
                 }
                 #expect(table.exited(0), "\(table)")
                 let groupRows = tableRows(table.stdout).filter { $0.count > 2 && Int($0[1]) == nil && $0.first != "GROUP" }

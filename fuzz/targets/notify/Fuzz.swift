@@ -1,5 +1,5 @@
 // libFuzzer target: the sd_notify datagram parser of the daemon
-// (Sources/Daemon/Shell/NotifyMessage.swift, compiled in by scripts/fuzz.sh
+// (Sources/DaemonShell/Workers/NotifyMessage.swift, compiled in by scripts/fuzz.sh
 // with every Sources/Shared file, its `import Shared` removed).
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -155,6 +155,33 @@ struct ControlStreams {
         return reloaded
     }
 
+    /// The watchers that get a snapshot now, by group: those due, and those
+    /// of the same group and interval due within half an interval, which
+    /// ride along so that watchers started at different moments fall into
+    /// step and share one sampling. Each one served is due again an
+    /// interval from now.
+    mutating func takeDueWatchers(now: MonotonicInstant) -> [(group: String?, recipients: [StatusJob.Recipient])] {
+        let due = watchers.filter { $0.next <= now }
+        guard !due.isEmpty else { return [] }
+        var served: [(group: String?, recipients: [StatusJob.Recipient])] = []
+        for index in watchers.indices {
+            let watcher = watchers[index]
+            let riding = due.contains { $0.group == watcher.group && $0.interval == watcher.interval }
+                && watcher.next <= now.adding(seconds: watcher.interval / 2)
+            guard watcher.next <= now || riding else { continue }
+            watchers[index].next = now.adding(seconds: watcher.interval)
+            let recipient = StatusJob.Recipient(client: watcher.client, request: watcher.request, streaming: true)
+            if let existing = served.firstIndex(where: { $0.group == watcher.group }) {
+                served[existing].recipients.append(recipient)
+            } else {
+                served.append((watcher.group, [recipient]))
+            }
+        }
+        return served
+    }
+
+    var nextWatchDeadline: MonotonicInstant? { watchers.map(\.next).min() }
+
     /// A client went away: its streams go with it.
     mutating func forget(client: Int32) {
         reloads.removeAll { $0.client == client }

@@ -7,19 +7,19 @@ extension Daemon {
     func execute(_ request: ControlRequest, from client: Int32) {
         let id = request.id
         if supervisor.isStopping, !Self.allowedWhileStopping(request.command) {
-            send(.error(id: id, .stopping), to: client)
+            control.send(.error(id: id, .stopping), to: client)
             return
         }
         if let group = request.command.group, !Self.mayNameNewGroup(request.command),
            supervisor.group(named: group) == nil {
-            send(.error(id: id, .unknownGroup(group, known: groupNames)), to: client)
+            control.send(.error(id: id, .unknownGroup(group, known: groupNames)), to: client)
             return
         }
         switch request.command {
         case .ping:
-            send(.done(id: id, .pong), to: client)
+            control.send(.done(id: id, .pong), to: client)
         case .version:
-            send(.done(id: id, .version), to: client)
+            control.send(.done(id: id, .version), to: client)
         case .status(let group, let watch):
             // Streams are registered before the first reply: if that reply
             // drops the client, the stream is forgotten with it.
@@ -27,15 +27,16 @@ extension Daemon {
                 streams.watchers.append(.init(client: client, request: id, group: group, interval: watch,
                                               next: MonotonicInstant.now().adding(seconds: watch)))
             }
-            sendStatus(group: group, request: id, to: client, endMarker: watch != nil)
+            status.startSnapshot(group: group, for: [.init(client: client, request: id, streaming: watch != nil)], supervisor: supervisor)
         case .connections(let group):
-            sendConnections(group: group, request: id, to: client)
+            let entries = status.connectionEntries(group: group, supervisor: supervisor)
+            control.send(entries.map { .item(id: id, .connection($0)) } + [.done(id: id, .connections(entries.count))], to: client)
         case .reload(let group):
             startReload(group: group, request: id, from: client)
         case .restart(let group):
             apply(.restart(group: group), request: id, from: client) { _ in .restarting }
         case .stop(nil):
-            send(.done(id: id, .daemonStopping), to: client)
+            control.send(.done(id: id, .daemonStopping), to: client)
             log.info("stop requested over the control socket")
             stopDaemon()
         case .stop(let group?):
@@ -50,10 +51,10 @@ extension Daemon {
                 .signalled(processes: effects.filter { if case .signal = $0 { return true } else { return false } }.count)
             }
         case .logs(let group, let follow, let lines):
-            let backlog = outputBacklog.recent(group: group, limit: lines)
+            let backlog = workers.outputs.backlog.recent(group: group, limit: lines)
             if follow { streams.logFollowers.append(.init(client: client, request: id, group: group)) }
-            send(backlog.map { .item(id: id, .log($0)) }, to: client)
-            if !follow { send(.done(id: id, .logs(lines: backlog.count)), to: client) }
+            control.send(backlog.map { .item(id: id, .log($0)) }, to: client)
+            if !follow { control.send(.done(id: id, .logs(lines: backlog.count)), to: client) }
         case .describe(let group):
             sendDescriptions(group: group, request: id, to: client)
         }
@@ -83,10 +84,10 @@ extension Daemon {
             let effects = try supervisor.apply(request, now: .now())
             let reply = result(effects)
             perform(effects)
-            if let reply { send(.done(id: id, reply), to: client) }
+            if let reply { control.send(.done(id: id, reply), to: client) }
         } catch {
             streams.stops.removeAll { $0.client == client && $0.request == id }
-            send(.error(id: id, protocolError(error)), to: client)
+            control.send(.error(id: id, protocolError(error)), to: client)
         }
     }
 
@@ -103,22 +104,6 @@ extension Daemon {
         case .alreadyRunning: return ProtocolError(.alreadyRunning, rejection.description)
         case .alreadyStopped, .noProcesses: return ProtocolError(.notRunning, rejection.description)
         }
-    }
-
-    func sendStatus(group: String?, request id: Int, to client: Int32, endMarker: Bool) {
-        send(.item(id: id, .master(masterStatus(group: group))), to: client)
-        var count = 0
-        forEachProcessStatusSlice(group: group) { slice in
-            count += slice.count
-            send(slice.map { .item(id: id, .process($0)) }, to: client)
-        }
-        send(endMarker ? .item(id: id, .snapshotEnd(SnapshotEnd(processes: count))) : .done(id: id, .status(processes: count)),
-             to: client)
-    }
-
-    private func sendConnections(group: String?, request id: Int, to client: Int32) {
-        let entries = connectionEntries(group: group)
-        send(entries.map { .item(id: id, .connection($0)) } + [.done(id: id, .connections(entries.count))], to: client)
     }
 
     // MARK: - Reload and stop streams
@@ -138,7 +123,7 @@ extension Daemon {
             case .invalidConfig, .cannotBind: error = ProtocolError(.reloadAborted, refusal.description)
             }
             log.error("reload refused: \(refusal)")
-            send(.error(id: id, error), to: client)
+            control.send(.error(id: id, error), to: client)
         }
     }
 
@@ -148,7 +133,7 @@ extension Daemon {
     /// Routes the core's milestones to the clients waiting for them.
     func deliver(_ notice: SupervisorNotice) {
         send(streams.route(notice) { pid in
-            outputBacklog.recent(pid: pid, limit: Self.failedOutputLines).map(\.line)
+            workers.outputs.backlog.recent(pid: pid, limit: Self.failedOutputLines).map(\.line)
         })
     }
 
@@ -159,6 +144,6 @@ extension Daemon {
 
     /// Sends each routed reply; a client one of them drops misses the rest.
     private func send(_ deliveries: [ControlStreams.Delivery]) {
-        for delivery in deliveries { send(delivery.reply, to: delivery.client) }
+        for delivery in deliveries { control.send(delivery.reply, to: delivery.client) }
     }
 }

@@ -7,15 +7,16 @@ import SupervisorCore
 /// without appctl (or with a wedged control socket). Same tables, same
 /// figures as `appctl status` and `appctl connections`, with what workers
 /// sent escaped for a terminal (`cat` is how the file is read).
-extension Daemon {
-    func writeStatusFile() {
-        let text = StatusTable.render(statusReport(group: nil).escapedForTerminal(), now: WallClock.now().seconds)
-        writeSnapshot(text, to: config.statusFile)
+struct StatusFile {
+    let path: String
+    let log: DaemonLog
+
+    func writeStatus(_ report: StatusReport) {
+        writeSnapshot(StatusTable.render(report.escapedForTerminal(), now: WallClock.now().seconds), to: path)
     }
 
-    func writeConnectionsFile() {
-        let entries = connectionEntries(group: nil).map { $0.escapedForTerminal() }
-        writeSnapshot(ConnectionTable.render(entries), to: config.statusFile + ".connections")
+    func writeConnections(_ entries: [ConnectionEntry]) {
+        writeSnapshot(ConnectionTable.render(entries.map { $0.escapedForTerminal() }), to: path + ".connections")
     }
 
     /// Written whole to a temporary file, then renamed, so a reader never

@@ -29,12 +29,6 @@ struct LingeringGroups {
         groups[pgid] = Group(worker: worker, killAt: now.adding(seconds: stopTimeout))
     }
 
-    /// A group whose worker is unknown (its group was removed meanwhile):
-    /// tracked until empty, never signalled.
-    mutating func track(_ pgid: Int32, worker: String) {
-        groups[pgid] = Group(worker: worker, killAt: nil)
-    }
-
     var nextDeadline: MonotonicInstant? { groups.values.compactMap(\.killAt).min() }
 
     /// Groups whose SIGKILL is due now; each is returned once.

@@ -24,7 +24,7 @@ final class ControlClient {
     /// Last request received, for the idle timeout.
     var lastActivity: MonotonicInstant
     /// Since when queued replies have waited for the socket to take them: a
-    /// client that does not read for `Daemon.controlStallTimeout` is dropped.
+    /// client that does not read for `ControlServer.stallTimeout` is dropped.
     var blockedSince: MonotonicInstant?
     /// The client shut down its sending side (EOF): nothing more is read,
     /// but the replies it is owed are still sent (`printf … | nc -U` does this).
@@ -32,6 +32,9 @@ final class ControlClient {
     /// Complete request lines not yet handled: a client pipelining thousands
     /// of requests is served a batch per loop turn, not all at once.
     var hasUnhandledLines = false
+    /// Closed by the server: its events stopped, its fd is closed at the end
+    /// of the loop turn, and nothing more is sent to it.
+    var closing = false
 
     init(number: Int32, fd: Int32, now: MonotonicInstant) {
         self.number = number

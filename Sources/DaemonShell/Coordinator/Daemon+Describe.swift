@@ -36,7 +36,7 @@ extension Daemon {
             }
             return ControlReply.item(id: id, .groupDescription(description))
         }
-        send(items + [.done(id: id, .described(groups: items.count))], to: client)
+        control.send(items + [.done(id: id, .described(groups: items.count))], to: client)
     }
 
     /// The reload's outcome as `reload` reported it (one conversion for

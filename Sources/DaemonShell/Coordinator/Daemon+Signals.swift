@@ -4,7 +4,7 @@ import SupervisorCore
 /// Signals as actions, Workerman's table: INT/TERM stop, USR1/HUP reload,
 /// USR2 status snapshot, IO connections snapshot, CHLD reap.
 extension Daemon {
-    static let handledSignals: [UnixSignal] = [.interrupt, .terminate, .user1, .hangup, .user2, .io, .child]
+    public static let handledSignals: [UnixSignal] = [.interrupt, .terminate, .user1, .hangup, .user2, .io, .child]
 
     func handleSignals() {
         for signal in signals.drain() {
@@ -16,9 +16,9 @@ extension Daemon {
                 log.info("got \(signal): reloading")
                 reloadBySignal()
             case .user2:
-                writeStatusFile()
+                statusFile.writeStatus(status.report(group: nil, supervisor: supervisor, reports: workers.reports))
             case .io:
-                writeConnectionsFile()
+                statusFile.writeConnections(status.connectionEntries(group: nil, supervisor: supervisor))
             case .child:
                 reapChildren()
             default:
@@ -66,7 +66,7 @@ extension Daemon {
         if let path = config.sourcePath {
             do {
                 var loaded = try ConfigLoader.load(path: path)
-                options.applyOverrides(to: &loaded, currentDirectory: startDirectory)
+                applyOverrides(&loaded)
                 keepDaemonSettings(in: &loaded)
                 if let group {
                     guard let entry = loaded.group(named: group) else { return .failure(.rejected(.unknownGroup(group))) }

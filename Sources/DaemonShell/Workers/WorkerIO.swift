@@ -2,8 +2,47 @@ import Glibc
 import Shared
 import SupervisorCore
 
-/// Starting children, capturing their output, hearing their notifications.
-extension Daemon {
+/// Everything between the master and its workers' processes: spawning them
+/// (environment, listening sockets, output pipes, notify channel), hearing
+/// what they say on their notify channel, capturing their output
+/// (`WorkerOutputs`), and tracking their process groups until empty
+/// (`ProcessGroupWatch`). What it hears that the core must know (ready,
+/// watchdog) goes to `onEvent`; it decides nothing about processes itself.
+final class WorkerIO {
+    /// Events for the core: `.ready` and `.watchdog` from notify channels.
+    var onEvent: (SupervisorEvent) -> Void = { _ in }
+
+    let outputs: WorkerOutputs
+    let groups: ProcessGroupWatch
+    private let loop: EventLoop
+    private let log: DaemonLog
+    private let notifyChannels: NotifyChannels
+    private let listeners: ListenerRegistry
+    private var channelRegistrations: [Int32: EventLoop.Registration] = [:]
+    /// What each worker last reported on its notify channel, by pid.
+    private(set) var reports: [Int32: WorkerReport] = [:]
+    private let notifyLogLimiter = RateLimiter(interval: 10)
+    /// The master's environment as children inherit it, read once: without
+    /// NOTIFY_SOCKET, which belongs to whoever started the master (each child
+    /// gets a notify socket of its own instead).
+    private let inheritedEnvironment: [String: String] = ProcessEnvironment.current().filter { $0.key != "NOTIFY_SOCKET" }
+
+    init(loop: EventLoop, log: DaemonLog, notifyChannels: NotifyChannels, listeners: ListenerRegistry, orphanGuard: OrphanGuard) {
+        self.loop = loop
+        self.log = log
+        self.notifyChannels = notifyChannels
+        self.listeners = listeners
+        self.outputs = WorkerOutputs(loop: loop, log: log)
+        self.groups = ProcessGroupWatch(orphanGuard: orphanGuard, log: log)
+    }
+
+    var notifyChannelCount: Int { notifyChannels.count }
+
+    /// A new loop turn: the notify channels' shared budget is full again.
+    func startTurn() { notifyChannels.startTurn() }
+
+    // MARK: - Spawning
+
     /// Starts the process for a slot and says how it went, as the event the
     /// core expects next.
     func spawn(_ order: SpawnOrder) -> SupervisorEvent {
@@ -14,7 +53,7 @@ extension Daemon {
         }
         let notifySocket: NotifyChannel
         do {
-            notifySocket = try openNotifyChannel()
+            notifySocket = try notifyChannels.makeChannel()
         } catch {
             return .spawnFailed(order.worker, order.role, reason: "cannot make its notify socket: \(error)")
         }
@@ -35,25 +74,18 @@ extension Daemon {
                 FileIO.close(pipe.write)
                 FileIO.close(pipe.read)
             }
-            try? poll.remove(fd: notifySocket.fd)
             notifyChannels.discard(notifySocket)
             return .spawnFailed(order.worker, order.role, reason: error.description)
         }
         // The process exists now: whatever fails from here on, it is
         // supervised (a spawn failure would respawn beside an unwatched child).
-        notifyChannels.adopt(notifySocket, worker: order.worker, pid: pid)
-        orphanGuard.workerStarted(pid)
-        guardedGroups.insert(pid)
+        let label = "\(order.worker)[\(pid)]"
+        groups.leaderStarted(pid, label: label, group: group)
+        listen(on: notifySocket, worker: order.worker, pid: pid)
         for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
             FileIO.close(pipe.write)
-            do {
-                try poll.add(fd: pipe.read, events: .readable, token: Source.childOutput.token(pipe.read))
-                outputs[pipe.read] = ChildOutput(worker: order.worker, pid: pid, stream: stream,
-                                                 bytesPerSecond: group.outputBytesPerSecond)
-            } catch {
-                log.error("worker \(order.worker) pid \(pid): its \(stream.rawValue) is not captured: \(error)")
-                FileIO.close(pipe.read)
-            }
+            outputs.capture(pipe.read, as: ChildOutput(worker: order.worker, pid: pid, stream: stream,
+                                                       bytesPerSecond: group.outputBytesPerSecond))
         }
         return .spawned(order.worker, order.role, pid: pid)
     }
@@ -77,19 +109,6 @@ extension Daemon {
         return environment
     }
 
-    /// A new notify channel, watched by the loop, for a worker about to be
-    /// spawned.
-    private func openNotifyChannel() throws(SystemError) -> NotifyChannel {
-        let socket = try notifyChannels.makeChannel()
-        do {
-            try poll.add(fd: socket.fd, events: .readable, token: Source.notify.token(socket.fd))
-        } catch {
-            notifyChannels.discard(socket)
-            throw error
-        }
-        return socket
-    }
-
     /// argv[0] with a slash is a path (relative to the group's cwd); without
     /// one it is looked up in PATH, like a shell would.
     private func resolve(_ command: String, cwd: String, path: String?) -> String? {
@@ -99,97 +118,44 @@ extension Daemon {
         return Spawner.resolveExecutable(command, searchPath: path)
     }
 
-    /// Bytes read from one output pipe per loop turn: a worker printing
-    /// short lines as fast as it can hands the master thousands of lines
-    /// per read, and each costs a log line; what is left waits in the pipe
-    /// (the worker blocks on a full pipe) for the next turn.
-    static let outputBytesPerTurn = 8 * 1024
+    // MARK: - Exits
 
-    func readChildOutput(fd: Int32) {
-        guard outputs[fd] != nil else { return }
-        switch FileIO.read(fd, max: Self.outputBytesPerTurn) {
-        case .bytes(let bytes):
-            for line in outputs[fd]!.append(bytes) { logChildLine(fd, line) }
-        case .wouldBlock:
-            return
-        case .endOfFile, .failed:
-            closeChildOutput(fd: fd)
-        }
+    /// A child was reaped: the orphan guard, or a worker whose channel,
+    /// report, output budget and process group are settled now, its last
+    /// output read first (a reload it aborts reports it). Returns false for
+    /// the orphan guard, which is no worker.
+    func reaped(_ pid: Int32, status: ExitStatus, now: MonotonicInstant) -> Bool {
+        if groups.reaped(pid, status: status, now: now) { return false }
+        closeNotifyChannel(ofWorker: pid)
+        reports[pid] = nil
+        outputs.workerExited(pid)
+        return true
     }
 
-    /// Reads what an exited worker left in its pipes, so its last lines are
-    /// in the backlog before its exit is handled. Bounded: a descendant may
-    /// still hold the pipe and write on; the loop reads the rest and closes
-    /// the pipe at EOF.
-    func readOutputLeft(byWorker pid: Int32) {
-        for (fd, output) in outputs where output.pid == pid {
-            for _ in 0..<16 {
-                guard outputs[fd] != nil, case .bytes(let bytes) = FileIO.read(fd, max: 64 * 1024) else { break }
-                for line in outputs[fd]!.append(bytes) { logChildLine(fd, line) }
+    /// Every worker has exited: what they left is killed, their pipes read
+    /// to the end, their channels closed.
+    func shutDown() {
+        groups.killLeftoverChildren()
+        outputs.drainAll()
+        notifyChannels.removeAll()
+    }
+
+    // MARK: - Notify channels
+
+    private func listen(on socket: NotifyChannel, worker: WorkerRef, pid: Int32) {
+        notifyChannels.adopt(socket, worker: worker, pid: pid)
+        do {
+            channelRegistrations[socket.fd] = try loop.register(fd: socket.fd, interest: .readable) { [unowned self] _ in
+                receive(onChannel: socket.fd)
             }
+        } catch {
+            log.error("worker \(worker)[\(pid)]: its notify socket is not watched, so it cannot report ready: \(error)")
         }
-    }
-
-    /// Reads what is left in a pipe before the daemon exits.
-    func drainChildOutput(fd: Int32) {
-        while case .bytes(let bytes) = FileIO.read(fd, max: 64 * 1024), outputs[fd] != nil {
-            for line in outputs[fd]!.append(bytes) { logChildLine(fd, line) }
-        }
-        closeChildOutput(fd: fd)
-    }
-
-    private func closeChildOutput(fd: Int32) {
-        guard var output = outputs.removeValue(forKey: fd) else { return }
-        if let rest = output.finish() { record(rest, from: output) }
-        try? poll.remove(fd: fd)
-        FileIO.close(fd)
-    }
-
-    private func logChildLine(_ fd: Int32, _ line: String) {
-        guard let output = outputs[fd] else { return }
-        record(line, from: output)
-    }
-
-    /// Into the daemon's log, the `logs` backlog, and to `logs --follow`
-    /// clients, within the worker's output budget (`OutputBudget`).
-    private func record(_ line: String, from output: ChildOutput) {
-        if output.bytesPerSecond > 0 {
-            let now = MonotonicInstant.now()
-            var budget = outputBudgets[output.pid]
-                ?? OutputBudget(worker: output.label, bytesPerSecond: output.bytesPerSecond, now: now)
-            let verdict = budget.admit(bytes: line.utf8.count + 1, now: now)
-            outputBudgets[output.pid] = budget
-            switch verdict {
-            case .keep: break
-            case .drop: return
-            case .keepAfterDropping(let dropped): tellDropped(dropped, by: budget)
-            }
-        }
-        log.childLine(output.label, stream: output.stream.rawValue, line)
-        let entry = LogEntry(time: WallClock.now().seconds, group: output.worker.group, id: output.worker.id,
-                             pid: output.pid, stream: output.stream, line: line)
-        outputBacklog.append(entry)
-        for follower in streams.logFollowers where follower.group == nil || follower.group == entry.group {
-            send(.item(id: follower.request, .log(entry)), to: follower.client)
-        }
-    }
-
-    /// The marker in place of the lines an output budget dropped.
-    private func tellDropped(_ count: Int, by budget: OutputBudget) {
-        let limit = HumanFormat.bytes(UInt64(budget.bytesPerSecond))
-        log.warning("worker \(budget.worker): \(counted(count, "line", "lines")) of output dropped, over its limit of \(limit)/s (outputBytesPerSecond)")
-    }
-
-    /// A reaped worker's budget goes, telling what it still had dropped.
-    func forgetOutputBudget(ofWorker pid: Int32) {
-        guard var budget = outputBudgets.removeValue(forKey: pid) else { return }
-        let dropped = budget.takeDropped()
-        if dropped > 0 { tellDropped(dropped, by: budget) }
     }
 
     /// Reads what is waiting on one worker's channel, within the turn's
     /// budget (see `NotifyChannels`).
-    func receiveNotifications(channel fd: Int32) {
+    private func receive(onChannel fd: Int32) {
         guard let channel = notifyChannels[fd] else { return }
         var read = 0
         defer { notifyChannels.spend(read) }
@@ -199,7 +165,7 @@ extension Daemon {
             do {
                 datagram = try channel.socket.receive()
             } catch {
-                log.error("notify socket of worker \(channel.worker) pid \(channel.pid): \(error)")
+                log.error("notify socket of worker \(channel.worker)[\(channel.pid)]: \(error)")
                 return
             }
             guard let datagram else { return }
@@ -213,13 +179,14 @@ extension Daemon {
     /// for the channel's worker, whichever process of its group sent it.
     private func hear(_ datagram: NotifyChannel.Datagram, on channel: NotifyChannels.Channel, now: MonotonicInstant) {
         let worker = channel.pid
+        let label = "\(channel.worker)[\(worker)]"
         guard NotifyChannels.speaksForWorker(datagram, workerPid: worker, masterUID: geteuid()) else {
             complainAboutNotification(
-                "ignored a notify datagram from pid \(datagram.pid) on the notify socket of worker \(channel.worker) pid \(worker): "
+                "ignored a notify datagram from pid \(datagram.pid) on the notify socket of worker \(label): "
                     + "the sender is neither that worker nor in its process group", now: now)
             return
         }
-        let sender = datagram.pid == worker ? "pid \(worker)" : "pid \(datagram.pid) of worker \(channel.worker) pid \(worker)"
+        let sender = datagram.pid == worker ? label : "pid \(datagram.pid) of worker \(label)"
         guard !datagram.truncated else {
             complainAboutNotification("ignored a notify datagram from \(sender) longer than \(NotifyChannel.maximumDatagram) bytes", now: now)
             return
@@ -230,25 +197,27 @@ extension Daemon {
             complainAboutNotification("ignored lines of a notify datagram from \(sender): \(problems)", now: now)
         }
         reports[worker, default: WorkerReport()].merge(message)
-        if message.stopping { log.debug("worker \(channel.worker) pid \(worker) says it is stopping") }
-        if message.watchdog { perform(supervisor.handle(.watchdog(pid: worker), now: now)) }
+        if message.stopping { log.debug("worker \(label) says it is stopping") }
+        if message.watchdog { onEvent(.watchdog(pid: worker)) }
         // Always the worker's pid, not the sender's: a helper speaks for it.
-        if message.ready { perform(supervisor.handle(.ready(pid: worker), now: now)) }
+        if message.ready { onEvent(.ready(pid: worker)) }
     }
 
     /// Worker `pid` has been reaped: its channel is drained once more (what
     /// it or its group sent last is late, and ignored), closed and unlinked.
     /// A reaped pid that was no worker has no channel.
-    func closeNotifyChannel(ofWorker pid: Int32) {
+    private func closeNotifyChannel(ofWorker pid: Int32) {
         guard let channel = notifyChannels.release(worker: pid) else { return }
         // Bounded: the kernel queues few datagrams, but a group member left
         // behind could keep sending while this reads.
         for _ in 0..<NotifyChannels.datagramsPerTurn {
             guard let datagram = try? channel.socket.receive() else { break }
-            log.debug("ignored a late notify datagram from pid \(datagram.pid) for worker \(channel.worker) pid \(pid), "
+            log.debug("ignored a late notify datagram from pid \(datagram.pid) for worker \(channel.worker)[\(pid)], "
                       + "which has exited: \(String(decoding: datagram.payload.prefix(80), as: UTF8.self).debugDescription)")
         }
-        try? poll.remove(fd: channel.socket.fd)
+        if let registration = channelRegistrations.removeValue(forKey: channel.socket.fd) {
+            loop.unregister(registration, fd: channel.socket.fd)
+        }
         notifyChannels.discard(channel.socket)
     }
 

@@ -1,0 +1,218 @@
+import Glibc
+import Shared
+import SupervisorCore
+
+/// Status for `status`, `status --watch`, the status file and
+/// `connections`: the core's state with figures read from /proc, gathered
+/// when asked, never on a timer.
+///
+/// A snapshot for the control socket is resumable work (`StatusJob`): the
+/// master summary goes at once, then the processes' rows in slices of
+/// `processesPerTurn`, one slice per loop turn, so sampling five thousand
+/// workers never holds up signals, exits and other clients for more than a
+/// slice. Watchers of the same group and interval due together share one
+/// job, so ten watchers cost one sampling, not ten (and do not reset each
+/// other's CPU % deltas).
+final class StatusService {
+    /// Processes sampled per loop turn over every job.
+    static let processesPerTurn = 128
+
+    /// Queues replies for a client (the control server's `send`).
+    var send: ([ControlReply], _ client: Int32) -> Void = { _, _ in }
+
+    let startedAt = WallClock.now()
+    /// Keeps the previous CPU sample of each worker, so CPU % is a delta
+    /// between two requests rather than a sleep inside one.
+    private var statsCollector = WorkerStatsCollector()
+    private var jobs: [StatusJob] = []
+
+    var hasWork: Bool { !jobs.isEmpty }
+
+    /// A reaped worker's CPU baseline is of no further use.
+    func forget(pid: Int32) { statsCollector.forget(pid: pid) }
+
+    // MARK: - Snapshots in slices
+
+    /// Starts a snapshot for `recipients`: the master summary now, the rows
+    /// over the next turns (`continueWork`).
+    func startSnapshot(group: String?, for recipients: [StatusJob.Recipient], supervisor: Supervisor) {
+        let master = masterStatus(group: group, supervisor: supervisor)
+        for recipient in recipients { send([.item(id: recipient.request, .master(master))], recipient.client) }
+        jobs.append(StatusJob(group: group, recipients: recipients, supervisor: supervisor))
+    }
+
+    /// The next slice of the pending snapshots, `processesPerTurn` rows in
+    /// all; a finished snapshot gets its end marker.
+    func continueWork(supervisor: Supervisor, reports: [Int32: WorkerReport]) {
+        var budget = Self.processesPerTurn
+        while budget > 0, !jobs.isEmpty {
+            let slots = jobs[0].nextSlots(limit: budget, in: supervisor)
+            budget -= max(slots.count, 1)
+            let rows = self.rows(for: slots, round: &jobs[0].round, reports: reports)
+            jobs[0].sent += rows.count
+            for recipient in jobs[0].recipients where !rows.isEmpty {
+                send(rows.map { .item(id: recipient.request, .process($0)) }, recipient.client)
+            }
+            guard jobs[0].isFinished else { continue }
+            let job = jobs.removeFirst()
+            for recipient in job.recipients {
+                let end: ControlReply = recipient.streaming
+                    ? .item(id: recipient.request, .snapshotEnd(SnapshotEnd(processes: job.sent)))
+                    : .done(id: recipient.request, .status(processes: job.sent))
+                send([end], recipient.client)
+            }
+        }
+    }
+
+    private func rows(
+        for slots: [(group: String, slot: WorkerSlot)], round: inout WorkerStatsCollector.Round, reports: [Int32: WorkerReport]
+    ) -> [ProcessStatus] {
+        guard !slots.isEmpty else { return [] }
+        let now = MonotonicInstant.now()
+        let wallNow = WallClock.now().seconds
+        let stats = statsCollector.collect(slots.flatMap { $0.slot.processes.map(\.pid) }, in: &round, now: now)
+        return slots.flatMap { processStatuses($0.slot, of: $0.group, stats: stats, reports: reports, now: now, wallNow: wallNow) }
+    }
+
+    // MARK: - Whole reports
+
+    /// The whole snapshot at once, for the status file: the same rows as
+    /// the control socket's, built by the same functions.
+    func report(group: String?, supervisor: Supervisor, reports: [Int32: WorkerReport]) -> StatusReport {
+        var job = StatusJob(group: group, recipients: [], supervisor: supervisor)
+        var processes: [ProcessStatus] = []
+        while !job.isFinished {
+            processes += rows(for: job.nextSlots(limit: Self.processesPerTurn, in: supervisor), round: &job.round, reports: reports)
+        }
+        return StatusReport(master: masterStatus(group: group, supervisor: supervisor), processes: processes)
+    }
+
+    // MARK: - Rows
+
+    /// The master summary: cheap, so a client gets it before the process
+    /// figures are read.
+    func masterStatus(group: String?, supervisor: Supervisor) -> MasterStatus {
+        let wallNow = WallClock.now().seconds
+        let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
+            let state: GroupSummary.State
+            let problems = workerGroup.problems
+            if workerGroup.reload != nil {
+                state = .reloading
+            } else if !workerGroup.wantsRunning {
+                state = .stopped
+            } else {
+                state = problems.isEmpty ? .running : .degraded
+            }
+            return GroupSummary(
+                name: workerGroup.name, count: workerGroup.config.count,
+                running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
+                ready: workerGroup.readyCount, starting: workerGroup.startingCount, backoff: workerGroup.backingOffCount,
+                reloadable: workerGroup.config.reloadable, state: state,
+                reason: problems.isEmpty ? nil : problems.joined(separator: "; "),
+                listen: workerGroup.config.listen.map(\.description),
+                exits: workerGroup.exits.failures.map {
+                    GroupSummary.ExitCount(key: $0.kind.key, description: $0.kind.description, count: $0.count)
+                })
+        }
+        let masterFigures = WorkerStatsCollector.master()
+        return MasterStatus(
+            pid: getpid(), startedAt: startedAt.seconds, uptime: wallNow - startedAt.seconds,
+            loadAverage: masterFigures.loadAverage ?? [], groups: supervisor.groups.count,
+            processes: supervisor.liveProcessCount, rss: masterFigures.rss, groupSummaries: summaries)
+    }
+
+    /// The slot's row, then one row each for a reload's successor and
+    /// outgoing process while the slot briefly holds two.
+    private func processStatuses(
+        _ slot: WorkerSlot, of group: String, stats: [Int32: WorkerStats], reports: [Int32: WorkerReport],
+        now: MonotonicInstant, wallNow: Double
+    ) -> [ProcessStatus] {
+        var rows = [processStatus(slot, of: group, stats: stats, reports: reports, now: now, wallNow: wallNow)]
+        for overlapping in [slot.liveSuccessor, slot.outgoing].compactMap({ $0 }) {
+            var row = ProcessStatus(group: group, id: slot.id, pid: nil, state: .starting, uptime: nil, restarts: 0, lastExit: nil)
+            describe(overlapping, into: &row, stats: stats, reports: reports, now: now)
+            rows.append(row)
+        }
+        return rows
+    }
+
+    private func processStatus(
+        _ slot: WorkerSlot, of group: String, stats: [Int32: WorkerStats], reports: [Int32: WorkerReport],
+        now: MonotonicInstant, wallNow: Double
+    ) -> ProcessStatus {
+        /// A monotonic instant as Unix time, for what people read.
+        func wallTime(_ instant: MonotonicInstant) -> Double { wallNow - now.seconds(since: instant) }
+
+        var process = ProcessStatus(
+            group: group, id: slot.id, pid: nil, state: .stopped, uptime: nil,
+            restarts: slot.restarts, lastExit: slot.lastExit.map { exit in
+                switch exit.cause {
+                case .exited(let status):
+                    return ProcessStatus.LastExit(description: exit.description, status: status.key,
+                                                  at: wallTime(exit.at), uptime: exit.uptime, requested: exit.stopReason?.key)
+                case .spawnFailed:
+                    return ProcessStatus.LastExit(description: exit.description, status: nil,
+                                                  at: wallTime(exit.at), uptime: 0)
+                }
+            })
+        switch slot.state {
+        case .empty:
+            break
+        case .spawning:
+            process.state = .starting
+        case .backingOff(let until):
+            process.state = .backoff
+            process.backoffRemaining = until.seconds(since: now)
+        case .live(let live):
+            describe(live, into: &process, stats: stats, reports: reports, now: now)
+        }
+        return process
+    }
+
+    /// A live process's pid, state, uptime, /proc figures and own reports.
+    private func describe(
+        _ live: WorkerProcess, into process: inout ProcessStatus, stats: [Int32: WorkerStats], reports: [Int32: WorkerReport],
+        now: MonotonicInstant
+    ) {
+        process.pid = live.pid
+        process.uptime = now.seconds(since: live.startedAt)
+        switch live.phase {
+        case .awaitingReady, .warmingUp: process.state = .starting
+        case .ready: process.state = .running
+        case .stopping: process.state = .stopping
+        }
+        if let figures = stats[live.pid] {
+            process.rss = figures.rss
+            process.cpu = figures.cpuPercent
+            process.fds = figures.openFDs
+            process.threads = figures.threads
+            process.tcp = figures.connections.filter { $0.state != .listen }
+                .reduce(into: [:]) { $0[$1.state.key, default: 0] += 1 }
+        }
+        if let report = reports[live.pid] {
+            process.statusText = report.statusText
+            process.appStats = report.appStats
+        }
+    }
+
+    /// Every TCP connection a worker holds (listening sockets are not
+    /// connections: every worker of a group shares them).
+    func connectionEntries(group: String?, supervisor: Supervisor) -> [ConnectionEntry] {
+        let pids = supervisor.groups.filter { group == nil || $0.name == group }.flatMap { $0.slots.flatMap { $0.processes.map(\.pid) } }
+        let stats = statsCollector.collect(pids)
+        var entries: [ConnectionEntry] = []
+        for workerGroup in supervisor.groups where group == nil || workerGroup.name == group {
+            for slot in workerGroup.slots {
+                for pid in slot.processes.map(\.pid) {
+                    guard let figures = stats[pid] else { continue }
+                    for connection in figures.connections where connection.state != .listen {
+                        entries.append(ConnectionEntry(
+                            group: workerGroup.name, id: slot.id, pid: pid, local: connection.local, remote: connection.remote,
+                            state: connection.state.name, sendQueue: connection.sendQueue, receiveQueue: connection.receiveQueue))
+                    }
+                }
+            }
+        }
+        return entries
+    }
+}
