@@ -20,6 +20,11 @@ public struct Supervisor: Sendable {
     /// The `.exit` effect has been emitted.
     public internal(set) var isFinished = false
     public let backoff: RestartBackoff
+    /// Process groups that exited workers left running, by pgid (the
+    /// worker's pid), with the slot each belongs to (`Supervisor+LeftBehind`).
+    public internal(set) var leftBehind: [Int32: WorkerRef] = [:]
+    /// Slots whose next process waits until what the last one left is gone.
+    public internal(set) var heldSpawns: Set<WorkerRef> = []
     /// Effects collected during one call, returned and cleared at its end.
     public internal(set) var pending: [SupervisorEffect] = []
 
@@ -42,7 +47,10 @@ public struct Supervisor: Sendable {
         case .spawned(let ref, let role, let pid): processSpawned(ref, role, pid: pid, now: now)
         case .spawnFailed(let ref, let role, let reason): processSpawnFailure(ref, role, reason: reason, now: now)
         case .spawnCancelled(let ref, let role): processSpawnCancelled(ref, role)
-        case .childExited(let pid, let status): processExit(pid: pid, status: status, now: now)
+        case .childExited(let pid, let status, let leftInGroup):
+            if leftInGroup, let ref = owners[pid] { leftBehind[pid] = ref }
+            processExit(pid: pid, status: status, now: now)
+        case .processGroupEmptied(let pgid): processGroupEmptied(pgid)
         case .ready(let pid): processReady(pid: pid, now: now)
         case .watchdog(let pid): processWatchdogPing(pid: pid, now: now)
         case .deadlinesDue: processDeadlines(now: now)
@@ -90,8 +98,11 @@ public struct Supervisor: Sendable {
 
     /// Asks the shell for the slot's current process, with the group's
     /// settings and generation as they are now.
+    /// A slot whose last process left members of its process group running
+    /// waits until they are gone (`Supervisor+LeftBehind`).
     mutating func spawn(_ g: Int, _ id: Int) {
         groups[g].slots[id].state = .spawning
+        guard !holdSpawnWhileLeftBehind(g, id) else { return }
         emit(.spawn(SpawnOrder(worker: ref(g, id), role: .current, generation: groups[g].generation, config: groups[g].config)))
     }
 

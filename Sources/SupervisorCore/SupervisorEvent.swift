@@ -11,7 +11,12 @@ public struct WorkerRef: Hashable, Sendable, CustomStringConvertible {
 /// Something that happened, fed by the shell into the core.
 public enum SupervisorEvent: Sendable, Equatable {
     /// `waitpid` reported this pid; it may also be a reparented grandchild.
-    case childExited(pid: Int32, status: ExitStatus)
+    /// `leftInGroup`: members of its process group still run (a command
+    /// that forked and exited); the shell stops them and says
+    /// `processGroupEmptied` once they are gone.
+    case childExited(pid: Int32, status: ExitStatus, leftInGroup: Bool = false)
+    /// The process group a worker left behind (`leftInGroup`) is empty.
+    case processGroupEmptied(pgid: Int32)
     /// The shell carried out a `.spawn` effect and the process exists.
     case spawned(WorkerRef, ProcessRole, pid: Int32)
     /// The shell could not start the process (exec failed, no such file...).

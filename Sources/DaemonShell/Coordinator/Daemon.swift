@@ -204,11 +204,13 @@ public final class Daemon {
             }
             let status = ExitStatus(waitStatus: waitStatus)
             let now = MonotonicInstant.now()
-            guard workers.reaped(pid, status: status, now: now) else { continue }
+            guard case .process(let leftInGroup) = workers.reaped(pid, status: status, now: now) else { continue }
             self.status.forget(pid: pid)
-            perform(supervisor.handle(.childExited(pid: pid, status: status), now: now))
+            perform(supervisor.handle(.childExited(pid: pid, status: status, leftInGroup: leftInGroup), now: now))
         }
-        workers.groups.releaseEmptyGroups()
+        for pgid in workers.groups.releaseEmptyGroups() {
+            perform(supervisor.handle(.processGroupEmptied(pgid: pgid), now: .now()))
+        }
     }
 
     private func shutDown() {

@@ -39,29 +39,38 @@ final class ProcessGroupWatch {
         leaders[pid] = Leader(label: label, stopSignal: group.stopSignal, stopTimeout: group.stopTimeout)
     }
 
-    /// A child was reaped. Returns true when it was the orphan guard (then
-    /// a new one has been started in its place).
-    func reaped(_ pid: Int32, status: ExitStatus, now: MonotonicInstant) -> Bool {
+    /// What a reaped child was.
+    enum Reaped: Equatable {
+        /// The orphan guard; a new one has been started in its place.
+        case orphanGuard
+        /// A worker, or a process reparented to the master.
+        /// `leftInGroup`: members of its process group still run; they are
+        /// being stopped, and `releaseEmptyGroups` names the group once empty.
+        case process(leftInGroup: Bool)
+    }
+
+    func reaped(_ pid: Int32, status: ExitStatus, now: MonotonicInstant) -> Reaped {
         if pid == orphanGuard.pid {
             replaceOrphanGuard(after: status)
-            return true
+            return .orphanGuard
         }
-        if let leader = leaders.removeValue(forKey: pid) { stopWhatTheLeaderLeft(pgid: pid, leader: leader, now: now) }
-        return false
+        guard let leader = leaders.removeValue(forKey: pid) else { return .process(leftInGroup: false) }
+        return .process(leftInGroup: stopWhatTheLeaderLeft(pgid: pid, leader: leader, now: now))
     }
 
     /// A worker's leader was reaped (`pgid` is its pid): whatever still runs
     /// in its process group gets the group's stop signal now and SIGKILL
-    /// after its stopTimeout.
-    private func stopWhatTheLeaderLeft(pgid: Int32, leader: Leader, now: MonotonicInstant) {
+    /// after its stopTimeout. Says whether anything was left.
+    private func stopWhatTheLeaderLeft(pgid: Int32, leader: Leader, now: MonotonicInstant) -> Bool {
         guard ProcessControl.processGroupExists(pgid) else {
             orphanGuard.workerExited(pgid)
-            return
+            return false
         }
         log.warning("worker \(leader.label) exited, but processes of its process group still run; sending them \(leader.stopSignal), "
                     + "SIGKILL in \(HumanFormat.duration(seconds: leader.stopTimeout))")
         ProcessControl.sendToProcessGroup(leader.stopSignal, leader: pgid)
         lingering.leaderExited(pgid, worker: leader.label, stopTimeout: leader.stopTimeout, now: now)
+        return true
     }
 
     /// SIGKILL for the lingering groups whose stopTimeout has passed.
@@ -73,12 +82,14 @@ final class ProcessGroupWatch {
     }
 
     /// Forgets the lingering groups that have emptied (their members were
-    /// reaped by the master, their subreaper).
-    func releaseEmptyGroups() {
-        for pgid in Array(lingering.pgids) where !ProcessControl.processGroupExists(pgid) {
+    /// reaped by the master, their subreaper), and names them.
+    func releaseEmptyGroups() -> [Int32] {
+        let emptied = lingering.pgids.filter { !ProcessControl.processGroupExists($0) }
+        for pgid in emptied {
             lingering.remove(pgid)
             orphanGuard.workerExited(pgid)
         }
+        return emptied
     }
 
     /// Without its guard a master killed by SIGKILL would leave orphans: a

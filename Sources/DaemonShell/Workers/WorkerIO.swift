@@ -122,14 +122,14 @@ final class WorkerIO {
 
     /// A child was reaped: the orphan guard, or a worker whose channel,
     /// report, output budget and process group are settled now, its last
-    /// output read first (a reload it aborts reports it). Returns false for
-    /// the orphan guard, which is no worker.
-    func reaped(_ pid: Int32, status: ExitStatus, now: MonotonicInstant) -> Bool {
-        if groups.reaped(pid, status: status, now: now) { return false }
+    /// output read first (a reload it aborts reports it).
+    func reaped(_ pid: Int32, status: ExitStatus, now: MonotonicInstant) -> ProcessGroupWatch.Reaped {
+        let reaped = groups.reaped(pid, status: status, now: now)
+        guard reaped != .orphanGuard else { return reaped }
         closeNotifyChannel(ofWorker: pid)
         reports[pid] = nil
         outputs.workerExited(pid)
-        return true
+        return reaped
     }
 
     /// Every worker has exited: what they left is killed, their pipes read

@@ -98,6 +98,37 @@ extension EndToEnd {
             }
         }
 
+        @Test("what a worker leaves that ignores its stop signal is SIGKILLed after stopTimeout before the worker's next process starts")
+        func theNextProcessWaitsForWhatTheLastLeft() async throws {
+            var stubborn = GroupSpec(name: "stubborn", command: ["/bin/sh", "-c", "trap '' TERM; sleep 1000 & exit 0"], count: 1,
+                                     readiness: GroupSpec.Readiness.none)
+            stubborn.stopTimeout = 1
+            try await withDaemon(DaemonSpec(groups: [stubborn])) { daemon in
+                try await daemon.waitUntil(timeout: 20, "three starts") { Self.starts(in: daemon.logLines.master).count >= 3 }
+                let lines = daemon.logLines.master
+                let kills = lines.indices.filter { lines[$0].message.contains("processes left by worker stubborn#0[") && lines[$0].message.contains("sending SIGKILL") }
+                let started = Self.starts(in: lines)
+                // The sleep ignores SIGTERM, so it goes only with the SIGKILL
+                // after stopTimeout; each next start comes after that kill.
+                let startsWithoutAKillBefore = Self.startsWithoutAKillBefore(started: started, kills: kills)
+                #expect(startsWithoutAKillBefore.isEmpty, "starts at log lines \(startsWithoutAKillBefore) came before a SIGKILL:\n\(daemon.log)")
+                #expect(daemon.log.contains("worker stubborn#0 starts once the processes its last process left in its process group have stopped"),
+                        "\(daemon.log)")
+            }
+        }
+
+        /// Each start but the first that no SIGKILL precedes since the start before it.
+        static func startsWithoutAKillBefore(started: [Int], kills: [Int]) -> [Int] {
+            zip(started, started.dropFirst()).compactMap { previous, next in
+                kills.contains { $0 > previous && $0 < next } ? nil : next
+            }
+        }
+
+        /// Where the log says a process of stubborn#0 started.
+        static func starts(in lines: [LogLine]) -> [Int] {
+            lines.indices.filter { lines[$0].message.hasPrefix("worker stubborn#0[") && lines[$0].message.hasSuffix("] started") }
+        }
+
         @Test("a worker flooding its output gets outputBytesPerSecond into the log, and a marker counting what was dropped")
         func floodingOutputIsCapped() async throws {
             var flood = GroupSpec(name: "flood", command: ["/usr/bin/yes", "a line of output"], count: 1)
