@@ -68,7 +68,7 @@ extension Supervisor {
             becameReady(g, id, role, now: now)
         case .readinessTimeout:
             let timeout = HumanFormat.duration(seconds: groups[g].config.readyTimeout)
-            log(.warning, "worker \(worker) not ready within \(timeout); stopping it")
+            log(.warning, about: ref(g, id), pid: process.pid, "not ready within \(timeout); stopping it")
             stopProcess(g, id, role, reason: .notReady, now: now)
             let inReload = groups[g].reload?.stepIndex(slot: id) != nil
             if role == .successor || inReload {
@@ -77,7 +77,7 @@ extension Supervisor {
             }
         case .watchdogExpired:
             let seconds = HumanFormat.duration(seconds: groups[g].config.watchdogSeconds ?? 0)
-            log(.warning, "worker \(worker) sent no WATCHDOG=1 for \(seconds): hung; sending SIGABRT")
+            log(.warning, about: ref(g, id), pid: process.pid, "sent no WATCHDOG=1 for \(seconds): hung; sending SIGABRT")
             stopProcess(g, id, role, reason: .watchdog, now: now, signal: .abort)
         case .stopTimeout:
             guard var order = process.stopOrder else { return }
@@ -85,7 +85,7 @@ extension Supervisor {
             var killed = process
             killed.phase = .stopping(order)
             groups[g].slots[id].update(role, killed)
-            log(.warning, "worker \(worker) still running \(HumanFormat.duration(seconds: order.stopTimeout)) after \(order.signal); sending SIGKILL")
+            log(.warning, about: ref(g, id), pid: process.pid, "still running \(HumanFormat.duration(seconds: order.stopTimeout)) after \(order.signal); sending SIGKILL")
             emit(.signalProcessGroup(leader: process.pid, .kill))
         }
     }

@@ -19,7 +19,7 @@ extension Supervisor {
         let groupsLeft = leftBehind.values.filter { $0 == worker }.count
         guard groupsLeft > 0 else { return false }
         if heldSpawns.insert(worker).inserted {
-            log(.info, "worker \(worker) starts once the processes its last process left in its process group have stopped")
+            log(.info, about: worker, "starts once the processes its last process left in its process group have stopped")
         }
         return true
     }

@@ -7,7 +7,7 @@ extension Supervisor {
     mutating func processSpawned(_ ref: WorkerRef, _ role: ProcessRole, pid: Int32, now: MonotonicInstant) {
         guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count, isAwaitingSpawn(g, ref.id, role) else {
             assertionFailure("spawned \(ref) \(role) pid \(pid) for a slot that was not waiting for it")
-            log(.error, "spawned \(ref) pid \(pid) for a slot that was not waiting for it; stopping it")
+            log(.error, about: ref, pid: pid, "was spawned for a slot that was not waiting for it; stopping it")
             emit(.signal(pid: pid, .kill))
             return
         }
@@ -22,11 +22,11 @@ extension Supervisor {
         switch role {
         case .current:
             groups[g].slots[ref.id].state = .live(process)
-            log(.info, "worker \(ref)[\(pid)] started")
+            log(.info, about: ref, pid: pid, "started")
         case .successor:
             groups[g].slots[ref.id].successor = .live(process)
             let old = groups[g].slots[ref.id].process.map { "[\($0.pid)]" } ?? ""
-            log(.info, "worker \(ref)[\(pid)] started beside \(ref)\(old) (generation \(process.generation))")
+            log(.info, about: ref, pid: pid, "started beside \(ref)\(old) (generation \(process.generation))")
         case .outgoing:
             preconditionFailure("an outgoing process is never spawned")
         }
@@ -56,7 +56,7 @@ extension Supervisor {
             return
         }
         groups[g].exits.recordSpawnFailure()
-        log(.error, "worker \(ref) failed to start: \(reason)")
+        log(.error, about: ref, "failed to start: \(reason)")
         switch role {
         case .current:
             groups[g].slots[ref.id].lastExit = LastExit(cause: .spawnFailed(reason), at: now, uptime: 0)
@@ -101,7 +101,7 @@ extension Supervisor {
         groups[g].slots[id].update(role, process)
         // Worth a line when the worker said so; a timed rule's readiness
         // follows from the start line.
-        if groups[g].config.readiness == .notify { log(.info, "worker \(ref(g, id))[\(process.pid)] is ready") }
+        if groups[g].config.readiness == .notify { log(.info, about: ref(g, id), pid: process.pid, "is ready") }
         switch role {
         case .current:
             if let index = groups[g].reload?.stepIndex(slot: id), groups[g].reload?.steps[index].phase == .replacementStarting {
@@ -134,8 +134,8 @@ extension Supervisor {
             cause: .exited(status), at: now, uptime: uptime, stopReason: order?.reason,
             killedAfterTimeout: order?.killSent == true ? order?.stopTimeout : nil)
         let during = order.map { " (\($0.reason))" } ?? ""
-        log(failure == nil ? .info : .warning,
-            "worker \(ref)[\(pid)] \(exit.description) after \(HumanFormat.duration(seconds: uptime))\(during)")
+        log(failure == nil ? .info : .warning, about: ref, pid: pid,
+            "\(exit.description) after \(HumanFormat.duration(seconds: uptime))\(during)")
 
         switch role {
         case .outgoing:
@@ -235,7 +235,7 @@ extension Supervisor {
             groups[g].slots[id].state = .backingOff(until: at)
             if delay > 0 {
                 let streak = failures == 1 ? "a quick exit" : "\(failures) quick exits in a row"
-                log(.warning, "worker \(ref(g, id)) restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(streak))")
+                log(.warning, about: ref(g, id), "restarts in \(HumanFormat.duration(seconds: delay)) (backoff after \(streak))")
             }
         }
     }

@@ -142,7 +142,7 @@ extension Supervisor {
         let step: ReloadStep
         switch groups[g].slots[id].state {
         case .backingOff:
-            log(.info, "worker \(ref(g, id)) was not running (backing off): starting it now")
+            log(.info, about: ref(g, id), "was not running (backing off): starting it now")
             groups[g].slots[id].consecutiveFailures = 0
             step = ReloadStep(slot: id, oldPid: nil, phase: .replacementStarting)
             spawn(g, id)

@@ -88,6 +88,12 @@ public struct Supervisor: Sendable {
         emit(.log(LogRecord(level: level, message: message)))
     }
 
+    /// A line about one worker (and its process, when one ran): it also goes
+    /// to the group's history, between the lines the worker printed.
+    mutating func log(_ level: LogRecord.Level, about worker: WorkerRef, pid: Int32? = nil, _ message: String) {
+        emit(.log(LogRecord(level: level, message: message, worker: worker, pid: pid)))
+    }
+
     /// The group a request names; groups being removed are no longer addressable.
     public func groupIndex(named name: String) -> Int? { groups.firstIndex { $0.name == name && !$0.retiring } }
 

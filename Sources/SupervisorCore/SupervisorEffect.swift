@@ -28,17 +28,38 @@ public struct SpawnOrder: Sendable, Equatable {
     public internal(set) var config: GroupConfig
 }
 
+/// A line for the daemon's log. A record about one worker names it (and
+/// its process, when one ran): the shell then also puts the line in that
+/// group's history and log file, between the lines the worker printed, so
+/// `appctl logs crasher` shows its traceback followed by how it ended.
 public struct LogRecord: Sendable, Equatable, CustomStringConvertible {
     public enum Level: String, Sendable { case info, warning, error }
     public internal(set) var level: Level
+    /// For a record about a worker, what happened to it without naming it
+    /// ("exited 3 after 2s"); `text` puts the worker in front.
     public internal(set) var message: String
+    /// The worker the record is about; nil for the daemon's own lines.
+    public internal(set) var worker: WorkerRef?
+    /// Its process, when one ran (a spawn failure or a backoff has none).
+    public internal(set) var pid: Int32?
 
-    public init(level: Level, message: String) {
+    public init(level: Level, message: String, worker: WorkerRef? = nil, pid: Int32? = nil) {
         self.level = level
         self.message = message
+        self.worker = worker
+        self.pid = pid
     }
 
-    public var description: String { "[\(level.rawValue)] \(message)" }
+    /// `web#0[4711]`, or `web#0` without a process: the one spelling of a
+    /// worker in every log, so `grep 'web#0'` finds all of its lines.
+    public var workerLabel: String? {
+        worker.map { worker in pid.map { "\(worker)[\($0)]" } ?? "\(worker)" }
+    }
+
+    /// The line as the daemon's log says it: "worker web#0[4711] exited 3 after 2s".
+    public var text: String { workerLabel.map { "worker \($0) \(message)" } ?? message }
+
+    public var description: String { "[\(level.rawValue)] \(text)" }
 }
 
 /// Milestones of long-running requests, routed by the shell to the clients

@@ -17,6 +17,8 @@ struct SupervisorHarness {
     var signals: [(pid: Int32, signal: UnixSignal)] = []
     var notices: [SupervisorNotice] = []
     var logs: [String] = []
+    /// The records behind `logs`, with the worker each is about.
+    var records: [LogRecord] = []
     var exitCode: Int32?
     /// Exits fed into the core for supervised processes, per group.
     var exitsFed: [String: Int] = [:]
@@ -39,7 +41,7 @@ struct SupervisorHarness {
     }
 
     static func config(_ groups: [GroupConfig]) -> DaemonConfig {
-        DaemonConfig(sourcePath: nil, controlSocket: "/s", pidFile: "/p", statusFile: "/st", logFile: "-", stopTimeout: 2, groups: groups)
+        DaemonConfig(sourcePath: nil, controlSocket: "/s", pidFile: "/p", statusFile: "/st", daemonLog: .standardError, stopTimeout: 2, groups: groups)
     }
 
     static func group(
@@ -85,7 +87,8 @@ struct SupervisorHarness {
                 if !alive.contains(pid) { violations.append("signalled dead pid \(pid) with \(signal)") }
                 signals.append((pid, signal))
             case .log(let record):
-                logs.append(record.message)
+                logs.append(record.text)
+                records.append(record)
             case .notice(let notice):
                 notices.append(notice)
                 // Each group the core says it reports on is owed exactly one outcome.
