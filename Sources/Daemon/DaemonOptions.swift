@@ -95,6 +95,6 @@ struct DaemonOptions: Equatable {
         func absolute(_ path: String) -> String { path.hasPrefix("/") || path == "-" ? path : currentDirectory + "/" + path }
         if let pidFile { config.pidFile = absolute(pidFile) }
         if let socket { config.controlSocket = absolute(socket) }
-        if let logFile { config.logFile = absolute(logFile) }
+        if let logFile { config.daemonLog.path = absolute(logFile) }
     }
 }

@@ -48,7 +48,7 @@ if options.check {
 }
 options.applyOverrides(to: &config, currentDirectory: currentDirectory)
 // Detached, the daemon has no stderr to log to: refuse while the user can still read why.
-if options.daemonize && config.logFile == "-" {
+if options.daemonize && config.daemonLog.isStandardError {
     standardError("appd: --daemonize needs a logFile: with logFile \"-\" the daemon's log would be lost; set logFile in the config or pass --log-file\n")
     exit(2)
 }

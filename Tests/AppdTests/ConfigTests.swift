@@ -79,7 +79,7 @@ private func problems(in text: String, directory: ScratchDirectory) -> [String] 
 
     #expect(config == DaemonConfig(
         sourcePath: path, controlSocket: "/run/appd/appd.sock", pidFile: "/run/appd/appd.pid",
-        statusFile: "/run/appd/appd.status", logFile: "/var/log/appd.log", stopTimeout: 3.5,
+        statusFile: "/run/appd/appd.status", daemonLog: .unrotated("/var/log/appd.log"), stopTimeout: 3.5,
         groups: [
             GroupConfig(
                 name: "web", command: ["python3", "server.py", "--port=8080"], count: 4, reloadable: true,
@@ -103,7 +103,7 @@ private func problems(in text: String, directory: ScratchDirectory) -> [String] 
     #expect(config == DaemonConfig(
         sourcePath: scratch.configPath, controlSocket: RuntimePaths.defaultControlSocket,
         pidFile: RuntimePaths.defaultPidFile, statusFile: RuntimePaths.defaultStatusFile,
-        logFile: "-", stopTimeout: 2,
+        daemonLog: .standardError, stopTimeout: 2,
         groups: [GroupConfig(
             name: "a", command: ["x"], count: 1, reloadable: true, listen: [], readiness: .afterSeconds(1),
             readyTimeout: 30, stopSignal: .terminate, stopTimeout: 2, env: [:], cwd: scratch.path,
@@ -140,7 +140,7 @@ private func problems(in text: String, directory: ScratchDirectory) -> [String] 
     #expect(config.controlSocket == "\(dir)/run/appd.sock")
     #expect(config.pidFile == "\(dir)/run/appd.pid")
     #expect(config.statusFile == "\(dir)/appd.status")
-    #expect(config.logFile == "\(dir)/logs/appd.log")
+    #expect(config.daemonLog == .unrotated("\(dir)/logs/appd.log"))
     #expect(config.groups[0].listen == [.unix(path: "\(dir)/sockets/a.sock")])
     #expect(config.groups[0].cwd == "\(dir)/app")
     #expect(config.groups[0].command == ["bin/x"], "argv is left for PATH lookup and cwd, not resolved")
@@ -149,7 +149,7 @@ private func problems(in text: String, directory: ScratchDirectory) -> [String] 
 @Test func logFileDashMeansStderrAndStaysADash() throws {
     let scratch = try ScratchDirectory()
     let config = try ConfigLoader.parse(#"{logFile: "-", groups: [{name: "a", command: ["x"]}]}"#, sourcePath: scratch.configPath)
-    #expect(config.logFile == "-")
+    #expect(config.daemonLog == .standardError)
 }
 
 /// JSONSerialization's `Any` would read `0` and `false` alike; both must be
@@ -447,7 +447,7 @@ func eachProblemNamesItsFieldAndWhatIsWrong(_ errorCase: ConfigErrorCase) throws
 
     #expect(demo == DaemonConfig(
         sourcePath: nil, controlSocket: RuntimePaths.defaultControlSocket, pidFile: RuntimePaths.defaultPidFile,
-        statusFile: RuntimePaths.defaultStatusFile, logFile: "-", stopTimeout: 2,
+        statusFile: RuntimePaths.defaultStatusFile, daemonLog: .standardError, stopTimeout: 2,
         groups: [
             GroupConfig(
                 name: "web", command: ["/opt/demo-worker", "web"], count: 2, reloadable: true,

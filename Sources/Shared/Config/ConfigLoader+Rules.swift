@@ -91,6 +91,16 @@ extension ConfigLoader.Rule where Output == Int {
     }
 }
 
+extension ConfigLoader.Rule where Output == Int {
+    /// A log's `maxBytes`: 0 (appd never rotates it) or at least
+    /// `LogFileConfig.minimumMaxBytes`.
+    static var rotationSize: Self {
+        integer.checking({ $0 == 0 || $0 >= LogFileConfig.minimumMaxBytes }, else: {
+            "must be 0 (never rotated) or at least \(LogFileConfig.minimumMaxBytes), got \($0)"
+        }).atMost(1 << 40)
+    }
+}
+
 extension ConfigLoader.Rule where Output == Double {
     /// A finite number; JSON5 also allows `Infinity` and `NaN`, which no
     /// timeout can mean.

@@ -28,11 +28,11 @@ extension ConfigLoader {
     /// the first. Each reader returns what it could make of a value (nil when
     /// nothing); whatever it returns is only used when no problem was found.
     final class Validator {
-        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "groups"]
+        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "log", "stopTimeout", "groups"]
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
-            "watchdogSeconds", "outputBytesPerSecond",
+            "watchdogSeconds", "outputBytesPerSecond", "log", "stderr", "history",
         ]
 
         let file: String
@@ -43,11 +43,11 @@ extension ConfigLoader {
         private var groupNames: [String: FieldPath] = [:]
         /// First place each socket was seen, the control socket included: two
         /// groups cannot both bind one address.
-        private var sockets: [ListenAddress: FieldPath] = [:]
+        var sockets: [ListenAddress: FieldPath] = [:]
         /// The files the daemon writes (and the config itself), each with
         /// what it is, so that no two of them, and no Unix listen socket,
         /// share a path. The control socket is in `sockets`.
-        private var runtimeFiles: [String: String] = [:]
+        var runtimeFiles: [String: String] = [:]
 
         init(file: String) {
             self.file = file
@@ -61,26 +61,28 @@ extension ConfigLoader {
             sockets[.unix(path: controlSocket)] = FieldPath.root.key("controlSocket")
             let pidFile = optional("pidFile", in: top, .path(relativeTo: directory)) ?? RuntimePaths.defaultPidFile
             let statusFile = optional("statusFile", in: top, .path(relativeTo: directory)) ?? RuntimePaths.defaultStatusFile
-            let logFile = optional("logFile", in: top, .logFile(relativeTo: directory)) ?? "-"
+            let daemonLog = top["logFile"].flatMap { readDaemonLog($0.value, at: $0.path) } ?? .standardError
             let stopTimeout = optional("stopTimeout", in: top, .seconds) ?? 2
             checkRuntimeFiles(in: top, [
                 ("controlSocket", "controlSocket", controlSocket),
                 ("pidFile", "pidFile", pidFile),
                 ("statusFile", "statusFile", statusFile),
                 ("statusFile", "the connections snapshot (statusFile + '.connections')", statusFile + ".connections"),
-                ("logFile", "logFile", logFile == "-" ? nil : logFile),
+                ("logFile", "logFile", daemonLog.isStandardError ? nil : daemonLog.path),
             ])
+            for copy in daemonLog.rotatedPaths { runtimeFiles[copy] = "a rotated copy of logFile" }
+            let groupLogDefaults = top["log"].flatMap { readGroupLogDefaults($0.value, at: $0.path) } ?? LogFileFields()
             guard let groupList = required("groups", in: top) else { return nil }
             let groups = elements(of: groupList.value, at: groupList.path, .array("an array of groups", allowsEmpty: false)) {
-                group($0, at: $1, defaultStopTimeout: stopTimeout)
+                group($0, at: $1, defaultStopTimeout: stopTimeout, logDefaults: groupLogDefaults)
             }
             return DaemonConfig(
                 sourcePath: file, controlSocket: controlSocket, pidFile: pidFile, statusFile: statusFile,
-                logFile: logFile, stopTimeout: stopTimeout, groups: groups
+                daemonLog: daemonLog, stopTimeout: stopTimeout, groups: groups
             )
         }
 
-        private func group(_ value: Value, at path: FieldPath, defaultStopTimeout: Double) -> GroupConfig? {
+        private func group(_ value: Value, at path: FieldPath, defaultStopTimeout: Double, logDefaults: LogFileFields) -> GroupConfig? {
             guard let group = object(value, at: path, known: Self.groupFields) else { return nil }
             let name = required("name", in: group, .groupName)
             if let name, let namePath = group["name"]?.path {
@@ -121,7 +123,9 @@ extension ConfigLoader {
             let maxSurge = optional("maxSurge", in: group, .integer.atLeast(1).atMost(GroupConfig.maximumCount))
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
+            let history = group["history"].flatMap { readHistory($0.value, at: $0.path) }
             guard let name, let command else { return nil }
+            let (log, stderrLog) = groupLogs(group, name: name, defaults: logDefaults)
             var config = GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
                 listen: listen ?? [], readiness: readiness ?? .standard, readyTimeout: readyTimeout ?? 30,
@@ -131,6 +135,9 @@ extension ConfigLoader {
                 outputBytesPerSecond: outputBytesPerSecond ?? GroupConfig.defaultOutputBytesPerSecond
             )
             config.socketPermissions = socketPermissions
+            config.log = log
+            config.stderrLog = stderrLog
+            config.history = history ?? .standard
             return config
         }
 
@@ -212,14 +219,14 @@ extension ConfigLoader {
             return environment
         }
 
-        // MARK: Readers shared by every field
+        // MARK: Readers shared by every field (and by the log settings, `ConfigLoader+LogSettings`)
 
-        private func report(_ path: FieldPath, _ message: String) {
+        func report(_ path: FieldPath, _ message: String) {
             problems.append(ConfigProblem(file: file, fieldPath: path.description, message: message))
         }
 
         /// Applies `rule`, reporting a refusal at `path`.
-        private func check<T>(_ value: Value, at path: FieldPath, _ rule: Rule<T>) -> T? {
+        func check<T>(_ value: Value, at path: FieldPath, _ rule: Rule<T>) -> T? {
             switch rule.apply(value) {
             case .success(let output):
                 return output
@@ -231,7 +238,7 @@ extension ConfigLoader {
 
         /// An object's fields; keys outside `known` are reported, with the
         /// nearest known key when it looks like a typo.
-        private func object(_ value: Value, at path: FieldPath, known: [String]) -> Fields? {
+        func object(_ value: Value, at path: FieldPath, known: [String]) -> Fields? {
             guard let values = check(value, at: path, .object("an object")) else { return nil }
             for key in values.keys.sorted() where !known.contains(key) {
                 let suggestion = Self.nearest(to: key, among: known).map { "; did you mean '\($0)'?" } ?? ""
@@ -240,11 +247,11 @@ extension ConfigLoader {
             return Fields(values: values, path: path)
         }
 
-        private func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+        func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
             fields[key].flatMap { check($0.value, at: $0.path, rule) }
         }
 
-        private func required(_ key: String, in fields: Fields) -> (value: Value, path: FieldPath)? {
+        func required(_ key: String, in fields: Fields) -> (value: Value, path: FieldPath)? {
             guard let field = fields[key] else {
                 report(fields.path.key(key), "is required")
                 return nil
@@ -252,7 +259,7 @@ extension ConfigLoader {
             return field
         }
 
-        private func required<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+        func required<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
             required(key, in: fields).flatMap { check($0.value, at: $0.path, rule) }
         }
 

@@ -8,21 +8,21 @@ public struct DaemonConfig: Sendable, Equatable {
     public var pidFile: String
     /// Written on SIGUSR2 (status) and, with a `.connections` suffix, on SIGIO.
     public var statusFile: String
-    /// "-" means stderr.
-    public var logFile: String
+    /// The daemon's own log (`logFile`): "-" is stderr.
+    public var daemonLog: LogFileConfig
     /// Default seconds between a group's stopSignal and SIGKILL.
     public var stopTimeout: Double
     public var groups: [GroupConfig]
 
     public init(
         sourcePath: String?, controlSocket: String, pidFile: String, statusFile: String,
-        logFile: String, stopTimeout: Double, groups: [GroupConfig]
+        daemonLog: LogFileConfig, stopTimeout: Double, groups: [GroupConfig]
     ) {
         self.sourcePath = sourcePath
         self.controlSocket = controlSocket
         self.pidFile = pidFile
         self.statusFile = statusFile
-        self.logFile = logFile
+        self.daemonLog = daemonLog
         self.stopTimeout = stopTimeout
         self.groups = groups
     }
@@ -87,13 +87,21 @@ public struct GroupConfig: Sendable, Equatable {
     /// The default: 4 MiB/s per process, far beyond honest logging, far
     /// below a worker stuck printing in a loop.
     public static let defaultOutputBytesPerSecond = 4 << 20
+    /// Where stdout goes (stderr too, unless `stderrLog`) and appd's own
+    /// lines about the group's workers; nil: the daemon's log.
+    public var log: LogFileConfig?
+    /// A file of its own for stderr; nil: with stdout.
+    public var stderrLog: LogFileConfig?
+    /// The recent output kept in memory for `appctl logs`.
+    public var history: HistoryLimits
 
     public init(
         name: String, command: [String], count: Int, reloadable: Bool = true,
         listen: [ListenAddress] = [], readiness: Readiness = .standard, readyTimeout: Double = 30,
         stopSignal: UnixSignal = .terminate, stopTimeout: Double = 2, env: [String: String] = [:],
         cwd: String = "/", reloadStrategy: ReloadStrategy = .startFirst, maxSurge: Int = 1,
-        watchdogSeconds: Double? = nil, outputBytesPerSecond: Int = GroupConfig.defaultOutputBytesPerSecond
+        watchdogSeconds: Double? = nil, outputBytesPerSecond: Int = GroupConfig.defaultOutputBytesPerSecond,
+        log: LogFileConfig? = nil, stderrLog: LogFileConfig? = nil, history: HistoryLimits = .standard
     ) {
         self.name = name
         self.command = command
@@ -110,7 +118,13 @@ public struct GroupConfig: Sendable, Equatable {
         self.maxSurge = maxSurge
         self.watchdogSeconds = watchdogSeconds
         self.outputBytesPerSecond = outputBytesPerSecond
+        self.log = log
+        self.stderrLog = stderrLog
+        self.history = history
     }
+
+    /// Every log file the group writes.
+    public var logFiles: [LogFileConfig] { [log, stderrLog].compactMap { $0 } }
 
     /// Whether a running process would differ from one started with
     /// `other`: what a rolling reload replaces processes for (a count change

@@ -25,7 +25,7 @@ public enum DemoConfig {
             controlSocket: RuntimePaths.defaultControlSocket,
             pidFile: RuntimePaths.defaultPidFile,
             statusFile: RuntimePaths.defaultStatusFile,
-            logFile: "-",
+            daemonLog: .standardError,
             stopTimeout: 2,
             groups: [
                 GroupConfig(
