@@ -11,7 +11,7 @@ import Testing
         let directory = String(cString: created)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let quiet = try DaemonLog(path: directory + "/quiet.log")
+        let quiet = try DaemonLog(config: .unrotated(directory + "/quiet.log"))
         var built = false
         quiet.debug({ built = true; return "not shown" }())
         quiet.info("shown")
@@ -20,7 +20,7 @@ import Testing
         let quietText = try String(contentsOfFile: directory + "/quiet.log", encoding: .utf8)
         #expect(!quietText.contains("debug") && quietText.contains("info: shown"), "\(quietText)")
 
-        let verbose = try DaemonLog(path: directory + "/verbose.log", verbose: true)
+        let verbose = try DaemonLog(config: .unrotated(directory + "/verbose.log"), verbose: true)
         verbose.debug("a late datagram")
         verbose.finish(timeout: 5)
         let verboseText = try String(contentsOfFile: directory + "/verbose.log", encoding: .utf8)

@@ -51,7 +51,7 @@ import Shared
         init() throws {
             directory = try EndToEnd.TemporaryDirectory()
             loop = EventLoop(poll: try EventPoll())
-            log = try DaemonLog(path: directory.path + "/appd.log")
+            log = try DaemonLog(config: .unrotated(directory.path + "/appd.log"))
             server = try ControlServer(listener: try UnixControlListener(path: directory.path + "/c.sock"), loop: loop, log: log)
             server.onRequest = { [unowned self] request, client in
                 requests.append((request, client))
@@ -249,7 +249,7 @@ import Shared
 
     @Test func anOutputBudgetDropsPastItsRateAndCountsWhatItDropped() {
         let start = MonotonicInstant(seconds: 10)
-        var budget = OutputBudget(worker: "web#0[1]", bytesPerSecond: 4096, now: start)
+        var budget = OutputBudget(worker: WorkerRef(group: "web", id: 0), pid: 1, bytesPerSecond: 4096, now: start)
         var verdicts: [OutputBudget.Verdict] = []
         for _ in 0..<20 { verdicts.append(budget.admit(bytes: 10, now: start)) }
         #expect(verdicts.filter { $0 == .keep }.count == 4096 / OutputBudget.minimumLineCost, "short lines cost the minimum")

@@ -1,42 +1,70 @@
 import Dispatch
 import Glibc
+import Shared
 import Synchronization
 
-/// Where the daemon's log lines go: a bounded queue in front of the log's
-/// descriptor, written by a thread of its own.
+/// Where a log's lines go: a bounded queue in front of a descriptor or a
+/// rotated log file, written by a thread of its own.
 ///
 /// The supervision loop must never block on a write it does not control: a
 /// pipe to a log shipper that hung, a terminal in scroll-lock, a log file on
-/// a hung mount. So the loop only queues; the writer thread does the
-/// blocking `write(2)`. When the queue is full (`capacity` bytes) lines are
+/// a hung mount, a rename while the disk is slow. So the loop only queues;
+/// the writer thread does the blocking `write(2)` and the rotation's renames
+/// (`RotatingLogFile`). When the queue is full (`capacity` bytes) lines are
 /// dropped and counted, and once there is room again one marker line says
 /// how many ("appd: 12345 lines dropped: stderr not draining"). The price:
 /// what is queued when the master is SIGKILLed is lost, and `finish` gives
 /// the writer a bounded time at exit.
 ///
+/// The queue is one byte buffer of whole lines, swapped with the writer's
+/// as it takes them: a worker printing 100 MB/s costs the loop one copy
+/// and one lock per read of its pipe, and the writer a `write(2)` per batch.
+/// (A logger process per sink, s6-log's shape, would cost a pipe copy and a
+/// process per log for the same isolation.)
+///
 /// The writer thread is started after the signals are blocked, so it never
 /// takes a signal meant for the loop, and it forks nothing.
 final class LogSink: Sendable {
-    /// Bytes waiting at most; beyond, lines are dropped and counted.
-    static let capacity = 1 << 20
+    /// Bytes waiting at most; beyond, lines are dropped and counted. A
+    /// group's log file takes bursts of a worker at full speed, so it gets
+    /// more than the daemon's own log.
+    static let defaultCapacity = 1 << 20
+    static let groupFileCapacity = 8 << 20
 
-    private struct Queue {
-        var chunks: [[UInt8]] = []
-        var bytes = 0
+    enum Destination {
+        /// stderr, or whatever it was given: written as it is, never rotated.
+        case descriptor(Int32, name: String)
+        case file(RotatingLogFile)
+    }
+
+    private struct State {
+        var pending: [UInt8] = []
         var dropped = 0
+        var format: LogFormat
+        /// For the writer to take: a file the loop reopened, and where in
+        /// `pending` it takes over (what was queued before goes to the old file).
+        var reopened: (handle: RotatingLogFile.Handle, at: Int)?
+        var rotation: LogRotation?
         var finishing = false
     }
 
-    private let fd: Int32
     /// "stderr" or the log file's path, for the drop marker.
-    private let destination: String
-    private let queue = Mutex(Queue())
+    let name: String
+    private let capacity: Int
+    private let state: Mutex<State>
+    /// Touched by the writer thread alone once it runs.
+    nonisolated(unsafe) private let destination: Destination
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(fd: Int32, destination: String) {
-        self.fd = fd
+    init(_ destination: Destination, format: LogFormat, capacity: Int = LogSink.defaultCapacity) {
         self.destination = destination
+        switch destination {
+        case .descriptor(_, let name): self.name = name
+        case .file(let file): self.name = file.path
+        }
+        self.capacity = capacity
+        self.state = Mutex(State(format: format))
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let started = pthread_create(&thread, nil, { context in
@@ -51,69 +79,112 @@ final class LogSink: Sendable {
         }
     }
 
-    /// Queues one line (with its newline); never blocks.
-    func write(_ line: [UInt8]) {
-        let queued = queue.withLock { queue -> Bool in
+    /// Queues whole lines (each ending in a newline); never blocks. What
+    /// does not fit is dropped, line by line, and counted.
+    func write(_ lines: [UInt8]) {
+        guard !lines.isEmpty else { return }
+        let wakeWriter = state.withLock { state -> Bool in
+            let wasIdle = state.pending.isEmpty
             var marker: [UInt8] = []
-            if queue.dropped > 0 {
-                marker = Array("\(LogLineFormat.timestamp()) appd[\(getpid())] warning: \(queue.dropped) lines dropped: \(destination) not draining\n".utf8)
+            if state.dropped > 0 {
+                LogLineFormat.appendDaemonLine(level: "warning", "\(state.dropped) lines dropped: \(name) not draining",
+                                               at: .now(), as: state.format, to: &marker)
             }
-            guard queue.bytes + marker.count + line.count <= Self.capacity else {
-                queue.dropped += 1
-                return false
-            }
+            let room = capacity - state.pending.count - marker.count
+            let fitting = lines.count <= room ? lines.count : room > 0 ? lines[..<room].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0 : 0
+            state.dropped += lines[fitting...].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            guard fitting > 0 else { return false }
             if !marker.isEmpty {
-                queue.chunks.append(marker)
-                queue.bytes += marker.count
-                queue.dropped = 0
+                state.pending.append(contentsOf: marker)
+                state.dropped = 0
             }
-            queue.chunks.append(line)
-            queue.bytes += line.count
-            return true
+            state.pending.append(contentsOf: lines[..<fitting])
+            return wasIdle
         }
-        if queued { wake.signal() }
+        if wakeWriter { wake.signal() }
     }
 
     /// Lines dropped since the last marker, for tests and status.
-    var droppedLines: Int { queue.withLock { $0.dropped } }
+    var droppedLines: Int { state.withLock { $0.dropped } }
+
+    /// A file the loop reopened takes the old one's place for what is queued
+    /// from now on; what was queued before still goes to the old one, which
+    /// the writer then closes.
+    func adopt(_ reopened: RotatingLogFile.Handle) {
+        state.withLock { state in
+            state.reopened?.handle.close()
+            state.reopened = (reopened, state.pending.count)
+        }
+        wake.signal()
+    }
+
+    /// New rotation settings and line format (a reload), for what is queued from now on.
+    func reconfigure(rotation: LogRotation, format: LogFormat) {
+        state.withLock { state in
+            state.rotation = rotation
+            state.format = format
+        }
+        wake.signal()
+    }
 
     /// At exit: lets the writer write what is queued, for at most `timeout`
     /// seconds (a reader that stalled must not keep the master alive).
     func finish(timeout: Double) {
-        queue.withLock { $0.finishing = true }
-        wake.signal()
+        close()
         _ = finished.wait(timeout: .now() + timeout)
     }
 
+    /// No longer used (a reload dropped the file): the writer writes what is
+    /// queued, closes the file and ends, without anyone waiting for it.
+    func close() {
+        state.withLock { $0.finishing = true }
+        wake.signal()
+    }
+
+    /// Writes until the queue is empty, then waits to be woken (`write`
+    /// wakes it only when it may be waiting: the queue was empty).
     private func writeUntilFinished() {
+        var batch: [UInt8] = []
         while true {
             wake.wait()
-            let (chunks, finishing) = queue.withLock { queue -> ([[UInt8]], Bool) in
-                defer {
-                    queue.chunks.removeAll(keepingCapacity: true)
-                    queue.bytes = 0
+            var drained = false
+            while !drained {
+                let (reopened, rotation, format, finishing) = state.withLock { state in
+                    swap(&batch, &state.pending)
+                    defer { (state.reopened, state.rotation) = (nil, nil) }
+                    return (state.reopened, state.rotation, state.format, state.finishing)
                 }
-                return (queue.chunks, queue.finishing)
-            }
-            for chunk in chunks { writeFully(chunk) }
-            if finishing, queue.withLock({ $0.chunks.isEmpty }) {
-                finished.signal()
-                return
+                write(batch, reopened: reopened, rotation: rotation, format: format)
+                batch.removeAll(keepingCapacity: true)
+                drained = state.withLock { $0.pending.isEmpty }
+                if drained, finishing {
+                    if case .file(let file) = destination { file.close() }
+                    finished.signal()
+                    return
+                }
             }
         }
     }
 
-    /// A chunk whole, or as much as the descriptor takes before failing:
-    /// there is nowhere left to report a failing log.
-    private func writeFully(_ bytes: [UInt8]) {
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            let written = rest.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            rest = rest.dropFirst(written)
+    private func write(_ batch: [UInt8], reopened: (handle: RotatingLogFile.Handle, at: Int)?, rotation: LogRotation?, format: LogFormat) {
+        switch destination {
+        case .descriptor(let fd, _):
+            reopened?.handle.close()
+            RotatingLogFile.writeFully(fd, batch[...])
+        case .file(let file):
+            if let rotation { file.rotation = rotation }
+            guard let reopened else { return write(batch[...], to: file, format: format) }
+            write(batch[..<reopened.at], to: file, format: format)
+            file.adopt(reopened.handle)
+            write(batch[reopened.at...], to: file, format: format)
         }
+    }
+
+    /// Whole lines to the file; a rotation that failed is said in the file itself.
+    private func write(_ lines: ArraySlice<UInt8>, to file: RotatingLogFile, format: LogFormat) {
+        guard let problem = file.write(lines) else { return }
+        var notice: [UInt8] = []
+        LogLineFormat.appendDaemonLine(level: "warning", problem, at: .now(), as: format, to: &notice)
+        _ = file.write(notice[...])
     }
 }

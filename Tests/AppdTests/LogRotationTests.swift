@@ -1,0 +1,70 @@
+import Foundation
+import Glibc
+import Testing
+@testable import DaemonShell
+@testable import Shared
+@testable import SupervisorCore
+
+/// The pure parts of log files: timestamps, where a rotation cuts, what it
+/// renames, how lines are written in each format.
+@Suite struct LogRotationTests {
+    static func lines(_ texts: String...) -> ArraySlice<UInt8> { Array(texts.map { $0 + "\n" }.joined().utf8)[...] }
+
+    @Test func timestampsAreUTCWithMillisecondsAndAZ() {
+        #expect(UTCTimestamp.text(0) == "1970-01-01T00:00:00.000Z")
+        #expect(UTCTimestamp.text(1_796_041_697.514) == "2026-11-30T12:28:17.514Z")
+        #expect(UTCTimestamp.text(951_782_400.999) == "2000-02-29T00:00:00.999Z", "a leap day")
+        #expect(UTCTimestamp.text(4_107_542_399.5) == "2100-02-28T23:59:59.500Z", "2100 is not a leap year")
+        #expect(UTCTimestamp.text(-5) == "1970-01-01T00:00:00.000Z")
+        // Every day of four years against the C library.
+        for day in stride(from: 19_000, to: 20_461, by: 1) {
+            var seconds = time_t(day * 86_400 + 45_296)
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            let expected = String(format: "%04d-%02d-%02dT12:34:56.000Z", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday)
+            #expect(UTCTimestamp.text(Double(seconds)) == expected)
+        }
+    }
+
+    @Test func whatFitsGoesWholeAndTheRestWaitsForANewFile() {
+        let rotation = LogRotation(maxBytes: 10, keep: 2)
+        let chunk = Self.lines("aaaa", "bbbb", "cc")  // 5 + 5 + 3 bytes
+        #expect(rotation.bytesToWrite(of: chunk, intoFileOf: 0) == 10, "two whole lines fill the file exactly")
+        #expect(rotation.bytesToWrite(of: chunk, intoFileOf: 4) == 5, "one whole line fits beside 4 bytes")
+        #expect(rotation.bytesToWrite(of: chunk, intoFileOf: 6) == 0, "nothing fits: rotate first")
+        #expect(rotation.bytesToWrite(of: chunk.dropFirst(10), intoFileOf: 7) == 3)
+        #expect(rotation.bytesToWrite(of: Self.lines("a line longer than ten", "x"), intoFileOf: 0) == 23,
+                "an empty file takes one line whole, however long")
+        #expect(LogRotation(maxBytes: 0, keep: 5).bytesToWrite(of: chunk, intoFileOf: 1 << 40) == chunk.count, "0: never rotated")
+    }
+
+    @Test func aRotationMovesTheOldestCopyFirst() {
+        #expect(LogRotation(maxBytes: 10, keep: 3).steps(for: "web.log") == [
+            .rename(from: "web.log.2", to: "web.log.3"), .rename(from: "web.log.1", to: "web.log.2"), .rename(from: "web.log", to: "web.log.1"),
+        ])
+        #expect(LogRotation(maxBytes: 10, keep: 1).steps(for: "web.log") == [.rename(from: "web.log", to: "web.log.1")])
+        #expect(LogRotation(maxBytes: 10, keep: 0).steps(for: "web.log") == [.remove("web.log")])
+    }
+
+    @Test func linesAreWrittenInEitherFormat() throws {
+        let stamp = LogStamp(seconds: 1_796_041_697.514)
+        let source = LineSource(worker: WorkerRef(group: "web", id: 0), pid: 4711, stream: .stderr)
+        var text: [UInt8] = []
+        LogLineFormat.appendGroupLine(Array("Traceback \"x\"".utf8), from: source, at: stamp, as: .text, to: &text)
+        #expect(String(decoding: text, as: UTF8.self) == "2026-11-30T12:28:17.514Z web#0[4711] stderr: Traceback \"x\"\n")
+        var json: [UInt8] = []
+        LogLineFormat.appendGroupLine(Array("Traceback \"x\"".utf8), from: source, at: stamp, as: .json, to: &json)
+        #expect(String(decoding: json, as: UTF8.self)
+            == #"{"time":"2026-11-30T12:28:17.514Z","group":"web","id":0,"pid":4711,"stream":"stderr","line":"Traceback \"x\""}"# + "\n")
+        var event: [UInt8] = []
+        LogLineFormat.appendGroupLine(Array("restarts in 0.2s".utf8), from: LineSource(worker: WorkerRef(group: "web", id: 1), pid: nil, stream: .appd),
+                                      at: stamp, as: .text, to: &event)
+        #expect(String(decoding: event, as: UTF8.self) == "2026-11-30T12:28:17.514Z web#1 appd: restarts in 0.2s\n")
+        var daemon: [UInt8] = []
+        LogLineFormat.appendDaemonLine(level: "warning", "worker web#0[4711] exited 3", worker: (WorkerRef(group: "web", id: 0), 4711),
+                                       at: stamp, as: .json, to: &daemon)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(daemon)) as? [String: Any])
+        #expect(object["stream"] as? String == "appd" && object["level"] as? String == "warning" && object["pid"] as? Int == 4711)
+        #expect(object["line"] as? String == "worker web#0[4711] exited 3" && object["time"] as? String == "2026-11-30T12:28:17.514Z")
+    }
+}
