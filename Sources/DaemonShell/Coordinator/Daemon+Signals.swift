@@ -57,12 +57,14 @@ extension Daemon {
     }
 
     /// Re-reads the config file (the embedded demo has none to re-read),
-    /// binds any new listen address, then asks the core for the reload.
-    /// Anything wrong refuses the whole reload and leaves the running
-    /// configuration in force: nothing is stopped, no new socket stays bound.
+    /// binds any new listen address and opens any new log file, then asks
+    /// the core for the reload. Anything wrong refuses the whole reload and
+    /// leaves the running configuration in force: nothing is stopped, no new
+    /// socket stays bound, no new log file stays open.
     /// With a group, only that group's entry of the file is applied.
     func reload(group: String?) -> Result<Void, ReloadRefusal> {
         var newConfig: DaemonConfig?
+        var openedLogs: [String: LogFeed] = [:]
         if let path = config.sourcePath {
             do {
                 var loaded = try ConfigLoader.load(path: path)
@@ -79,14 +81,24 @@ extension Daemon {
             } catch {
                 return .failure(.cannotBind(String(describing: error)))
             }
+            do {
+                openedLogs = try workers.logs.openFiles(for: newConfig!)
+            } catch {
+                listeners.closeUnused(by: supervisor.configsInUse)
+                return .failure(.cannotOpenLog(error.description))
+            }
         }
         do {
             perform(try supervisor.apply(.reload(group: group, config: newConfig), now: .now()))
         } catch {
             listeners.closeUnused(by: supervisor.configsInUse)
+            workers.logs.discard(openedLogs)
             return .failure(.rejected(error))
         }
-        if let newConfig { config = newConfig }
+        if let newConfig {
+            config = newConfig
+            workers.logs.apply(newConfig, opened: openedLogs)
+        }
         // What the groups use now, and what a failing reload would roll back to.
         listeners.closeUnused(by: supervisor.configsInUse)
         return .success(())
@@ -97,14 +109,17 @@ extension Daemon {
     /// next start.
     private func keepDaemonSettings(in loaded: inout DaemonConfig) {
         let held: [(String, KeyPath<DaemonConfig, String>)] = [
-            ("controlSocket", \.controlSocket), ("pidFile", \.pidFile), ("logFile", \.logFile), ("statusFile", \.statusFile),
+            ("controlSocket", \.controlSocket), ("pidFile", \.pidFile), ("logFile", \.daemonLog.path), ("statusFile", \.statusFile),
         ]
         for (name, path) in held where loaded[keyPath: path] != config[keyPath: path] {
             log.warning("\(name) changed to \(loaded[keyPath: path]); it takes effect when appd restarts")
         }
+        if loaded.daemonLog.path == config.daemonLog.path, loaded.daemonLog != config.daemonLog {
+            log.warning("logFile's maxBytes, keep or format changed; they take effect when appd restarts")
+        }
         loaded.controlSocket = config.controlSocket
         loaded.pidFile = config.pidFile
-        loaded.logFile = config.logFile
+        loaded.daemonLog = config.daemonLog
         loaded.statusFile = config.statusFile
     }
 }
@@ -113,12 +128,14 @@ extension Daemon {
 enum ReloadRefusal: Error, CustomStringConvertible {
     case invalidConfig(ConfigError)
     case cannotBind(String)
+    case cannotOpenLog(String)
     case rejected(RequestRejection)
 
     var description: String {
         switch self {
         case .invalidConfig(let error): return "the config has problems; the running one stays in force:\n\(error)"
         case .cannotBind(let reason): return "cannot bind a new listen address: \(reason)"
+        case .cannotOpenLog(let reason): return "cannot open a new log file: \(reason)"
         case .rejected(let rejection): return rejection.description
         }
     }

@@ -44,9 +44,9 @@ public final class Daemon {
     /// The command line's overrides, applied again to every re-read config.
     let applyOverrides: (inout DaemonConfig) -> Void
 
-    init(config: DaemonConfig, log: DaemonLog, resources: DaemonResources, applyOverrides: @escaping (inout DaemonConfig) -> Void) throws(SystemError) {
+    init(config: DaemonConfig, logs: GroupLogs, resources: DaemonResources, applyOverrides: @escaping (inout DaemonConfig) -> Void) throws(SystemError) {
         self.config = config
-        self.log = log
+        self.log = logs.daemonLog
         self.applyOverrides = applyOverrides
         self.supervisor = Supervisor(config: config)
         self.loop = EventLoop(poll: resources.poll)
@@ -58,7 +58,7 @@ public final class Daemon {
         self.socketLock = resources.socketLock
         self.statusFile = StatusFile(path: config.statusFile, log: log)
         self.control = try ControlServer(listener: resources.control, loop: loop, log: log)
-        self.workers = WorkerIO(loop: loop, log: log, notifyChannels: resources.notifyChannels, listeners: resources.listeners,
+        self.workers = WorkerIO(loop: loop, logs: logs, notifyChannels: resources.notifyChannels, listeners: resources.listeners,
                                 orphanGuard: resources.orphanGuard)
         self.status = StatusService()
         connectParts()
@@ -69,12 +69,10 @@ public final class Daemon {
         control.onRequest = { [unowned self] request, client in execute(request, from: client) }
         control.onClientClosed = { [unowned self] client in streams.forget(client: client) }
         control.hasStreams = { [unowned self] client in streams.hasStreams(client: client) }
+        control.onDrained = { [unowned self] client in continueLogs(of: client) }
         workers.onEvent = { [unowned self] event in perform(supervisor.handle(event, now: .now())) }
-        workers.outputs.onLine = { [unowned self] entry in
-            for follower in streams.logFollowers where follower.group == nil || follower.group == entry.group {
-                control.send(.item(id: follower.request, .log(entry)), to: follower.client)
-            }
-        }
+        workers.logs.isFollowed = { [unowned self] group in isFollowed(group) }
+        workers.logs.onEntry = { [unowned self] entry in deliverToFollowers(entry) }
         status.send = { [unowned self] replies, client in control.send(replies, to: client) }
     }
 
@@ -94,12 +92,13 @@ public final class Daemon {
             // Work left over from the last turn (client requests, exits,
             // spawns, status slices beyond their budget): look at the
             // descriptors without sleeping, then do the next share of it.
-            let leftOver = control.hasUnhandledRequests || reapPending || !pendingSpawns.isEmpty || status.hasWork
+            let leftOver = control.hasUnhandledRequests || reapPending || !pendingSpawns.isEmpty || status.hasWork || hasLogsToSend
             try loop.turn(block: !leftOver) { exitCode == nil }
             if exitCode == nil { control.handleLeftoverRequests() }
             if exitCode == nil, reapPending { reapChildren() }
             if exitCode == nil { runPendingSpawns() }
             if exitCode == nil { status.continueWork(supervisor: supervisor, reports: workers.reports) }
+            if exitCode == nil { continueLogs() }
             runQueuedReload()
             loop.runDeferred()
         }
@@ -147,14 +146,15 @@ public final class Daemon {
                 pendingSpawns.append(order)
             case .signal(let pid, let signal):
                 if !ProcessControl.send(signal, to: pid) {
-                    log.warning("could not send \(signal) to pid \(pid): it has already exited")
+                    let process = supervisor.owner(of: pid).map { "\($0)[\(pid)]" } ?? "pid \(pid)"
+                    log.warning("could not send \(signal) to \(process): it has already exited")
                 }
             case .signalProcessGroup(let leader, let signal):
                 if !ProcessControl.sendToProcessGroup(signal, leader: leader) {
                     log.warning("could not send \(signal) to process group \(leader): it is gone")
                 }
             case .log(let record):
-                log.write(record)
+                workers.logs.record(record)
             case .notice(let notice):
                 deliver(notice)
             case .exit(let code):

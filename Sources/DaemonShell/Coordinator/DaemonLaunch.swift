@@ -24,31 +24,38 @@ public enum DaemonLaunch {
         // Like the other runtime directories: made if missing (0700), and
         // refused when someone else could have planted files in it
         // (RuntimeDirectory); checked here, while stderr can still say why.
-        if config.logFile != "-" {
+        for (file, what) in logDirectories(config) {
             do {
-                try RuntimeDirectory.open(parentOf: config.logFile).directory.close()
+                try RuntimeDirectory.open(parentOf: file).directory.close()
             } catch {
-                fail("cannot use the log file's directory: \(error)")
+                fail("cannot use the directory of \(what): \(error)")
             }
         }
         var startupReport: StartupReport?
         if daemonize {
             do {
-                startupReport = try Daemonizer.detach(logFile: config.logFile)
+                startupReport = try Daemonizer.detach(logFile: config.daemonLog.path)
             } catch {
                 fail("cannot daemonize: \(error)")
             }
         }
+        // The logs' writer threads start only now: a thread does not survive the fork of --daemonize.
         let log: DaemonLog
         do {
-            log = try DaemonLog(path: config.logFile, verbose: verbose)
+            log = try DaemonLog(config: config.daemonLog, verbose: verbose, carriesStandardStreams: daemonize)
         } catch {
             fail("cannot open the log file: \(error)")
         }
+        let logs = GroupLogs(daemonLog: log)
         raiseOpenFileLimit()
         do {
+            do {
+                logs.apply(config, opened: try logs.openFiles(for: config))
+            } catch {
+                throw StartupError(error.description)
+            }
             let resources = try DaemonResources(config: config)
-            let daemon = try Daemon(config: config, log: log, resources: resources, applyOverrides: applyOverrides)
+            let daemon = try Daemon(config: config, logs: logs, resources: resources, applyOverrides: applyOverrides)
             let code = try daemon.run {
                 startupReport?.succeeded()
                 do {
@@ -57,18 +64,28 @@ public enum DaemonLaunch {
                     log.warning("cannot tell systemd we are ready: \(error)")
                 }
             }
+            logs.finish(timeout: 2)
             log.finish()
             exit(code)
         } catch let error as StartupError {
             log.error("cannot start: \(error)")
-            if config.logFile != "-" { standardError("appd: cannot start: \(error)\n") }
+            if !config.daemonLog.isStandardError { standardError("appd: cannot start: \(error)\n") }
+            logs.finish(timeout: 2)
             log.finish()
             exit(1)
         } catch {
             log.error("event loop failed: \(error)")
+            logs.finish(timeout: 2)
             log.finish()
             exit(1)
         }
+    }
+
+    /// Every log file's path, with what it is for the error message: the
+    /// daemon's own, and the groups'.
+    private static func logDirectories(_ config: DaemonConfig) -> [(file: String, what: String)] {
+        let own = config.daemonLog.isStandardError ? [] : [(config.daemonLog.path, "the log file")]
+        return own + config.groups.flatMap { group in group.logFiles.map { ($0.path, "the log file of group \(group.name)") } }
     }
 
     /// Two pipes per child plus sockets: a thousand workers need more than

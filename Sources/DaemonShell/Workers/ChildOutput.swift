@@ -1,17 +1,20 @@
 import Shared
 import SupervisorCore
 
-/// Splits a child's stdout or stderr pipe into lines for the daemon's log.
+/// Splits a child's stdout or stderr pipe into lines, as byte slices of
+/// what was read (a line costs no allocation unless it spans two reads).
 ///
 /// Lines are cut at 16 KiB so a child that never prints a newline cannot make
 /// the master buffer without bound; what is left at end of file is flushed as
-/// a last line.
+/// a last line. A carriage return before the newline is dropped.
 struct ChildOutput {
     static let maximumLine = 16 * 1024
+    private static let cutMarker = Array(" [line cut at 16 KiB]".utf8)
 
     let worker: WorkerRef
     let pid: Int32
-    let stream: LogEntry.Stream
+    /// The group, worker, process and stream every line of this pipe is from.
+    let source: LineSource
     /// The group's `outputBytesPerSecond` (0: no limit).
     let bytesPerSecond: Int
     private var partial: [UInt8] = []
@@ -19,45 +22,53 @@ struct ChildOutput {
     init(worker: WorkerRef, pid: Int32, stream: LogEntry.Stream, bytesPerSecond: Int = 0) {
         self.worker = worker
         self.pid = pid
-        self.stream = stream
+        self.source = LineSource(worker: worker, pid: pid, stream: stream)
         self.bytesPerSecond = bytesPerSecond
     }
 
-    /// `web#0[4711]`: what every line of this stream is labelled with in the log.
+    var stream: LogEntry.Stream { source.stream }
+
+    /// `web#0[4711]`: how every log names the worker this pipe is from.
     var label: String { "\(worker)[\(pid)]" }
 
-    /// Appends bytes and returns the complete lines they finish.
-    mutating func append(_ bytes: [UInt8]) -> [String] {
-        var lines: [String] = []
+    /// Hands `each` every line `bytes` completes, in order, then keeps the
+    /// unfinished rest for the next read.
+    mutating func split(_ bytes: [UInt8], _ each: (ArraySlice<UInt8>) -> Void) {
         var rest = bytes[...]
         while let newline = rest.firstIndex(of: UInt8(ascii: "\n")) {
-            partial += rest[..<newline]
+            if partial.isEmpty {
+                Self.emit(rest[..<newline], each)
+            } else {
+                partial += rest[..<newline]
+                Self.emit(partial[...], each)
+                partial.removeAll(keepingCapacity: true)
+            }
             rest = rest[rest.index(after: newline)...]
-            lines += cutOversized()
-            lines.append(Self.text(partial[...]))
-            partial.removeAll(keepingCapacity: true)
         }
         partial += rest
-        return lines + cutOversized()
-    }
-
-    /// Cuts `maximumLine`-byte pieces off the front of an overlong line.
-    private mutating func cutOversized() -> [String] {
-        var pieces: [String] = []
         while partial.count > Self.maximumLine {
-            pieces.append(Self.text(partial[..<Self.maximumLine]) + " [line cut at 16 KiB]")
+            each(Self.cut(partial[..<Self.maximumLine]))
             partial.removeFirst(Self.maximumLine)
         }
-        return pieces
     }
 
     /// The unterminated rest, at end of file.
-    mutating func finish() -> String? {
-        defer { partial.removeAll() }
-        return partial.isEmpty ? nil : Self.text(partial[...])
+    mutating func finish(_ each: (ArraySlice<UInt8>) -> Void) {
+        guard !partial.isEmpty else { return }
+        Self.emit(partial[...], each)
+        partial.removeAll()
     }
 
-    private static func text(_ bytes: ArraySlice<UInt8>) -> String {
-        String(decoding: bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes, as: UTF8.self)
+    /// A complete line: `maximumLine`-byte pieces cut off its front, then
+    /// the rest without a trailing carriage return.
+    private static func emit(_ line: ArraySlice<UInt8>, _ each: (ArraySlice<UInt8>) -> Void) {
+        var line = line
+        while line.count > maximumLine {
+            each(cut(line.prefix(maximumLine)))
+            line = line.dropFirst(maximumLine)
+        }
+        each(line.last == UInt8(ascii: "\r") ? line.dropLast() : line)
     }
+
+    private static func cut(_ piece: ArraySlice<UInt8>) -> ArraySlice<UInt8> { (Array(piece) + cutMarker)[...] }
 }

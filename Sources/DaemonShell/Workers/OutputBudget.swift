@@ -7,16 +7,18 @@ import SupervisorCore
 /// dropped and counted, and the count is said in one marker line when the
 /// worker is back under its budget (or exits), as journald's rate limit does.
 struct OutputBudget {
-    /// `web#0[4711]`, for the marker line.
-    let worker: String
+    /// Whose output it is, for the marker line.
+    let worker: WorkerRef
+    let pid: Int32
     let bytesPerSecond: Double
     private var tokens: Double
     private var refilledAt: MonotonicInstant
     /// Lines dropped since the last marker.
     private(set) var dropped = 0
 
-    init(worker: String, bytesPerSecond: Int, now: MonotonicInstant) {
+    init(worker: WorkerRef, pid: Int32, bytesPerSecond: Int, now: MonotonicInstant) {
         self.worker = worker
+        self.pid = pid
         self.bytesPerSecond = Double(bytesPerSecond)
         self.tokens = Double(bytesPerSecond)
         self.refilledAt = now

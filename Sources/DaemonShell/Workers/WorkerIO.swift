@@ -14,6 +14,8 @@ final class WorkerIO {
 
     let outputs: WorkerOutputs
     let groups: ProcessGroupWatch
+    /// Each group's history and log files (`GroupLogs`).
+    var logs: GroupLogs { outputs.logs }
     private let loop: EventLoop
     private let log: DaemonLog
     private let notifyChannels: NotifyChannels
@@ -27,12 +29,12 @@ final class WorkerIO {
     /// gets a notify socket of its own instead).
     private let inheritedEnvironment: [String: String] = ProcessEnvironment.current().filter { $0.key != "NOTIFY_SOCKET" }
 
-    init(loop: EventLoop, log: DaemonLog, notifyChannels: NotifyChannels, listeners: ListenerRegistry, orphanGuard: OrphanGuard) {
+    init(loop: EventLoop, logs: GroupLogs, notifyChannels: NotifyChannels, listeners: ListenerRegistry, orphanGuard: OrphanGuard) {
         self.loop = loop
-        self.log = log
+        self.log = logs.daemonLog
         self.notifyChannels = notifyChannels
         self.listeners = listeners
-        self.outputs = WorkerOutputs(loop: loop, log: log)
+        self.outputs = WorkerOutputs(loop: loop, logs: logs)
         self.groups = ProcessGroupWatch(orphanGuard: orphanGuard, log: log)
     }
 

@@ -2,30 +2,29 @@ import Shared
 import SupervisorCore
 
 /// The workers' stdout and stderr pipes: read a bounded slice per turn, cut
-/// into lines, held to each worker's output budget, then written to the
-/// daemon's log, kept in the `logs` backlog and handed to `onLine` (for
+/// into lines, held to each worker's output budget, then handed to
+/// `GroupLogs` (the group's history, its log file or the daemon's log, and
 /// `logs --follow`). No pipe stays open once its worker and whatever it
 /// forked have closed it.
 final class WorkerOutputs {
-    /// Bytes read from one output pipe per loop turn: a worker printing
-    /// short lines as fast as it can hands the master thousands of lines
-    /// per read, and each costs a log line; what is left waits in the pipe
-    /// (the worker blocks on a full pipe) for the next turn.
-    static let bytesPerTurn = 8 * 1024
+    /// Bytes read from one output pipe per loop turn. A line costs the
+    /// master a copy into the history and one into the log's queue, so a
+    /// read of `y` lines (32 K of them) takes about a millisecond; what is
+    /// left waits in the pipe (the worker blocks on a full pipe) for the
+    /// next turn.
+    static let bytesPerTurn = 64 * 1024
 
-    /// Each line as it is recorded.
-    var onLine: (LogEntry) -> Void = { _ in }
-
+    let logs: GroupLogs
     private let loop: EventLoop
     private let log: DaemonLog
     private var pipes: [Int32: (output: ChildOutput, registration: EventLoop.Registration)] = [:]
     /// Each worker's output budget, by pid (`OutputBudget`).
     private var budgets: [Int32: OutputBudget] = [:]
-    private(set) var backlog = OutputBacklog(capacity: 2000)
 
-    init(loop: EventLoop, log: DaemonLog) {
+    init(loop: EventLoop, logs: GroupLogs) {
         self.loop = loop
-        self.log = log
+        self.logs = logs
+        self.log = logs.daemonLog
     }
 
     var openPipeCount: Int { pipes.count }
@@ -50,13 +49,16 @@ final class WorkerOutputs {
         }
     }
 
+    /// The lines `bytes` completes, all stamped with the moment they were read.
     private func take(_ bytes: [UInt8], from fd: Int32) {
-        guard pipes[fd] != nil else { return }
-        for line in pipes[fd]!.output.append(bytes) { record(line, from: pipes[fd]!.output) }
+        // Not the whole ChildOutput: a copy would share its unfinished line
+        // and make the split below copy it.
+        guard let (source, rate) = pipes[fd].map({ ($0.output.source, $0.output.bytesPerSecond) }) else { return }
+        record(from: source, bytesPerSecond: rate) { line in pipes[fd]!.output.split(bytes, line) }
     }
 
     /// Reads what an exited worker left in its pipes, so its last lines are
-    /// in the backlog before its exit is handled. Bounded: a descendant may
+    /// in the history before its exit is recorded. Bounded: a descendant may
     /// still hold the pipe and write on; the loop reads the rest and closes
     /// the pipe at EOF. Then its budget goes, telling what it still dropped.
     func workerExited(_ pid: Int32) {
@@ -81,35 +83,38 @@ final class WorkerOutputs {
 
     private func close(_ fd: Int32) {
         guard var pipe = pipes.removeValue(forKey: fd) else { return }
-        if let rest = pipe.output.finish() { record(rest, from: pipe.output) }
+        record(from: pipe.output.source, bytesPerSecond: pipe.output.bytesPerSecond) { line in pipe.output.finish(line) }
         loop.unregister(pipe.registration, fd: fd)
         FileIO.close(fd)
     }
 
-    /// Into the daemon's log, the backlog and `onLine`, within the worker's
-    /// output budget.
-    private func record(_ line: String, from output: ChildOutput) {
-        if output.bytesPerSecond > 0 {
-            let now = MonotonicInstant.now()
-            var budget = budgets[output.pid] ?? OutputBudget(worker: output.label, bytesPerSecond: output.bytesPerSecond, now: now)
-            let verdict = budget.admit(bytes: line.utf8.count + 1, now: now)
-            budgets[output.pid] = budget
-            switch verdict {
-            case .keep: break
-            case .drop: return
-            case .keepAfterDropping(let dropped): tellDropped(dropped, by: budget)
+    /// Into the group's logs, within the worker's output budget: `lines`
+    /// hands over each line of one read.
+    private func record(from source: LineSource, bytesPerSecond: Int, _ lines: (_ line: (ArraySlice<UInt8>) -> Void) -> Void) {
+        let now = MonotonicInstant.now()
+        let pid = source.pid ?? 0
+        var budget = bytesPerSecond > 0
+            ? budgets[pid] ?? OutputBudget(worker: source.worker, pid: pid, bytesPerSecond: bytesPerSecond, now: now)
+            : nil
+        let batch = logs.beginOutput(from: source, at: .now())
+        lines { line in
+            switch budget?.admit(bytes: line.count + 1, now: now) {
+            case nil, .keep?: logs.record(line, in: batch)
+            case .drop?: return
+            case .keepAfterDropping(let dropped)?:
+                tellDropped(dropped, by: budget!)
+                logs.record(line, in: batch)
             }
         }
-        log.childLine(output.label, stream: output.stream.rawValue, line)
-        let entry = LogEntry(time: WallClock.now().seconds, group: output.worker.group, id: output.worker.id,
-                             pid: output.pid, stream: output.stream, line: line)
-        backlog.append(entry)
-        onLine(entry)
+        logs.end(batch)
+        if let budget { budgets[pid] = budget }
     }
 
-    /// The marker in place of the lines an output budget dropped.
+    /// The marker in place of the lines an output budget dropped: in the
+    /// daemon's log and, between the lines kept, in the group's history and file.
     private func tellDropped(_ count: Int, by budget: OutputBudget) {
         let limit = HumanFormat.bytes(UInt64(budget.bytesPerSecond))
-        log.warning("worker \(budget.worker): \(counted(count, "line", "lines")) of output dropped, over its limit of \(limit)/s (outputBytesPerSecond)")
+        logs.record(LogRecord(level: .warning, message: "\(counted(count, "line", "lines")) of output dropped, over its limit of \(limit)/s (outputBytesPerSecond)",
+                              worker: budget.worker, pid: budget.pid))
     }
 }

@@ -366,7 +366,7 @@ extension SupervisorHarness {
 @Suite struct OutputBudgetTests {
     @Test func linesBeyondTheBudgetAreDroppedAndCountedInTheNextKeptOne() {
         let start = MonotonicInstant(seconds: 50)
-        var budget = OutputBudget(worker: "web#0[1]", bytesPerSecond: 2560, now: start)
+        var budget = OutputBudget(worker: WorkerRef(group: "web", id: 0), pid: 1, bytesPerSecond: 2560, now: start)
         // Ten lines of 10 bytes cost 256 each, the least a line costs.
         #expect((0..<10).map { _ in budget.admit(bytes: 10, now: start) } == Array(repeating: .keep, count: 10))
         #expect(budget.admit(bytes: 10, now: start) == .drop)

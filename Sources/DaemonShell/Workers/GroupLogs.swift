@@ -1,0 +1,228 @@
+import Shared
+import SupervisorCore
+
+/// Where every line about a group goes: its history (`GroupHistory`, for
+/// `appctl logs`), its log files (or the daemon's log, for a group without
+/// one), and whoever follows it (`logs --follow`). The lines are what the
+/// group's workers print (`WorkerOutputs`) and appd's own lines about them
+/// (`LogRecord`s that name a worker), in the order they happen, so a
+/// crash loop reads as traceback, exit, backoff, start, traceback...
+///
+/// The files are opened by the loop (a reload that cannot open one is
+/// refused before anything changes) and written by their sinks' threads.
+final class GroupLogs {
+    /// Each line as it is recorded, for `logs --follow`; asked only for
+    /// lines of a group that `isFollowed` (building an entry costs a copy).
+    var onEntry: (LogEntry) -> Void = { _ in }
+    var isFollowed: (_ group: String) -> Bool = { _ in false }
+
+    /// One group: its history and which feed each kind of line goes to.
+    fileprivate final class Group {
+        var history: GroupHistory
+        /// stdout, and stderr unless `errors` is a file of its own.
+        var output: LogFeed
+        var errors: LogFeed
+        /// The group's own `log` file, where appd's lines about its workers
+        /// go too; nil when its output goes to the daemon's log, which has them already.
+        var ownFile: LogFeed?
+
+        init(history: GroupHistory, output: LogFeed, errors: LogFeed, ownFile: LogFeed?) {
+            self.history = history
+            self.output = output
+            self.errors = errors
+            self.ownFile = ownFile
+        }
+
+        func feed(for stream: LogEntry.Stream) -> LogFeed { stream == .stderr ? errors : output }
+    }
+
+    let daemonLog: DaemonLog
+    private var groups: [String: Group] = [:]
+    /// The groups' open log files, by path, with the settings they were opened or last configured with.
+    private var files: [String: (feed: LogFeed, config: LogFileConfig)] = [:]
+    /// Orders lines across groups (`GroupHistory.Line.sequence`); 0 is
+    /// "before the first line".
+    private var nextSequence: UInt64 = 1
+
+    init(daemonLog: DaemonLog) { self.daemonLog = daemonLog }
+
+    // MARK: - Configuration
+
+    /// The group log files `config` names that are not open yet, opened
+    /// (their directories made and checked) but not used: `apply` uses
+    /// them, `discard` closes them when the config is not applied after all.
+    func openFiles(for config: DaemonConfig) throws(SystemError) -> [String: LogFeed] {
+        var opened: [String: LogFeed] = [:]
+        for group in config.groups {
+            for file in group.logFiles where files[file.path] == nil && opened[file.path] == nil {
+                do {
+                    opened[file.path] = try LogFeed.open(file, capacity: LogSink.groupFileCapacity)
+                } catch {
+                    discard(opened)
+                    throw SystemError(call: "the log file of group \(group.name)", errno: error.errno, reason: error.description)
+                }
+            }
+        }
+        return opened
+    }
+
+    func discard(_ opened: [String: LogFeed]) {
+        for feed in opened.values { feed.close() }
+    }
+
+    /// Each group of `config` gets its history limits and files, from the
+    /// next line on; a history is kept across a reload (resized when its
+    /// limits changed). Files no group names any more are closed, their
+    /// queued lines written first. A group `config` no longer has keeps no
+    /// history; what its stopping processes still print goes to the daemon's log.
+    func apply(_ config: DaemonConfig, opened: [String: LogFeed]) {
+        for (path, feed) in opened {
+            files[path] = (feed, config.groups.lazy.flatMap(\.logFiles).first { $0.path == path }!)
+        }
+        var configured: [String: Group] = [:]
+        for group in config.groups {
+            let own = group.log.map(file(configuredAs:))
+            let errors = group.stderrLog.map(file(configuredAs:)) ?? own ?? daemonLog.feed
+            let history = groups[group.name]?.history.resized(to: group.history) ?? GroupHistory(limits: group.history)
+            configured[group.name] = Group(history: history, output: own ?? daemonLog.feed, errors: errors, ownFile: own)
+        }
+        groups = configured
+        let named = Set(config.groups.flatMap { $0.logFiles.map(\.path) })
+        for (path, file) in files where !named.contains(path) {
+            file.feed.close()
+            files[path] = nil
+        }
+    }
+
+    /// The open file at `config.path`, reconfigured when its settings changed.
+    private func file(configuredAs config: LogFileConfig) -> LogFeed {
+        let file = files[config.path]!
+        if file.config != config {
+            file.feed.reconfigure(config)
+            files[config.path] = (file.feed, config)
+        }
+        return file.feed
+    }
+
+    // MARK: - Recording
+
+    /// The lines of one read of a worker's pipe, all read at one moment:
+    /// where they go is looked up once (`beginOutput`), then each is
+    /// recorded (`record(_:in:)`), then the log gets them in one piece (`end`).
+    struct OutputBatch {
+        fileprivate let group: Group?
+        fileprivate let feed: LogFeed
+        fileprivate let source: LineSource
+        fileprivate let stamp: LogStamp
+        fileprivate let followed: Bool
+    }
+
+    func beginOutput(from source: LineSource, at stamp: LogStamp) -> OutputBatch {
+        // No group: one a reload removed, whose processes are stopping.
+        let group = groups[source.group]
+        return OutputBatch(group: group, feed: group?.feed(for: source.stream) ?? daemonLog.feed, source: source,
+                           stamp: stamp, followed: isFollowed(source.group))
+    }
+
+    func record(_ line: ArraySlice<UInt8>, in batch: OutputBatch) {
+        let source = batch.source
+        batch.group?.history.append(sequence: nextSequence, time: batch.stamp.seconds, id: source.id, pid: source.pid,
+                                    stream: source.stream, text: line)
+        nextSequence += 1
+        batch.feed.appendGroupLine(line, from: source, at: batch.stamp)
+        if batch.followed { onEntry(entry(String(decoding: line, as: UTF8.self), from: source, at: batch.stamp)) }
+    }
+
+    func end(_ batch: OutputBatch) { batch.feed.flush() }
+
+    /// One of appd's lines: to the daemon's log, and when it is about a
+    /// worker, to its group's history, its own log file and its followers.
+    func record(_ record: LogRecord) {
+        let stamp = LogStamp.now()
+        daemonLog.write(record, at: stamp)
+        guard let worker = record.worker, let group = groups[worker.group] else { return }
+        let source = LineSource(worker: worker, pid: record.pid, stream: .appd)
+        let text = Array(record.message.utf8)
+        group.history.append(sequence: nextSequence, time: stamp.seconds, id: worker.id, pid: record.pid, stream: .appd, text: text)
+        nextSequence += 1
+        if let file = group.ownFile {
+            file.appendGroupLine(text, from: source, at: stamp)
+            file.flush()
+        }
+        if isFollowed(worker.group) { onEntry(entry(record.message, from: source, at: stamp)) }
+    }
+
+    private func entry(_ line: String, from source: LineSource, at stamp: LogStamp) -> LogEntry {
+        LogEntry(time: stamp.seconds, group: source.group, id: source.id, pid: source.pid, stream: source.stream, line: line)
+    }
+
+    // MARK: - Reading
+
+    /// The newest line's sequence (0: none yet).
+    var newestSequence: UInt64 { nextSequence - 1 }
+
+    /// Where to start for the last `count` lines `filter` accepts: the
+    /// sequence just before the oldest of them (`lines(after:)` then
+    /// gives them, oldest first).
+    func cursor(beforeLast count: Int, matching filter: LogFilter) -> UInt64 {
+        var oldest: [UInt64] = []
+        for (name, group) in groups where filter.group == nil || filter.group == name {
+            oldest += group.history.last(count) { filter.accepts(group: name, id: $0.id, stream: $0.stream) }.map(\.sequence)
+        }
+        guard count > 0, let first = oldest.sorted().suffix(count).first else { return newestSequence }
+        return first - 1
+    }
+
+    /// Up to `limit` lines `filter` accepts, recorded after `cursor` and at
+    /// most at `end`, oldest first across groups, each with its sequence.
+    func lines(after cursor: UInt64, through end: UInt64? = nil, matching filter: LogFilter, limit: Int) -> [(sequence: UInt64, entry: LogEntry)] {
+        var found: [(group: String, history: GroupHistory, line: GroupHistory.Line)] = []
+        for (name, group) in groups where filter.group == nil || filter.group == name {
+            let history = group.history
+            found += history.lines(after: cursor, limit: limit) { filter.accepts(group: name, id: $0.id, stream: $0.stream) }
+                .map { (name, history, $0) }
+        }
+        let newest = end ?? newestSequence
+        return found.sorted { $0.line.sequence < $1.line.sequence }.prefix(limit)
+            .filter { $0.line.sequence <= newest }
+            .map { found in
+                (found.line.sequence, LogEntry(time: found.line.time, group: found.group, id: found.line.id, pid: found.line.pid,
+                                               stream: found.line.stream, line: found.history.text(of: found.line)))
+            }
+    }
+
+    /// The last lines process `pid` printed, for a reload it aborted.
+    func recentOutput(ofProcess pid: Int32, limit: Int) -> [String] {
+        for group in groups.values {
+            let lines = group.history.last(limit) { $0.pid == pid && $0.stream != .appd }
+            if !lines.isEmpty { return lines.map(group.history.text(of:)) }
+        }
+        return []
+    }
+
+    // MARK: - Files
+
+    /// Opens every log file again by its path (the daemon's own included),
+    /// for an external logrotate that moved them away. Returns how many
+    /// were reopened and what failed (those are written on where they were).
+    func reopenAll() -> (reopened: Int, failures: [String]) {
+        var reopened = 0
+        var failures: [String] = []
+        for feed in [daemonLog.feed] + files.keys.sorted().map({ files[$0]!.feed }) {
+            do {
+                if try feed.reopen() { reopened += 1 }
+            } catch {
+                failures.append(error.description)
+            }
+        }
+        return (reopened, failures)
+    }
+
+    /// At exit: what is queued for the groups' files is written, within
+    /// `timeout` seconds in all (the daemon's log is finished last, by its owner).
+    func finish(timeout: Double) {
+        for file in files.values { file.feed.close() }
+        let deadline = MonotonicInstant.now().adding(seconds: timeout)
+        for file in files.values { file.feed.finish(timeout: max(0, deadline.seconds(since: .now()))) }
+    }
+}
