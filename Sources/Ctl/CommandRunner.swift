@@ -31,7 +31,7 @@ struct CommandRunner {
                 return try logs(connection, json: json)
             case .describe:
                 return try describe(connection, json: json)
-            case .ping, .version, .restart, .stop, .start, .scale, .signal:
+            case .ping, .version, .restart, .stop, .start, .scale, .signal, .reopenLogs:
                 let result: ControlResult
                 switch try connection.outcome(of: Self.requestID, onItem: { _ in }) {
                 case .success(let value): result = value
@@ -74,7 +74,7 @@ struct CommandRunner {
                 console.out.write(JSONDocuments.statusLine(snapshot))
             } else if let screen, let watch {
                 let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
-                    + LogLineText.localTimestamp(wallClock()).prefix(19)
+                    + UTCTimestamp.text(wallClock()).prefix(19) + "Z"
                 screen.draw(title + "\n\n" + StatusTable.render(snapshot.escapedForTerminal(), now: wallClock(), layout: layout))
             } else {
                 console.out.write(StatusTable.render(snapshot.escapedForTerminal(), now: wallClock(), layout: layout))

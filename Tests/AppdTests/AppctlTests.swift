@@ -45,9 +45,11 @@ private func usageError(_ line: String) -> UsageError? {
     #expect(run("signal HUP")?.request == .signal(group: nil, .hangup))
     #expect(run("signal web usr1")?.request == .signal(group: "web", .user1))
     #expect(run("signal -g web -9")?.request == .signal(group: "web", .kill))
-    #expect(run("logs")?.request == .logs(group: nil, follow: false, lines: 100))
-    #expect(run("logs web -f -n 20")?.request == .logs(group: "web", follow: true, lines: 20))
-    #expect(run("logs --follow --lines=5 --json") == CtlCommand(request: .logs(group: nil, follow: true, lines: 5), json: true))
+    #expect(run("logs")?.request == .logs(LogFilter(), follow: false, lines: 100))
+    #expect(run("logs web -f -n 20")?.request == .logs(LogFilter(group: "web"), follow: true, lines: 20))
+    #expect(run("logs --follow --lines=5 --json") == CtlCommand(request: .logs(LogFilter(), follow: true, lines: 5), json: true))
+    #expect(run("logs crasher --id 1 --stream stderr")?.request == .logs(LogFilter(group: "crasher", id: 1, stream: .stderr), follow: false, lines: 100))
+    #expect(run("logs --reopen")?.request == .reopenLogs)
 }
 
 @Test func socketAndConfigMayComeBeforeOrAfterTheSubcommand() {
@@ -82,6 +84,10 @@ private func usageError(_ line: String) -> UsageError? {
     #expect(usageError("status --watch 0")?.message.contains("at least 0.1") == true)
     #expect(usageError("ping now")?.message == "unexpected argument 'now'")
     #expect(usageError("logs --lines many")?.subcommand == "logs")
+    #expect(usageError("logs --id 0")?.message == "--id needs a group: a worker id is one of a group's")
+    #expect(usageError("logs web --stream out")?.message == "invalid value 'out' for '--stream <stream>': expected stdout, stderr, appd")
+    #expect(usageError("logs --reopen -n 5")?.message == "--reopen reopens every log file: it takes no group and no other option, got '--lines <n>'")
+    #expect(usageError("logs web --reopen")?.message == "--reopen reopens every log file: it takes no group and no other option, got 'web'")
 }
 
 @Test func everySubcommandHasHelpWithAnOverviewOptionsAndAnExample() throws {
@@ -121,7 +127,7 @@ private func locator(env: [String: String] = [:], implicitConfigExists: Bool = f
             guard let socket = configs[path] else {
                 throw ConfigError(problems: [ConfigProblem(file: path, fieldPath: "", message: "cannot read")])
             }
-            return DaemonConfig(sourcePath: path, controlSocket: socket, pidFile: "p", statusFile: "s", logFile: "-",
+            return DaemonConfig(sourcePath: path, controlSocket: socket, pidFile: "p", statusFile: "s", daemonLog: .standardError,
                                 stopTimeout: 2, groups: [])
         },
         defaultSockets: { ["/default/appd.sock"] }
@@ -418,7 +424,7 @@ private func done(_ result: ControlResult, id: Int = 1) -> String {
     #expect(daemon.request == #"{"cmd":"logs","group":"web","id":1,"lines":3}"#)
     let lines = transcript.out.split(separator: "\n")
     #expect(lines.count == 3)
-    #expect(lines.last?.hasSuffix(" web#0[7] stdout: line 2") == true)
+    #expect(lines.last == "\(UTCTimestamp.text(now)) web#0[7] stdout: line 2")
 }
 
 @Test func aDaemonThatHangsUpBeforeAnsweringIsUnreachable() throws {

@@ -111,8 +111,12 @@ private func rejection(_ line: String) -> RejectedRequest? {
     #expect(command(#"{"id":1,"cmd":"signal","signal":"HUP"}"#) == .signal(group: nil, .hangup))
     #expect(command(#"{"id":1,"cmd":"signal","group":"web","signal":"SIGUSR2"}"#) == .signal(group: "web", .user2))
     #expect(command(#"{"id":1,"cmd":"signal","signal":15}"#) == .signal(group: nil, .terminate))
-    #expect(command(#"{"id":1,"cmd":"logs"}"#) == .logs(group: nil, follow: false, lines: 100))
-    #expect(command(#"{"id":1,"cmd":"logs","group":"web","follow":true,"lines":5}"#) == .logs(group: "web", follow: true, lines: 5))
+    #expect(command(#"{"id":1,"cmd":"logs"}"#) == .logs(LogFilter(), follow: false, lines: 100))
+    #expect(command(#"{"id":1,"cmd":"logs","group":"web","follow":true,"lines":5}"#) == .logs(LogFilter(group: "web"), follow: true, lines: 5))
+    #expect(command(#"{"id":1,"cmd":"logs","group":"web","workerId":2,"stream":"appd"}"#)
+        == .logs(LogFilter(group: "web", id: 2, stream: .appd), follow: false, lines: 100))
+    #expect(command(#"{"id":1,"cmd":"logs","workerId":null,"stream":null}"#) == .logs(LogFilter(), follow: false, lines: 100))
+    #expect(command(#"{"id":1,"cmd":"reopenLogs"}"#) == .reopenLogs)
 }
 
 @Test func keepsTheIdAndToleratesWhitespace() throws {
@@ -162,6 +166,9 @@ private func rejection(_ line: String) -> RejectedRequest? {
         (#"{"id":1,"cmd":"scale","group":"web","count":"3"}"#, "'count' must be a non-negative integer, got a string"),
         (#"{"id":1,"cmd":"scale","group":"web","count":2.5}"#, "'count' must be a non-negative integer, got 2.5"),
         (#"{"id":1,"cmd":"logs","follow":"yes"}"#, "'follow' must be true or false, got a string"),
+        (#"{"id":1,"cmd":"logs","workerId":0}"#, "'workerId' needs 'group': a worker id is one of a group's"),
+        (#"{"id":1,"cmd":"logs","group":"web","workerId":"0"}"#, "'workerId' must be a non-negative integer, got a string"),
+        (#"{"id":1,"cmd":"logs","stream":1}"#, #"'stream' must be one of "stdout", "stderr", "appd", got a number"#),
         (#"{"id":1,"cmd":"signal","signal":true}"#, "'signal' must be a signal name or number, got a boolean"),
         (#"{"id":1,"cmd":"scale","count":3}"#, "missing 'group': 'scale' needs the name of a group"),
         (#"{"id":1,"cmd":"scale","group":"web"}"#, "missing 'count': 'scale' needs a non-negative integer"),
@@ -179,6 +186,8 @@ private func rejection(_ line: String) -> RejectedRequest? {
         == ProtocolError(.invalidArgument, "'count' must be a non-negative integer, got -1"))
     #expect(rejection(#"{"id":1,"cmd":"logs","lines":-5}"#)?.error
         == ProtocolError(.invalidArgument, "'lines' must be a non-negative integer, got -5"))
+    #expect(rejection(#"{"id":1,"cmd":"logs","stream":"err"}"#)?.error
+        == ProtocolError(.invalidArgument, #"'stream' must be one of "stdout", "stderr", "appd", got "err""#))
     #expect(rejection(#"{"id":1,"cmd":"signal","signal":"BOGUS"}"#)?.error
         == ProtocolError(.invalidArgument, "'signal': unknown signal 'BOGUS'"))
     #expect(rejection(#"{"id":1,"cmd":"signal","signal":99}"#)?.error.code == .invalidArgument)
@@ -200,7 +209,8 @@ private func rejection(_ line: String) -> RejectedRequest? {
         .ping, .version, .status(group: nil, watch: nil), .status(group: "web", watch: 0.5), .connections(group: "web"),
         .reload(group: nil), .restart(group: "q"), .stop(group: nil), .stop(group: "web"), .start(group: "web"),
         .scale(group: "web", count: 4), .signal(group: nil, .user1), .signal(group: "web", UnixSignal(number: 40)),
-        .logs(group: nil, follow: true, lines: 10),
+        .logs(LogFilter(), follow: true, lines: 10), .logs(LogFilter(group: "web", id: 3, stream: .stderr), follow: false, lines: 0),
+        .reopenLogs,
     ]
     for (index, command) in commands.enumerated() {
         var line = ControlRequest(id: index, command: command).encodedLine()

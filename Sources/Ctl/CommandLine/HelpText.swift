@@ -30,7 +30,7 @@ enum HelpText {
         if !subcommand.discussion.isEmpty {
             text += wrap(subcommand.discussion, indent: 0).joined(separator: "\n") + "\n\n"
         }
-        text += "USAGE: \(usage(of: subcommand))\n\n"
+        text += usageLines(of: subcommand).joined(separator: "\n") + "\n\n"
         if !subcommand.arguments.isEmpty {
             text += section("ARGUMENTS", subcommand.arguments)
         }
@@ -51,6 +51,32 @@ enum HelpText {
     static func usage(of subcommand: Subcommand?) -> String {
         guard let subcommand else { return "appctl [--socket <path> | --config <file>] <subcommand> [<options>]" }
         return "appctl \(subcommand.synopsis)"
+    }
+
+    /// `USAGE: appctl <synopsis>`, cut between its bracketed parts where it
+    /// would pass the width, the rest aligned under the first argument.
+    private static func usageLines(of subcommand: Subcommand) -> [String] {
+        let head = "USAGE: appctl \(subcommand.name)"
+        let margin = String(repeating: " ", count: head.count)
+        var lines = [head]
+        var depth = 0
+        var part = ""
+        var parts: [String] = []
+        for character in subcommand.synopsis.dropFirst(subcommand.name.count + 1) {
+            if character == " ", depth == 0 {
+                parts.append(part)
+                part = ""
+                continue
+            }
+            if "[<".contains(character) { depth += 1 } else if "]>".contains(character) { depth -= 1 }
+            part.append(character)
+        }
+        parts.append(part)
+        for part in parts where !part.isEmpty {
+            if lines[lines.count - 1].count + 1 + part.count > width { lines.append(margin) }
+            lines[lines.count - 1] += " " + part
+        }
+        return lines
     }
 
     /// A titled block of label/description rows, followed by a blank line.

@@ -196,21 +196,50 @@ extension Subcommand {
 
     static let logs = Subcommand(
         name: "logs",
-        abstract: "Print the recent output of the workers; with --follow, keep printing new output.",
-        discussion: "Each line shows when it was read, the worker (group#id[pid]) and the stream.",
-        synopsis: "logs [<group>] [--follow] [--lines <n>] [--json]",
+        abstract: "Print recent lines of the groups' histories; with --follow, keep printing new ones.",
+        discussion: """
+            Each group keeps its own history in appd's memory (history: {lines, bytes} in the config; \
+            2000 lines or 1 MiB by default): what its workers printed on stdout and stderr, and appd's \
+            own lines about them (started, ready, exited with status, restarts after a backoff, killed \
+            by the watchdog), in the order they happened, so a noisy group never pushes out another's \
+            traceback. Each line shows when it was read (UTC), the worker (group#id[pid]) and the \
+            stream: 2026-12-01T12:28:17.514Z web#0[4711] stderr: Traceback... With --reopen, appd \
+            instead opens every log file again by its path (its own and the groups'), for an external \
+            logrotate that moved them away, and says how many.
+            """,
+        synopsis: "logs [<group>] [--id <n>] [--stream <stream>] [--lines <n>] [--follow] [--json] | --reopen",
         arguments: [groupArgument],
-        options: [.group, .follow, .lines, .jsonLines],
+        options: [.group, .workerID, .stream, .lines, .follow, .jsonLines, .reopen],
         examples: [
             ("appctl logs web -f", "The last 100 lines of the web workers, then new ones"),
-            ("appctl logs --lines 20", "The last 20 lines of every group"),
+            ("appctl logs crasher --stream stderr -n 20", "The last 20 lines the crasher workers wrote to stderr"),
+            ("appctl logs web --id 0 --stream appd", "What appd said about web#0: starts, exits, backoffs"),
+            ("appctl logs --reopen", "In logrotate's postrotate, after it renamed the files"),
         ],
         makeRequest: { arguments throws(UsageError) in
+            if arguments.has(.reopen) {
+                let others = [OptionSpec.group, .workerID, .stream, .lines, .follow].filter { arguments.has($0) }.map(\.displayName)
+                if let other = (arguments.positionals + others).first {
+                    throw UsageError("--reopen reopens every log file: it takes no group and no other option, got '\(other)'")
+                }
+                return .reopenLogs
+            }
             let group = try arguments.group(required: false).group
+            let id = try arguments.value(of: .workerID).map { text throws(UsageError) in
+                try ArgumentValue.count(text, for: OptionSpec.workerID.displayName, maximum: GroupConfig.maximumCount - 1)
+            }
+            if id != nil, group == nil { throw UsageError("--id needs a group: a worker id is one of a group's") }
+            let stream = try arguments.value(of: .stream).map { text throws(UsageError) in
+                guard let stream = LogEntry.Stream(rawValue: text) else {
+                    throw UsageError("invalid value '\(text)' for '\(OptionSpec.stream.displayName)': expected "
+                        + LogEntry.Stream.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                return stream
+            }
             let lines = try arguments.value(of: .lines).map { text throws(UsageError) in
                 try ArgumentValue.count(text, for: OptionSpec.lines.displayName, maximum: ControlCommand.maximumLogLines)
             } ?? ControlCommand.defaultLogLines
-            return .logs(group: group, follow: arguments.has(.follow), lines: lines)
+            return .logs(LogFilter(group: group, id: id, stream: stream), follow: arguments.has(.follow), lines: lines)
         }
     )
 
@@ -255,6 +284,14 @@ extension OptionSpec {
     static let lines = OptionSpec(
         long: "lines", short: "n", value: .required(placeholder: "n"),
         help: "How many recent lines to print first (default: \(ControlCommand.defaultLogLines)).")
+    static let workerID = OptionSpec(
+        long: "id", short: nil, value: .required(placeholder: "n"), help: "Only the worker with this id (needs a group).")
+    static let stream = OptionSpec(
+        long: "stream", short: nil, value: .required(placeholder: "stream"),
+        help: "Only stdout, stderr, or appd (appd's own lines about the workers).")
+    static let reopen = OptionSpec(
+        long: "reopen", short: nil, value: .none,
+        help: "Open every log file again by its path (for logrotate); takes no other option.")
     /// `--json` for a stream: one object per line rather than one document.
     static let jsonLines = OptionSpec(long: "json", short: nil, value: .none, help: "Print one JSON object per line (JSON Lines).")
 }

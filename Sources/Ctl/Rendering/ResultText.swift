@@ -34,6 +34,8 @@ enum ResultText {
                 return "signal 0: \(counted(count, "process", "processes"))\(target) \(count == 1 ? "is" : "are") alive"
             }
             return "sent \(signal) to \(counted(count, "process", "processes"))\(target)"
+        case .reopenLogs:
+            return "reopened \(counted(result.reopened ?? 0, "log file", "log files"))"
         case .status, .connections, .reload, .logs, .describe:
             return ""
         }

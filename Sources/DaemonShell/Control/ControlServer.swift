@@ -30,6 +30,9 @@ final class ControlServer {
     /// Whether a client has a stream open (a watch, a follow, a reload in
     /// flight): such a client is neither idle nor done.
     var hasStreams: (_ client: Int32) -> Bool = { _ in false }
+    /// A client that had replies waiting for its socket has taken them all:
+    /// a stream paced by the client (`LogStream`) may send its next slice.
+    var onDrained: (_ client: Int32) -> Void = { _ in }
 
     private let listener: UnixControlListener
     private let loop: EventLoop
@@ -50,6 +53,13 @@ final class ControlServer {
     }
 
     var clientCount: Int { clients.count }
+
+    /// Whether replies to `client` wait for its socket (or it is gone):
+    /// a paced stream sends nothing more until `onDrained`.
+    func isBlocked(_ number: Int32) -> Bool {
+        guard let client = clients[number], !client.closing else { return true }
+        return client.waitingToWrite
+    }
 
     /// Clients with complete requests beyond their last turn's share, as
     /// the turn started: they get their next share after the turn's events
@@ -228,6 +238,7 @@ final class ControlServer {
             if client.waitingToWrite {
                 client.waitingToWrite = false
                 updateInterest(client)
+                if !client.closeAfterFlush { onDrained(client.number) }
             }
             if client.closeAfterFlush { close(client) } else { closeIfDone(client) }
         case .blocked:

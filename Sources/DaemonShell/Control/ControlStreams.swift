@@ -50,17 +50,10 @@ struct ControlStreams {
         var next: MonotonicInstant
     }
 
-    /// `logs` with `follow`: new output lines as they come.
-    struct LogFollower {
-        var client: Int32
-        var request: Int
-        var group: String?
-    }
-
     var reloads: [ReloadWaiter] = []
     var stops: [StopWaiter] = []
     var watchers: [Watcher] = []
-    var logFollowers: [LogFollower] = []
+    var logs: [LogStream] = []
 
     // MARK: - Routing
 
@@ -187,11 +180,11 @@ struct ControlStreams {
         reloads.removeAll { $0.client == client }
         stops.removeAll { $0.client == client }
         watchers.removeAll { $0.client == client }
-        logFollowers.removeAll { $0.client == client }
+        logs.removeAll { $0.client == client }
     }
 
     func hasStreams(client: Int32) -> Bool {
         reloads.contains { $0.client == client } || stops.contains { $0.client == client }
-            || watchers.contains { $0.client == client } || logFollowers.contains { $0.client == client }
+            || watchers.contains { $0.client == client } || logs.contains { $0.client == client }
     }
 }

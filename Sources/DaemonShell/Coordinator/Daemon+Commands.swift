@@ -50,11 +50,10 @@ extension Daemon {
             apply(.signal(group: group, signal), request: id, from: client) { effects in
                 .signalled(processes: effects.filter { if case .signal = $0 { return true } else { return false } }.count)
             }
-        case .logs(let group, let follow, let lines):
-            let backlog = workers.outputs.backlog.recent(group: group, limit: lines)
-            if follow { streams.logFollowers.append(.init(client: client, request: id, group: group)) }
-            control.send(backlog.map { .item(id: id, .log($0)) }, to: client)
-            if !follow { control.send(.done(id: id, .logs(lines: backlog.count)), to: client) }
+        case .logs(let filter, let follow, let lines):
+            startLogs(filter, follow: follow, lines: lines, request: id, from: client)
+        case .reopenLogs:
+            reopenLogs(request: id, from: client)
         case .describe(let group):
             sendDescriptions(group: group, request: id, to: client)
         }
@@ -65,7 +64,7 @@ extension Daemon {
     /// watch the stop.
     private static func allowedWhileStopping(_ command: ControlCommand) -> Bool {
         switch command {
-        case .ping, .version, .status, .logs, .connections, .describe, .stop(nil): return true
+        case .ping, .version, .status, .logs, .reopenLogs, .connections, .describe, .stop(nil): return true
         default: return false
         }
     }
@@ -120,7 +119,7 @@ extension Daemon {
             let error: ProtocolError
             switch refusal {
             case .rejected(let rejection): error = protocolError(rejection)
-            case .invalidConfig, .cannotBind: error = ProtocolError(.reloadAborted, refusal.description)
+            case .invalidConfig, .cannotBind, .cannotOpenLog: error = ProtocolError(.reloadAborted, refusal.description)
             }
             log.error("reload refused: \(refusal)")
             control.send(.error(id: id, error), to: client)
@@ -133,7 +132,7 @@ extension Daemon {
     /// Routes the core's milestones to the clients waiting for them.
     func deliver(_ notice: SupervisorNotice) {
         send(streams.route(notice) { pid in
-            workers.outputs.backlog.recent(pid: pid, limit: Self.failedOutputLines).map(\.line)
+            workers.logs.recentOutput(ofProcess: pid, limit: Self.failedOutputLines)
         })
     }
 

@@ -15,8 +15,12 @@ public enum ControlCommand: Hashable, Sendable {
     case start(group: String)
     case scale(group: String, count: Int)
     case signal(group: String?, UnixSignal)
-    /// The last `lines` captured output lines, then (with `follow`) new ones as they come.
-    case logs(group: String?, follow: Bool, lines: Int)
+    /// The last `lines` lines of the groups' histories that `filter`
+    /// accepts, then (with `follow`) new ones as they come.
+    case logs(LogFilter, follow: Bool, lines: Int)
+    /// Every log file is opened again by its path, for an external logrotate
+    /// that moved them away (`appctl logs --reopen`).
+    case reopenLogs
     /// Each group's settings in force, how the config file differs, and its last reload.
     case describe(group: String?)
 
@@ -44,6 +48,7 @@ public enum ControlCommand: Hashable, Sendable {
         case .scale: return "scale"
         case .signal: return "signal"
         case .logs: return "logs"
+        case .reopenLogs: return "reopenLogs"
         case .describe: return "describe"
         }
     }
@@ -51,16 +56,18 @@ public enum ControlCommand: Hashable, Sendable {
     /// Every command name, in the order the documentation lists them.
     public static let names = [
         "ping", "version", "status", "connections", "reload", "restart", "stop", "start", "scale", "signal", "logs",
-        "describe",
+        "reopenLogs", "describe",
     ]
 
     /// The group the command is limited to, if any.
     public var group: String? {
         switch self {
-        case .ping, .version: return nil
+        case .ping, .version, .reopenLogs: return nil
         case .status(let group, _), .connections(let group), .reload(let group), .restart(let group),
-             .stop(let group), .signal(let group, _), .logs(let group, _, _), .describe(let group):
+             .stop(let group), .signal(let group, _), .describe(let group):
             return group
+        case .logs(let filter, _, _):
+            return filter.group
         case .start(let group), .scale(let group, _):
             return group
         }
@@ -72,7 +79,7 @@ public enum ControlCommand: Hashable, Sendable {
         var members: [String: JSONValue] = [:]
         if let group { members["group"] = .string(group) }
         switch self {
-        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe:
+        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe, .reopenLogs:
             break
         case .status(_, let watch):
             if let watch { members["watch"] = .number(watch) }
@@ -80,7 +87,9 @@ public enum ControlCommand: Hashable, Sendable {
             members["count"] = .number(Double(count))
         case .signal(_, let signal):
             members["signal"] = .string(signal.name)
-        case .logs(_, let follow, let lines):
+        case .logs(let filter, let follow, let lines):
+            if let id = filter.id { members["workerId"] = .number(Double(id)) }
+            if let stream = filter.stream { members["stream"] = .string(stream.rawValue) }
             if follow { members["follow"] = .bool(true) }
             members["lines"] = .number(Double(lines))
         }
@@ -120,10 +129,13 @@ extension ControlCommand {
             self = .signal(group: try arguments.optionalGroup(), try arguments.signal())
         case "logs":
             let group = try arguments.optionalGroup()
+            let filter = LogFilter(group: group, id: try arguments.workerID(of: group), stream: try arguments.stream())
             let follow = try arguments.flag("follow")
-            self = .logs(group: group, follow: follow,
+            self = .logs(filter, follow: follow,
                          lines: try arguments.count("lines", default: ControlCommand.defaultLogLines,
                                                     maximum: ControlCommand.maximumLogLines))
+        case "reopenLogs":
+            self = .reopenLogs
         case "describe":
             self = .describe(group: try arguments.optionalGroup())
         default:
@@ -188,6 +200,32 @@ private struct RequestArguments {
             throw ProtocolError(.invalidArgument, "'\(name)' must be at most \(maximum), got \(number)")
         }
         return number
+    }
+
+    /// `workerId` (`id` is the request's): a worker id, which means
+    /// something only with a group.
+    mutating func workerID(of group: String?) throws(ProtocolError) -> Int? {
+        let given = (members["workerId"] ?? .null) != .null
+        guard given else {
+            _ = take("workerId")  // listed as accepted, for the unknown-member message
+            return nil
+        }
+        let id = try count("workerId", default: nil, maximum: GroupConfig.maximumCount)
+        guard group != nil else { throw ProtocolError(.badRequest, "'workerId' needs 'group': a worker id is one of a group's") }
+        return id
+    }
+
+    /// `stream`: "stdout", "stderr" or "appd".
+    mutating func stream() throws(ProtocolError) -> LogEntry.Stream? {
+        guard let value = take("stream") else { return nil }
+        let names = LogEntry.Stream.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        guard let name = value.stringValue else {
+            throw ProtocolError(.badRequest, "'stream' must be one of \(names), got \(value.kindDescription)")
+        }
+        guard let stream = LogEntry.Stream(rawValue: name) else {
+            throw ProtocolError(.invalidArgument, "'stream' must be one of \(names), got \"\(name)\"")
+        }
+        return stream
     }
 
     mutating func flag(_ name: String) throws(ProtocolError) -> Bool {

@@ -31,11 +31,14 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public var signalled: Int?
     /// logs: how many log items were sent.
     public var lines: Int?
+    /// reopenLogs: how many log files were opened again.
+    public var reopened: Int?
 
     public init(
         pong: Bool? = nil, version: String? = nil, protocolVersion: Int? = nil, processes: Int? = nil,
         connections: Int? = nil, groups: Int? = nil, stopped: String? = nil, stopping: Bool? = nil,
-        started: String? = nil, group: String? = nil, count: Int? = nil, signalled: Int? = nil, lines: Int? = nil
+        started: String? = nil, group: String? = nil, count: Int? = nil, signalled: Int? = nil, lines: Int? = nil,
+        reopened: Int? = nil
     ) {
         self.pong = pong
         self.version = version
@@ -50,11 +53,12 @@ public struct ControlResult: Hashable, Sendable, Codable {
         self.count = count
         self.signalled = signalled
         self.lines = lines
+        self.reopened = reopened
     }
 
     private enum CodingKeys: String, CodingKey {
         case pong, version, protocolVersion = "protocol", processes, connections, groups, stopped, stopping,
-             started, group, count, signalled, lines
+             started, group, count, signalled, lines, reopened
     }
 
     /// `{"pong": true}`
@@ -83,4 +87,6 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public static func described(groups: Int) -> ControlResult { ControlResult(groups: groups) }
     /// `{"lines": 100}`
     public static func logs(lines: Int) -> ControlResult { ControlResult(lines: lines) }
+    /// `{"reopened": 3}`
+    public static func reopenedLogs(files: Int) -> ControlResult { ControlResult(reopened: files) }
 }

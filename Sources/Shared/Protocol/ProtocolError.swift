@@ -46,6 +46,10 @@ public struct ProtocolError: Error, Hashable, Sendable, Codable, CustomStringCon
         /// Nothing to act on: `stop` of a group already stopped, `signal`
         /// of a group (or of every group) without a running process.
         public static let notRunning = Code(rawValue: "not_running")
+        /// `reopenLogs`: a log file could not be opened again (the message
+        /// says which and why); it is written on where it was, the others
+        /// were reopened.
+        public static let reopenFailed = Code(rawValue: "reopen_failed")
         /// A fault inside the daemon.
         public static let `internal` = Code(rawValue: "internal")
     }

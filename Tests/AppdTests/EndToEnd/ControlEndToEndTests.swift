@@ -284,7 +284,7 @@ extension EndToEnd {
             }
         }
 
-        @Test("appctl logs: the backlog of a worker's output; --follow gets a new line as it is printed")
+        @Test("appctl logs: a group's history (its worker's output and appd's line about it); --follow gets a new line as it is printed")
         func logsAndFollow() async throws {
             let chatty = ["/bin/sh", "-c", "echo hello-1; echo hello-2 >&2; trap 'echo got HUP' HUP; echo trapped; while :; do sleep 0.1; done"]
             let spec = DaemonSpec(groups: [
@@ -298,18 +298,19 @@ extension EndToEnd {
 
                 let logs = try await daemon.appctl("logs", "chatty")
                 #expect(logs.exited(0), "\(logs)")
+                #expect(logs.stdoutLines.first?.hasSuffix("Z \(label) appd: started") == true, "appd's line first: \(logs.stdout)")
                 for expected in ["\(label) stdout: hello-1", "\(label) stderr: hello-2", "\(label) stdout: trapped"] {
                     #expect(logs.stdoutLines.contains { $0.hasSuffix(expected) }, "no '\(expected)' in\n\(logs.stdout)")
                 }
-                #expect(logs.stdoutLines.count == 3 && !logs.stdout.contains("quiet#"), "only chatty's lines: \(logs.stdout)")
+                #expect(logs.stdoutLines.count == 4 && !logs.stdout.contains("quiet#"), "only chatty's lines: \(logs.stdout)")
                 let last = try await daemon.appctl("logs", "chatty", "--lines", "1")
                 // stdout and stderr are read from two pipes, so which came last varies; `--lines 1` gives that one.
                 #expect(last.stdoutLines.count == 1 && last.stdoutLines.last == logs.stdoutLines.last, "\(last) vs \(logs)")
-                let json = try await daemon.appctl("logs", "--group", "chatty", "--json")
+                let json = try await daemon.appctl("logs", "--group", "chatty", "--stream", "stdout", "--json")
                 let entries = try json.stdoutLines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
-                #expect(entries.count == 3)
+                #expect(entries.count == 2)
                 #expect(entries.allSatisfy { $0["group"] as? String == "chatty" && int($0["pid"]) == Int(worker.pid) && int($0["id"]) == 0 })
-                #expect(Set(entries.compactMap { $0["line"] as? String }) == ["hello-1", "hello-2", "trapped"])
+                #expect(entries.compactMap { $0["line"] as? String } == ["hello-1", "trapped"])
 
                 let sockets = daemon.masterSocketCount
                 let follower = try daemon.startAppctl("logs", "chatty", "--follow")

@@ -275,7 +275,7 @@ extension EndToEnd {
                 #expect(logs.stdout.contains(#"hostile#0["# ) && logs.stdout.contains(#"stdout: \x1b]0;pwned\x07"#), "\(logs.stdout)")
                 #expect(!logs.stdout.utf8.contains(0x1B) && !logs.stdout.utf8.contains(0x07))
 
-                let logsJSON = try await daemon.appctl("logs", "--json")
+                let logsJSON = try await daemon.appctl("logs", "--stream", "stdout", "--json")
                 let line = try #require(logsJSON.stdoutLines.first.flatMap {
                     try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
                 })
