@@ -20,6 +20,10 @@ extension EndToEnd {
         var watchdogSeconds: Double? = nil
         var outputBytesPerSecond: Int? = nil
         var env: [String: String] = [:]
+        /// `log`, `stderr` and `history` as the config writes them.
+        var log: LogSpec? = nil
+        var stderrLog: LogSpec? = nil
+        var history: (lines: Int, bytes: Int)? = nil
 
         enum Readiness: Sendable {
             case none, notify
@@ -38,6 +42,9 @@ extension EndToEnd {
             if let watchdogSeconds { object["watchdogSeconds"] = watchdogSeconds }
             if let outputBytesPerSecond { object["outputBytesPerSecond"] = outputBytesPerSecond }
             if !env.isEmpty { object["env"] = env }
+            if let log { object["log"] = log.json }
+            if let stderrLog { object["stderr"] = stderrLog.json }
+            if let history { object["history"] = ["lines": history.lines, "bytes": history.bytes] }
             switch readiness {
             case nil: break
             case .none?: object["readiness"] = "none"
@@ -48,21 +55,42 @@ extension EndToEnd {
         }
     }
 
+    /// A log file's settings: `{file, maxBytes, keep, format}`; `file` relative to the config's directory.
+    struct LogSpec: Sendable {
+        var file: String?
+        var maxBytes: Int? = nil
+        var keep: Int? = nil
+        var format: String? = nil
+
+        var json: [String: Any] {
+            var object: [String: Any] = [:]
+            if let file { object["file"] = file }
+            if let maxBytes { object["maxBytes"] = maxBytes }
+            if let keep { object["keep"] = keep }
+            if let format { object["format"] = format }
+            return object
+        }
+    }
+
     /// The daemon-wide settings a test chooses; the file paths are filled in by
     /// `DaemonUnderTest`, inside its own temporary directory.
     struct DaemonSpec: Sendable {
         var stopTimeout: Double = 2
         var groups: [GroupSpec]
+        /// `logFile` in its object form (its `file` is the daemon's log file); nil: the string form.
+        var logRotation: (maxBytes: Int, keep: Int)? = nil
 
-        init(stopTimeout: Double = 2, groups: [GroupSpec]) {
+        init(stopTimeout: Double = 2, groups: [GroupSpec], logRotation: (maxBytes: Int, keep: Int)? = nil) {
             self.stopTimeout = stopTimeout
             self.groups = groups
+            self.logRotation = logRotation
         }
 
         /// JSON5 text (a comment and JSON; JSON is JSON5).
         func render(controlSocket: String, pidFile: String, statusFile: String, logFile: String) -> String {
             let object: [String: Any] = [
-                "controlSocket": controlSocket, "pidFile": pidFile, "statusFile": statusFile, "logFile": logFile,
+                "controlSocket": controlSocket, "pidFile": pidFile, "statusFile": statusFile,
+                "logFile": logRotation.map { ["file": logFile, "maxBytes": $0.maxBytes, "keep": $0.keep] as [String: Any] } ?? logFile,
                 "stopTimeout": stopTimeout, "groups": groups.map(\.json),
             ]
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

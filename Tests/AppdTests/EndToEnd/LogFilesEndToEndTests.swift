@@ -1,0 +1,204 @@
+import Foundation
+import Glibc
+import Testing
+
+extension EndToEnd {
+    /// Operating it: each group's log file rotated by the master, reopened
+    /// for an external logrotate, the daemon's own log rotated the same way,
+    /// and each group's history, which keeps a crashing group's traceback
+    /// however chatty its neighbours, with appd's own lines about a worker
+    /// between the worker's.
+    @Suite("log files and histories end to end", .serialized)
+    struct LogFilesEndToEndTests {
+        /// A log file's lines, parsed (`LogLine`), and whether every line parsed
+        /// (a line split between files would not).
+        static func lines(of path: String) -> (lines: [LogLine], whole: Bool) {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            let lines = LogLine.parse(text)
+            return (lines, text.isEmpty || (text.hasSuffix("\n") && lines.count == text.utf8.filter { $0 == UInt8(ascii: "\n") }.count))
+        }
+
+        static func size(of path: String) -> Int {
+            var info = stat()
+            return stat(path, &info) == 0 ? Int(info.st_size) : -1
+        }
+
+        /// The numbers a worker printed (`seq`, or `tick N`), in the order the
+        /// files hold them; a "lines dropped" marker from the log's writer
+        /// stands for that many numbers.
+        static func numbers(in files: [String], source: String) -> (numbers: [Int], dropped: Int, problems: [String]) {
+            var numbers: [Int] = []
+            var dropped = 0
+            var problems: [String] = []
+            for file in files {
+                let (lines, whole) = Self.lines(of: file)
+                if !whole { problems.append("\(file) has a line that is not whole") }
+                for line in lines {
+                    if line.level == "stdout", line.source == source, let number = Int(line.message.split(separator: " ").last ?? "") {
+                        numbers.append(number)
+                    } else if line.level == "warning", line.message.contains(" lines dropped: "),
+                              let count = Int(line.message.split(separator: " ")[0]) {
+                        dropped += count
+                    } else if line.level != "appd" {
+                        problems.append("unexpected line in \(file): \(line)")
+                    }
+                }
+            }
+            return (numbers, dropped, problems)
+        }
+
+        @Test("a flooding worker's log file rotates: exactly `keep` copies, each at most maxBytes, no line split, none lost between files")
+        func rotationUnderAFlood() async throws {
+            try await LoadSensitive.exclusively {
+                let total = 200_000
+                let (maxBytes, keep) = (65_536, 4)
+                let spec = DaemonSpec(groups: [GroupSpec(
+                    name: "flood", command: ["/bin/sh", "-c", "seq 1 \(total); exec sleep 1000"], count: 1,
+                    outputBytesPerSecond: 0, log: LogSpec(file: "logs/flood.log", maxBytes: maxBytes, keep: keep))])
+                try await withDaemon(spec) { daemon in
+                    let path = daemon.directory.file("logs/flood.log")
+                    let worker = try await daemon.waitFor(timeout: 60, "the flood's last line in its log file") {
+                        daemon.children().first.flatMap { worker in
+                            Self.lines(of: path).lines.last?.message == "\(total)" ? worker : nil
+                        }
+                    }
+                    let names = try FileManager.default.contentsOfDirectory(atPath: daemon.directory.file("logs")).sorted()
+                    #expect(names == ["flood.log"] + (1...keep).map { "flood.log.\($0)" }, "exactly \(keep) rotated copies: \(names)")
+                    let files = (1...keep).reversed().map { "\(path).\($0)" } + [path]
+                    for file in files {
+                        // A line goes whole into one file: at most maxBytes (or one line, were a line longer).
+                        #expect(Self.size(of: file) <= maxBytes, "\(file): \(Self.size(of: file)) bytes")
+                    }
+                    let (numbers, dropped, problems) = Self.numbers(in: files, source: "flood#0[\(worker.pid)]")
+                    #expect(problems.isEmpty, "\(problems.prefix(5))")
+                    #expect(numbers.last == total && numbers.count > keep * maxBytes / 100, "\(numbers.count) lines kept")
+                    // Oldest first, each number once, every one from the oldest kept to the last: none lost
+                    // between files (a drop marker, if the writer ever fell behind, accounts for its gap).
+                    let first = try #require(numbers.first)
+                    #expect(numbers.count + dropped == total - first + 1 && numbers == numbers.sorted() && Set(numbers).count == numbers.count,
+                            "\(numbers.count) lines from \(first), \(dropped) dropped")
+                }
+            }
+        }
+
+        @Test("appctl logs --reopen after an external rename: the lines before go on into the renamed file, the lines after into a new one")
+        func reopenAfterAnExternalRename() async throws {
+            let ticker = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done"]
+            let spec = DaemonSpec(groups: [GroupSpec(name: "ticker", command: ticker, count: 1,
+                                                     log: LogSpec(file: "logs/ticker.log", maxBytes: 0))])
+            try await withDaemon(spec) { daemon in
+                let path = daemon.directory.file("logs/ticker.log")
+                let rotated = path + ".logrotate"
+                let worker = try await daemon.waitFor("three ticks in the log file") {
+                    daemon.children().first.flatMap { Self.lines(of: path).lines.count >= 4 ? $0 : nil }
+                }
+                let source = "ticker#0[\(worker.pid)]"
+                #expect(rename(path, rotated) == 0)
+                let before = Self.numbers(in: [rotated], source: source).numbers.count
+                try await daemon.waitUntil("appd to write on into the renamed file, as logrotate expects") {
+                    Self.numbers(in: [rotated], source: source).numbers.count > before
+                }
+                let reopen = try await daemon.appctl("logs", "--reopen")
+                #expect(reopen.exited(0) && reopen.stdout == "reopened 2 log files\n", "the daemon's log and ticker's: \(reopen)")
+                try await daemon.waitUntil("ticks in a new file at the log's path") {
+                    Self.numbers(in: [path], source: source).numbers.count >= 3
+                }
+                let old = Self.numbers(in: [rotated], source: source)
+                let new = Self.numbers(in: [path], source: source)
+                #expect(old.problems.isEmpty && new.problems.isEmpty, "\(old.problems) \(new.problems)")
+                #expect(old.numbers.first == 1 && new.numbers.first == (old.numbers.last ?? 0) + 1, "none lost or repeated: \(old.numbers.suffix(3)) then \(new.numbers.prefix(3))")
+                #expect(old.numbers + new.numbers == Array(1...(new.numbers.last ?? 0)))
+                #expect(daemon.log.contains("info: reopened 2 log files, as asked"), "\(daemon.log)")
+            }
+        }
+
+        @Test("a crash-looping group's traceback is still in appctl logs after a chatty group wrote 100,000 lines")
+        func aChattyGroupDoesNotEvictACrashersTraceback() async throws {
+            try await LoadSensitive.exclusively {
+                let crasher = ["/bin/sh", "-c", "echo 'Traceback (most recent call last):' >&2; echo \"ValueError: boom in $$\" >&2; exit 1"]
+                let spec = DaemonSpec(groups: [
+                    GroupSpec(name: "crasher", command: crasher, count: 1),
+                    GroupSpec(name: "chatty", command: ["/bin/sh", "-c", "sleep 0.5; seq 1 100000; exec sleep 1000"], count: 1,
+                              outputBytesPerSecond: 0),
+                ])
+                try await withDaemon(spec) { daemon in
+                    let client = try daemon.controlClient()
+                    var request = 0
+                    try await daemon.waitUntil(timeout: 30, "chatty's 100,000th line in its history") {
+                        request += 1
+                        try client.send(#"{"id":\#(request),"cmd":"logs","group":"chatty","stream":"stdout","lines":1}"#)
+                        return try client.replies(untilDoneFor: request).contains { $0.item?["line"] as? String == "100000" }
+                    }
+                    let logs = try await daemon.appctl("logs", "crasher", "-n", "100000")
+                    #expect(logs.exited(0), "\(logs)")
+                    let lines = logs.stdoutLines
+                    let exit = try #require(lines.firstIndex { $0.contains(" appd: exited 1 after ") }, "\(logs.stdout)")
+                    let pid = try #require(lines[exit].split(separator: " ")[1].split(separator: "[").last?.dropLast(), "\(lines[exit])")
+                    let traceback = try #require(lines.firstIndex { $0.hasSuffix("crasher#0[\(pid)] stderr: Traceback (most recent call last):") },
+                                                 "\(logs.stdout)")
+                    let error = try #require(lines.firstIndex { $0.hasSuffix("crasher#0[\(pid)] stderr: ValueError: boom in \(pid)") })
+                    #expect(traceback < error && error < exit, "the traceback, then appd's exit line: \(logs.stdout)")
+                    #expect(lines.contains { $0.contains("crasher#0 appd: restarts in ") && $0.contains("(backoff after ") }, "\(logs.stdout)")
+
+                    // chatty's own history holds its newest 2000 lines (the default), and only those.
+                    let chatty = try await daemon.appctl("logs", "chatty", "--stream", "stdout", "-n", "100000")
+                    #expect(chatty.stdoutLines.count == 2000 && chatty.stdoutLines.first?.hasSuffix(" stdout: 98001") == true,
+                            "\(chatty.stdoutLines.count) lines, first \(chatty.stdoutLines.first ?? "-")")
+                }
+            }
+        }
+
+        @Test("appctl logs --follow sees appd's own exit line for the worker, after its last words; the group's JSON log file has both")
+        func followSeesAppdsExitLine() async throws {
+            let short = ["/bin/sh", "-c", "trap 'echo last words; exit 3' TERM; echo hello; while :; do sleep 0.1; done"]
+            let spec = DaemonSpec(groups: [GroupSpec(name: "short", command: short, count: 1, readiness: GroupSpec.Readiness.none,
+                                                     log: LogSpec(file: "logs/short.json", format: "json"))])
+            try await withDaemon(spec) { daemon in
+                let worker = try await daemon.waitFor("the worker") { daemon.children().first }
+                let label = "short#0[\(worker.pid)]"
+                let follower = try daemon.startAppctl("logs", "short", "--follow")
+                defer { follower.stop() }
+                try await daemon.waitUntil("the follower to print the worker's first line") { follower.stdout.contains("\(label) stdout: hello") }
+                kill(worker.pid, SIGTERM)
+                try await daemon.waitUntil("the follower to print appd's exit line") { follower.stdout.contains("\(label) appd: exited 3 after ") }
+                let printed = follower.stdout.split(separator: "\n").map(String.init)
+                let lastWords = try #require(printed.firstIndex { $0.hasSuffix("\(label) stdout: last words") }, "\(printed)")
+                let exited = try #require(printed.firstIndex { $0.contains("\(label) appd: exited 3 after ") })
+                #expect(printed[0].hasSuffix("\(label) appd: started") && lastWords < exited, "\(printed)")
+                #expect(printed[exited].range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "#, options: .regularExpression) != nil,
+                        "UTC with a Z: \(printed[exited])")
+
+                let file = daemon.directory.file("logs/short.json")
+                let objects = try await daemon.waitFor("appd's exit line in the group's log file") { () -> [[String: Any]]? in
+                    let objects = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n")
+                        .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    return objects.contains { ($0["line"] as? String)?.hasPrefix("exited 3 after ") == true } ? objects : nil
+                }
+                let ofWorker = objects.filter { ($0["pid"] as? NSNumber)?.int32Value == worker.pid }
+                #expect(ofWorker.map { "\($0["stream"] ?? "-") \($0["line"] ?? "-")" }.prefix(3)
+                    == ["appd started", "stdout hello", "stdout last words"], "\(ofWorker)")
+                #expect(ofWorker.contains { $0["stream"] as? String == "appd" && ($0["line"] as? String)?.hasPrefix("exited 3 after ") == true
+                    && $0["group"] as? String == "short" && ($0["id"] as? NSNumber)?.intValue == 0 })
+                #expect(ofWorker.allSatisfy { ($0["time"] as? String)?.hasSuffix("Z") == true })
+            }
+        }
+
+        @Test("the daemon's own log, logFile in its object form, rotates like a group's")
+        func theDaemonsLogRotates() async throws {
+            let spec = DaemonSpec(groups: [GroupSpec(name: "chatty", command: ["/bin/sh", "-c", "seq 1 20000; exec sleep 1000"], count: 1,
+                                                     outputBytesPerSecond: 0)],
+                                  logRotation: (maxBytes: 16_384, keep: 2))
+            try await withDaemon(spec) { daemon in
+                try await daemon.waitUntil(timeout: 30, "chatty's last line in the daemon's log") {
+                    daemon.logLines.last?.message == "20000"
+                }
+                let names = try FileManager.default.contentsOfDirectory(atPath: daemon.directory.path).filter { $0.hasPrefix("appd.log") }.sorted()
+                #expect(names == ["appd.log", "appd.log.1", "appd.log.2"], "\(names)")
+                for name in names {
+                    #expect(Self.size(of: daemon.directory.file(name)) <= 16_384)
+                    #expect(Self.lines(of: daemon.directory.file(name)).whole, "\(name)")
+                }
+            }
+        }
+    }
+}
