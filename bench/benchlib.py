@@ -492,6 +492,71 @@ def make(name, count):
 ALL = ["appd", "supervisord", "gunicorn"]
 
 
+# ------------------------------------------------------ respawn latency
+
+class Victimiser:
+    """Kills one child of one master at a time and times its replacement:
+    from kill() to a new pid in the master's children list (SIGCHLD
+    handling + fork). `victims` picks the children that may be killed (all
+    by default; a benchmark whose master also runs a worker under test
+    keeps that one out)."""
+
+    def __init__(self, sup, min_age, timeout, victims=None):
+        self.sup, self.min_age, self.timeout = sup, min_age, timeout
+        self.victims = victims or (lambda kids: kids)
+        self.latencies, self.failures = [], 0
+        self.reaped = []    # kill -> victim gone from the children list (reaped)
+        self.oncpu = []     # master's CPU time between kill and the new pid
+        self.waited = []    # master's run-queue wait between kill and the new pid
+        master = sup.pid
+        self.schedstat = f"/proc/{master}/schedstat"
+        path = main_task_children_path(master)
+        # Busy-poll one file when the master has one thread (the common case);
+        # otherwise union the children of all its threads.
+        if thread_count(master) == 1:
+            self.poll = lambda: {int(p) for p in read_small(path).split()}
+        else:
+            self.poll = lambda: children(master)
+
+    def victim(self):
+        """The oldest child that may be killed, once it is at least min_age old."""
+        kids = self.victims(self.sup.wait_children(timeout=30))
+        ages = {pid: age_seconds(pid) for pid in kids}
+        victim = max((p for p in ages if ages[p] is not None), key=lambda p: ages[p])
+        deadline = time.monotonic() + self.min_age + 5
+        while (age_seconds(victim) or 0) < self.min_age and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return victim
+
+    def kill_one(self):
+        victim = self.victim()
+        poll = self.poll
+        before = poll()
+        sched0 = read_small(self.schedstat).split()
+        t0 = time.perf_counter()
+        os.kill(victim, signal.SIGKILL)
+        end = t0 + self.timeout
+        reaped = None
+        while True:
+            kids = poll()
+            if kids - before:
+                now = time.perf_counter()
+                sched1 = read_small(self.schedstat).split()
+                self.latencies.append(now - t0)
+                self.reaped.append((reaped or now) - t0)
+                self.oncpu.append((int(sched1[0]) - int(sched0[0])) / 1e9)
+                self.waited.append((int(sched1[1]) - int(sched0[1])) / 1e9)
+                return
+            if reaped is None and victim not in kids:
+                reaped = time.perf_counter()
+            if time.perf_counter() > end:
+                self.failures += 1
+                return
+            # Give the CPU away between polls: on a loaded 2-core machine a
+            # pure spin would compete with the very master being measured.
+            os.sched_yield()
+
+
 # ------------------------------------------------------ timing a command
 
 def schedstat_ns(pid):

@@ -18,7 +18,6 @@ Usage: bench/respawn-latency.py [--kills N] [--only appd,gunicorn] [--json FILE]
 import argparse
 import json
 import os
-import signal
 import statistics
 import sys
 import time
@@ -36,64 +35,6 @@ REFERENCE = {  # from issue 2; not measured here
 GOAL = 3e-3
 
 
-class Victimiser:
-    """Kills one child of one master at a time and times its replacement."""
-
-    def __init__(self, sup, min_age, timeout):
-        self.sup, self.min_age, self.timeout = sup, min_age, timeout
-        self.latencies, self.failures = [], 0
-        self.reaped = []    # kill -> victim gone from the children list (reaped)
-        self.oncpu = []     # master's CPU time between kill and the new pid
-        self.waited = []    # master's run-queue wait between kill and the new pid
-        master = sup.pid
-        self.schedstat = f"/proc/{master}/schedstat"
-        path = B.main_task_children_path(master)
-        # Busy-poll one file when the master has one thread (the common case);
-        # otherwise union the children of all its threads.
-        if B.thread_count(master) == 1:
-            self.poll = lambda: {int(p) for p in B.read_small(path).split()}
-        else:
-            self.poll = lambda: B.children(master)
-
-    def victim(self):
-        """The oldest child, once it is at least min_age old."""
-        kids = self.sup.wait_children(timeout=30)
-        ages = {pid: B.age_seconds(pid) for pid in kids}
-        victim = max((p for p in ages if ages[p] is not None), key=lambda p: ages[p])
-        deadline = time.monotonic() + self.min_age + 5
-        while (B.age_seconds(victim) or 0) < self.min_age and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return victim
-
-    def kill_one(self):
-        victim = self.victim()
-        poll = self.poll
-        before = poll()
-        sched0 = B.read_small(self.schedstat).split()
-        t0 = time.perf_counter()
-        os.kill(victim, signal.SIGKILL)
-        end = t0 + self.timeout
-        reaped = None
-        while True:
-            kids = poll()
-            if kids - before:
-                now = time.perf_counter()
-                sched1 = B.read_small(self.schedstat).split()
-                self.latencies.append(now - t0)
-                self.reaped.append((reaped or now) - t0)
-                self.oncpu.append((int(sched1[0]) - int(sched0[0])) / 1e9)
-                self.waited.append((int(sched1[1]) - int(sched0[1])) / 1e9)
-                return
-            if reaped is None and victim not in kids:
-                reaped = time.perf_counter()
-            if time.perf_counter() > end:
-                self.failures += 1
-                return
-            # Give the CPU away between polls: on a loaded 2-core machine a
-            # pure spin would compete with the very master being measured.
-            os.sched_yield()
-
-
 def measure(names, kills, min_age, timeout, settle):
     """Start every master, then kill one child of each in turn, round after
     round, so that all of them see the same machine load over the run."""
@@ -105,7 +46,7 @@ def measure(names, kills, min_age, timeout, settle):
             sup.start()
         for sup in sups:
             sup.wait_children(timeout=60)
-            victimisers.append(Victimiser(sup, min_age, timeout))
+            victimisers.append(B.Victimiser(sup, min_age, timeout))
         for i in range(kills):
             print(f"respawn-latency: round {i + 1}/{kills}", file=sys.stderr)
             for v in victimisers:

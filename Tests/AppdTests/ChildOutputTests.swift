@@ -3,47 +3,52 @@ import Testing
 @testable import SupervisorCore
 
 @Suite struct ChildOutputTests {
-    /// The lines `bytes` completes, as text.
-    static func lines(_ output: inout ChildOutput, _ bytes: [UInt8]) -> [String] {
-        var lines: [String] = []
-        output.split(bytes) { lines.append(String(decoding: $0, as: UTF8.self)) }
-        return lines
-    }
+    /// Reads as `WorkerOutputs` does: the unfinished line carried, then the read.
+    struct Reader {
+        var partial: [UInt8] = []
 
-    static func rest(_ output: inout ChildOutput) -> [String] {
-        var lines: [String] = []
-        output.finish { lines.append(String(decoding: $0, as: UTF8.self)) }
-        return lines
+        mutating func lines(_ read: [UInt8], endOfFile: Bool = false) -> [String] {
+            let bytes = partial + read
+            var spans: [LineSpan] = []
+            return bytes.withUnsafeBufferPointer { buffer in
+                let rest = ChildOutput.lines(in: buffer, endOfFile: endOfFile, into: &spans)
+                partial = Array(bytes[rest...])
+                return spans.map { String(decoding: $0.text(in: buffer), as: UTF8.self) }
+            }
+        }
+
+        mutating func lines(_ text: String) -> [String] { lines(Array(text.utf8)) }
     }
 
     @Test func splitsLinesAcrossReadsAndDropsCarriageReturns() {
-        var output = ChildOutput(worker: WorkerRef(group: "web", id: 0), pid: 1, stream: .stdout)
-        #expect(Self.lines(&output, Array("one\r\ntw".utf8)) == ["one"])
-        #expect(Self.lines(&output, Array("o\nthree".utf8)) == ["two"])
-        #expect(Self.rest(&output) == ["three"])
-        #expect(Self.rest(&output) == [])
+        var reader = Reader()
+        #expect(reader.lines("one\r\ntw") == ["one"])
+        #expect(reader.lines("o\n\nthree") == ["two", ""])
+        #expect(reader.lines([], endOfFile: true) == ["three"])
+        #expect(reader.lines([], endOfFile: true) == [])
     }
 
     @Test func cutsALineThatNeverEndsIntoBoundedPieces() {
-        var output = ChildOutput(worker: WorkerRef(group: "web", id: 0), pid: 1, stream: .stderr)
+        var reader = Reader()
         let limit = ChildOutput.maximumLine
-        let pieces = Self.lines(&output, [UInt8](repeating: UInt8(ascii: "x"), count: 2 * limit + 10))
-        #expect(pieces.count == 2)
-        #expect(pieces.allSatisfy { $0.hasSuffix("[line cut at 16 KiB]") && $0.hasPrefix(String(repeating: "x", count: limit)) })
-        #expect(Self.lines(&output, Array("y\n".utf8)) == [String(repeating: "x", count: 10) + "y"])
+        let pieces = reader.lines([UInt8](repeating: UInt8(ascii: "x"), count: 2 * limit + 10))
+        #expect(pieces.count == 2 && reader.partial.count == 10)
+        #expect(pieces.allSatisfy { $0 == String(repeating: "x", count: limit) + " [line cut at 16 KiB]" })
+        #expect(reader.lines("y\n") == [String(repeating: "x", count: 10) + "y"])
     }
 
     @Test func aLongLineReadWholeIsCutToo() {
-        var output = ChildOutput(worker: WorkerRef(group: "web", id: 0), pid: 1, stream: .stdout)
+        var reader = Reader()
         let limit = ChildOutput.maximumLine
-        let pieces = Self.lines(&output, [UInt8](repeating: UInt8(ascii: "x"), count: limit + 3) + Array("\nnext\n".utf8))
+        let pieces = reader.lines([UInt8](repeating: UInt8(ascii: "x"), count: limit + 3) + Array("\r\nnext\n".utf8))
         #expect(pieces.count == 3 && pieces[0].hasSuffix("[line cut at 16 KiB]") && pieces[1] == "xxx" && pieces[2] == "next")
     }
 
     @Test func aLineOfExactlyTheLimitIsNotMarkedAsCut() {
-        var output = ChildOutput(worker: WorkerRef(group: "web", id: 0), pid: 1, stream: .stdout)
+        var reader = Reader()
         let line = String(repeating: "z", count: ChildOutput.maximumLine)
-        #expect(Self.lines(&output, Array((line + "\n").utf8)) == [line])
+        #expect(reader.lines(line + "\n") == [line])
+        #expect(reader.lines(line) == [] && reader.partial.count == ChildOutput.maximumLine, "an unfinished line of the limit is carried")
     }
 
     @Test func labelsSpellTheWorkerOneWay() {

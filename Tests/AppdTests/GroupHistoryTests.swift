@@ -12,7 +12,7 @@ import Testing
     static func texts(_ history: GroupHistory) -> [String] { history.all.map(history.text(of:)) }
 
     static func append(_ history: inout GroupHistory, _ text: String, sequence: UInt64, id: Int = 0, stream: LogEntry.Stream = .stdout) {
-        history.append(sequence: sequence, time: Double(sequence), id: id, pid: 7, stream: stream, text: Array(text.utf8))
+        history.append(Array(text.utf8), sequence: sequence, origin: .init(time: Double(sequence), id: id, pid: 7, stream: stream))
     }
 
     @Test func theOldestLinesGoWhenTheLineLimitIsReached() {
@@ -78,10 +78,14 @@ import Testing
 
         func file(_ name: String) -> String { (try? String(contentsOfFile: directory.path + "/" + name, encoding: .utf8)) ?? "" }
 
+        /// Lines as one read of a worker's pipe.
         func output(_ group: String, id: Int = 0, pid: Int32 = 100, stream: LogEntry.Stream = .stdout, _ lines: String...) {
-            let batch = logs.beginOutput(from: LineSource(worker: WorkerRef(group: group, id: id), pid: pid, stream: stream), at: .now())
-            for line in lines { logs.record(Array(line.utf8)[...], in: batch) }
-            logs.end(batch)
+            let bytes = Array(lines.map { $0 + "\n" }.joined().utf8)
+            var spans: [LineSpan] = []
+            bytes.withUnsafeBufferPointer { buffer in
+                _ = ChildOutput.lines(in: buffer, into: &spans)
+                logs.recordOutput(spans, of: buffer, from: LineSource(worker: WorkerRef(group: group, id: id), pid: pid, stream: stream), at: .now())
+            }
         }
 
         func lines(_ filter: LogFilter, last count: Int = 100) -> [String] {
@@ -103,7 +107,9 @@ import Testing
         let logs = try Logs { _ in [Self.group("crasher", lines: 50), Self.group("chatty", lines: 50)] }
         logs.output("crasher", stream: .stderr, "Traceback (most recent call last):", "ValueError: boom")
         logs.logs.record(LogRecord(level: .warning, message: "exited 1 after 0.1s", worker: WorkerRef(group: "crasher", id: 0), pid: 100))
-        for index in 0..<10_000 { logs.output("chatty", pid: 200, "noise \(index)") }
+        for index in stride(from: 0, to: 10_000, by: 4) {
+            logs.output("chatty", pid: 200, "noise \(index)", "noise \(index + 1)", "noise \(index + 2)", "noise \(index + 3)")
+        }
         #expect(logs.lines(LogFilter(group: "crasher")) == [
             "crasher#0[100] stderr: Traceback (most recent call last):", "crasher#0[100] stderr: ValueError: boom",
             "crasher#0[100] appd: exited 1 after 0.1s",

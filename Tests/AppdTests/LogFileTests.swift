@@ -15,8 +15,12 @@ import Testing
     static func write(_ range: Range<Int>, to feed: LogFeed, perBatch: Int = 37) {
         let stamp = LogStamp(seconds: 1_796_041_697)
         for batch in stride(from: range.lowerBound, to: range.upperBound, by: perBatch) {
-            for number in batch..<min(batch + perBatch, range.upperBound) {
-                feed.appendGroupLine(Array("line \(number) \(String(repeating: "-", count: number % 50))".utf8), from: source, at: stamp)
+            let lines = (batch..<min(batch + perBatch, range.upperBound)).map { "line \($0) \(String(repeating: "-", count: $0 % 50))\n" }
+            let bytes = Array(lines.joined().utf8)
+            var spans: [LineSpan] = []
+            bytes.withUnsafeBufferPointer { buffer in
+                _ = ChildOutput.lines(in: buffer, into: &spans)
+                feed.appendGroupLines(spans, of: buffer, from: source, at: stamp)
             }
             feed.flush()
         }
@@ -100,5 +104,43 @@ import Testing
         let complaints = text.split(separator: "\n").filter { $0.contains("cannot rotate \(path)") }
         #expect(complaints.count == 1 && complaints[0].contains("writing on without rotating"), "\(complaints)")
         #expect(text.split(separator: "\n").filter { $0.contains(" web#0[7] stdout: line ") }.count == 200)
+    }
+}
+
+@Suite struct LogSinkTests {
+    @Test func linesDroppedAtTheEndOfABurstAreToldWithoutWaitingForAnotherLine() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        // The writer blocks on the pipe until the test reads it: the queue
+        // (64 KiB) fills and the rest of the burst is dropped. Once the test
+        // reads, every line is written or told of in a marker, with no
+        // further line to carry the marker.
+        let sink = LogSink(.descriptor(fds[1], name: "the test's pipe"), format: .text, capacity: 64 * 1024)
+        let total = 20_000
+        for batch in stride(from: 0, to: total, by: 100) {
+            var lines = Array((batch..<(batch + 100)).map { "line \($0)\n" }.joined().utf8)
+            sink.write(&lines)
+        }
+        var text = ""
+        let marker = " lines dropped: the test's pipe not draining"
+        /// Lines read, and lines the markers read so far say were dropped.
+        func accounted() -> (lines: Int, dropped: Int) {
+            let lines = text.split(separator: "\n")
+            let markers = lines.filter { $0.hasSuffix(marker) }
+            return (lines.count - markers.count, markers.compactMap { Int($0.split(separator: " ")[3]) }.reduce(0, +))
+        }
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        let complete = EndToEnd.Polling.blockingUntil(timeout: 10) {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while case let count = read(fds[0], &buffer, buffer.count), count > 0 { text += String(decoding: buffer[..<count], as: UTF8.self) }
+            let (lines, dropped) = accounted()
+            return lines + dropped == total
+        }
+        sink.finish(timeout: 5)
+        close(fds[1])
+        let (lines, dropped) = accounted()
+        #expect(complete && dropped > 0, "every line written or told of: \(lines) + \(dropped) dropped; \(text.suffix(200))")
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("line ") }.count == lines)
     }
 }

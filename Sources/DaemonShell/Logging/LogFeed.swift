@@ -35,8 +35,13 @@ final class LogFeed {
         return LogFeed(sink: LogSink(.file(file), format: config.format, capacity: capacity), path: config.path, format: config.format)
     }
 
-    /// A group's line: what a worker printed, or appd's line about it.
-    func appendGroupLine(_ text: some Collection<UInt8>, from source: LineSource, at stamp: LogStamp) {
+    /// The lines one read of a worker's pipe completed (`spans` of `buffer`).
+    func appendGroupLines(_ spans: [LineSpan], of buffer: UnsafeBufferPointer<UInt8>, from source: LineSource, at stamp: LogStamp) {
+        LogLineFormat.appendGroupLines(spans, of: buffer, from: source, at: stamp, as: format, to: &staged)
+    }
+
+    /// appd's line about a worker, as its group's log shows it.
+    func appendGroupLine(_ text: [UInt8], from source: LineSource, at stamp: LogStamp) {
         LogLineFormat.appendGroupLine(text, from: source, at: stamp, as: format, to: &staged)
     }
 
@@ -48,8 +53,7 @@ final class LogFeed {
     /// Hands what is staged to the sink.
     func flush() {
         guard !staged.isEmpty else { return }
-        sink.write(staged)
-        staged.removeAll(keepingCapacity: staged.capacity <= 256 * 1024)
+        sink.write(&staged)
     }
 
     /// New settings for the same file (a reload): from the next line on.

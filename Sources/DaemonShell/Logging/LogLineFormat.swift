@@ -34,35 +34,51 @@ struct LineSource: Equatable {
 /// - appd's own line in its log: `2026-12-01T12:28:17.514Z appd[4700] warning: worker web#0[4711] exited 3 after 2s`,
 ///   or `{"time":"…","stream":"appd","level":"warning","line":"…","group":"web","id":0,"pid":4711}`.
 enum LogLineFormat {
-    static func appendGroupLine(_ text: some Collection<UInt8>, from source: LineSource, at stamp: LogStamp,
-                                as format: LogFormat, to bytes: inout [UInt8]) {
+    /// The lines `spans` mark in `buffer` (one read of a worker's pipe),
+    /// all from `source` at `stamp`.
+    static func appendGroupLines(_ spans: [LineSpan], of buffer: UnsafeBufferPointer<UInt8>, from source: LineSource,
+                                 at stamp: LogStamp, as format: LogFormat, to bytes: inout [UInt8]) {
         switch format {
         case .text:
-            bytes.append(contentsOf: stamp.text)
-            bytes.append(UInt8(ascii: " "))
-            bytes.append(contentsOf: source.textPrefix)
-            bytes.append(contentsOf: text)
-        case .json:
-            var json = JSONText()
-            json.beginObject()
-            json.key("time")
-            json.string(String(decoding: stamp.text, as: UTF8.self))
-            json.key("group")
-            json.string(source.group)
-            json.key("id")
-            json.integer(source.id)
-            if let pid = source.pid {
-                json.key("pid")
-                json.integer(pid)
+            let prefix = stamp.text + [UInt8(ascii: " ")] + source.textPrefix
+            for span in spans {
+                bytes.append(contentsOf: prefix)
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[span.range]))
+                if span.cut { bytes.append(contentsOf: LineSpan.cutMarker) }
+                bytes.append(UInt8(ascii: "\n"))
             }
-            json.key("stream")
-            json.string(source.stream.rawValue)
-            json.key("line")
-            json.string(String(decoding: text, as: UTF8.self))
-            json.endObject()
-            bytes.append(contentsOf: json.bytes)
+        case .json:
+            let time = String(decoding: stamp.text, as: UTF8.self)
+            for span in spans {
+                var json = JSONText()
+                json.beginObject()
+                json.key("time")
+                json.string(time)
+                json.key("group")
+                json.string(source.group)
+                json.key("id")
+                json.integer(source.id)
+                if let pid = source.pid {
+                    json.key("pid")
+                    json.integer(pid)
+                }
+                json.key("stream")
+                json.string(source.stream.rawValue)
+                json.key("line")
+                json.string(String(decoding: span.text(in: buffer), as: UTF8.self))
+                json.endObject()
+                bytes.append(contentsOf: json.bytes)
+                bytes.append(UInt8(ascii: "\n"))
+            }
         }
-        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// One line of a group's (appd's own about a worker).
+    static func appendGroupLine(_ text: [UInt8], from source: LineSource, at stamp: LogStamp, as format: LogFormat,
+                                to bytes: inout [UInt8]) {
+        text.withUnsafeBufferPointer {
+            appendGroupLines([LineSpan(range: 0..<text.count)], of: $0, from: source, at: stamp, as: format, to: &bytes)
+        }
     }
 
     /// appd's own line; `worker`: the worker (and process) it is about.

@@ -26,6 +26,25 @@ enum FileIO {
         }
     }
 
+    enum ReadCount: Equatable, Sendable {
+        case count(Int)
+        case wouldBlock
+        case endOfFile
+        case failed(SystemError)
+    }
+
+    /// Up to `buffer.count` bytes into `buffer`, which the caller reuses:
+    /// the read of a pipe that floods costs no allocation.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> ReadCount {
+        let count = retryingInterrupts { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        switch count {
+        case 0: return .endOfFile
+        case 1...: return .count(count)
+        case _ where errno == EAGAIN || errno == EWOULDBLOCK: return .wouldBlock
+        default: return .failed(.last("read(fd \(fd))"))
+        }
+    }
+
     /// Writes what the fd takes now and returns how many bytes that was
     /// (possibly fewer than given: keep the rest for the next writable
     /// event); nil when it takes nothing now (EAGAIN).

@@ -1,15 +1,16 @@
+import Glibc
 import Shared
 import SupervisorCore
 
-/// Splits a child's stdout or stderr pipe into lines, as byte slices of
-/// what was read (a line costs no allocation unless it spans two reads).
+/// One of a child's output pipes, as the master reads it: whose it is, and
+/// the unfinished line carried from one read to the next. `lines(in:)`
+/// finds the lines of a read.
 ///
 /// Lines are cut at 16 KiB so a child that never prints a newline cannot make
-/// the master buffer without bound; what is left at end of file is flushed as
-/// a last line. A carriage return before the newline is dropped.
+/// the master buffer without bound; what is left at end of file is a last
+/// line. A carriage return before the newline is dropped.
 struct ChildOutput {
     static let maximumLine = 16 * 1024
-    private static let cutMarker = Array(" [line cut at 16 KiB]".utf8)
 
     let worker: WorkerRef
     let pid: Int32
@@ -17,7 +18,9 @@ struct ChildOutput {
     let source: LineSource
     /// The group's `outputBytesPerSecond` (0: no limit).
     let bytesPerSecond: Int
-    private var partial: [UInt8] = []
+    /// The unfinished line at the end of the last read (at most `maximumLine`
+    /// bytes): the next read goes on from it.
+    var partial: [UInt8] = []
 
     init(worker: WorkerRef, pid: Int32, stream: LogEntry.Stream, bytesPerSecond: Int = 0) {
         self.worker = worker
@@ -31,44 +34,36 @@ struct ChildOutput {
     /// `web#0[4711]`: how every log names the worker this pipe is from.
     var label: String { "\(worker)[\(pid)]" }
 
-    /// Hands `each` every line `bytes` completes, in order, then keeps the
-    /// unfinished rest for the next read.
-    mutating func split(_ bytes: [UInt8], _ each: (ArraySlice<UInt8>) -> Void) {
-        var rest = bytes[...]
-        while let newline = rest.firstIndex(of: UInt8(ascii: "\n")) {
-            if partial.isEmpty {
-                Self.emit(rest[..<newline], each)
-            } else {
-                partial += rest[..<newline]
-                Self.emit(partial[...], each)
-                partial.removeAll(keepingCapacity: true)
-            }
-            rest = rest[rest.index(after: newline)...]
+    /// The lines in `bytes` (the partial line carried over, then what was
+    /// read), appended to `lines`; returns where the unfinished rest begins
+    /// (`bytes.count` at end of file, where the rest is a last line).
+    /// Pieces of `maximumLine` bytes are cut off a longer line, also off an
+    /// unfinished one, so what is carried stays bounded.
+    static func lines(in bytes: UnsafeBufferPointer<UInt8>, endOfFile: Bool = false, into lines: inout [LineSpan]) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        var start = 0
+        while start < bytes.count, let found = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start) {
+            let newline = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            start = appendLine(start..<newline, of: bytes, to: &lines) + 1
         }
-        partial += rest
-        while partial.count > Self.maximumLine {
-            each(Self.cut(partial[..<Self.maximumLine]))
-            partial.removeFirst(Self.maximumLine)
+        if endOfFile, start < bytes.count { return appendLine(start..<bytes.count, of: bytes, to: &lines) }
+        while bytes.count - start > maximumLine {
+            lines.append(LineSpan(range: start..<(start + maximumLine), cut: true))
+            start += maximumLine
         }
+        return start
     }
 
-    /// The unterminated rest, at end of file.
-    mutating func finish(_ each: (ArraySlice<UInt8>) -> Void) {
-        guard !partial.isEmpty else { return }
-        Self.emit(partial[...], each)
-        partial.removeAll()
-    }
-
-    /// A complete line: `maximumLine`-byte pieces cut off its front, then
-    /// the rest without a trailing carriage return.
-    private static func emit(_ line: ArraySlice<UInt8>, _ each: (ArraySlice<UInt8>) -> Void) {
-        var line = line
-        while line.count > maximumLine {
-            each(cut(line.prefix(maximumLine)))
-            line = line.dropFirst(maximumLine)
+    /// A complete line: `maximumLine`-byte pieces cut off its front, then the
+    /// rest without a trailing carriage return. Returns where it ends.
+    private static func appendLine(_ line: Range<Int>, of bytes: UnsafeBufferPointer<UInt8>, to lines: inout [LineSpan]) -> Int {
+        var start = line.lowerBound
+        while line.upperBound - start > maximumLine {
+            lines.append(LineSpan(range: start..<(start + maximumLine), cut: true))
+            start += maximumLine
         }
-        each(line.last == UInt8(ascii: "\r") ? line.dropLast() : line)
+        let end = line.upperBound > start && bytes[line.upperBound - 1] == UInt8(ascii: "\r") ? line.upperBound - 1 : line.upperBound
+        lines.append(LineSpan(range: start..<end))
+        return line.upperBound
     }
-
-    private static func cut(_ piece: ArraySlice<UInt8>) -> ArraySlice<UInt8> { (Array(piece) + cutMarker)[...] }
 }

@@ -35,16 +35,44 @@ struct GroupHistory {
 
     init(limits: HistoryLimits) { self.limits = limits }
 
-    /// Keeps a line, dropping the oldest while over a limit. A text longer
-    /// than the whole ring (never: lines are cut at 16 KiB) keeps its end.
-    mutating func append(sequence: UInt64, time: Double, id: Int, pid: Int32?, stream: LogEntry.Stream,
-                         text bytes: some Collection<UInt8>) {
-        let kept = bytes.count <= limits.bytes ? ArraySlice(bytes) : ArraySlice(bytes).suffix(limits.bytes)
-        while count > 0, count >= limits.lines || textBytes + kept.count > limits.bytes { dropOldest() }
-        let start = (textStart + textBytes) % limits.bytes
-        storeText(kept, at: start)
-        textBytes += kept.count
-        let line = Line(sequence: sequence, time: time, id: id, pid: pid, stream: stream, start: start, count: kept.count)
+    /// Who the lines of one `append` are from, and when they came.
+    struct Origin {
+        var time: Double
+        var id: Int
+        var pid: Int32?
+        var stream: LogEntry.Stream
+    }
+
+    /// Keeps the lines `spans` mark in `bytes` (those of one read of a
+    /// pipe), numbered from `firstSequence`, dropping the oldest while over
+    /// a limit.
+    mutating func append(_ spans: [LineSpan], of bytes: UnsafeBufferPointer<UInt8>, firstSequence: UInt64, origin: Origin) {
+        var sequence = firstSequence
+        for span in spans {
+            keep(UnsafeBufferPointer(rebasing: bytes[span.range]), suffix: span.cut ? LineSpan.cutMarker : [], sequence: sequence, origin: origin)
+            sequence += 1
+        }
+    }
+
+    /// Keeps one line (appd's own).
+    mutating func append(_ text: [UInt8], sequence: UInt64, origin: Origin) {
+        text.withUnsafeBufferPointer { keep($0, suffix: [], sequence: sequence, origin: origin) }
+    }
+
+    /// A text longer than the whole ring (never: lines are cut at 16 KiB)
+    /// keeps its front. (Ring positions wrap by a subtraction, not a
+    /// division: this runs for every line a flood prints.)
+    private mutating func keep(_ bytes: UnsafeBufferPointer<UInt8>, suffix: [UInt8], sequence: UInt64, origin: Origin) {
+        let length = min(bytes.count + suffix.count, limits.bytes)
+        while count > 0, count >= limits.lines || textBytes + length > limits.bytes { dropOldest() }
+        let start = wrapped(textStart + textBytes, at: limits.bytes)
+        let fromBytes = min(bytes.count, length)
+        let end = store(UnsafeBufferPointer(rebasing: bytes.prefix(fromBytes)), at: start)
+        if fromBytes < length {
+            _ = suffix.withUnsafeBufferPointer { store(UnsafeBufferPointer(rebasing: $0.prefix(length - fromBytes)), at: end) }
+        }
+        textBytes += length
+        let line = Line(sequence: sequence, time: origin.time, id: origin.id, pid: origin.pid, stream: origin.stream, start: start, count: length)
         if count == lines.count {
             // Every slot is in use: grow, with the oldest first so the new slot is the ring's end.
             if head != 0 {
@@ -53,34 +81,41 @@ struct GroupHistory {
             }
             lines.append(line)
         } else {
-            lines[(head + count) % lines.count] = line
+            lines[wrapped(head + count, at: lines.count)] = line
         }
         count += 1
     }
 
     private mutating func dropOldest() {
         let oldest = lines[head]
-        textStart = (oldest.start + oldest.count) % limits.bytes
+        textStart = wrapped(oldest.start + oldest.count, at: limits.bytes)
         textBytes -= oldest.count
-        head = (head + 1) % lines.count
+        head = wrapped(head + 1, at: lines.count)
         count -= 1
     }
 
-    /// Writes at `start`, wrapping at the ring's end; the ring grows until
-    /// it first wraps, so before that `start` is always its end.
-    private mutating func storeText(_ bytes: ArraySlice<UInt8>, at start: Int) {
-        var rest = bytes
+    /// A position one lap at most past the ring's end, brought back into it.
+    private func wrapped(_ position: Int, at size: Int) -> Int { position >= size ? position - size : position }
+
+    /// Writes at `start`, wrapping at the ring's end, and returns where it
+    /// ended. The ring grows until it first wraps, so before that `start`
+    /// is always its end.
+    private mutating func store(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Int {
+        var rest = bytes[...]
         var position = start
         while !rest.isEmpty {
-            let piece = rest.prefix(limits.bytes - position)
+            let piece = UnsafeBufferPointer(rebasing: rest.prefix(limits.bytes - position))
             if position == text.count {
                 text.append(contentsOf: piece)
             } else {
-                text.replaceSubrange(position..<(position + piece.count), with: piece)
+                text.withUnsafeMutableBufferPointer { ring in
+                    (ring.baseAddress! + position).update(from: piece.baseAddress!, count: piece.count)
+                }
             }
             rest = rest.dropFirst(piece.count)
-            position = (position + piece.count) % limits.bytes
+            position = wrapped(position + piece.count, at: limits.bytes)
         }
+        return position
     }
 
     /// The last `limit` lines that `matching` accepts, oldest first.
@@ -121,9 +156,9 @@ struct GroupHistory {
     func text(of line: Line) -> String { String(decoding: bytes(of: line), as: UTF8.self) }
 
     /// A kept line's bytes, as the worker wrote them.
-    private func bytes(of line: Line) -> ArraySlice<UInt8> {
+    private func bytes(of line: Line) -> [UInt8] {
         let end = line.start + line.count
-        return end <= limits.bytes ? text[line.start..<end] : text[line.start...] + text[..<(end - limits.bytes)]
+        return end <= limits.bytes ? Array(text[line.start..<end]) : Array(text[line.start...] + text[..<(end - limits.bytes)])
     }
 
     /// The same lines under new limits (a reload): the newest that fit.
@@ -131,8 +166,8 @@ struct GroupHistory {
         guard limits != self.limits else { return self }
         var resized = GroupHistory(limits: limits)
         for line in all {
-            resized.append(sequence: line.sequence, time: line.time, id: line.id, pid: line.pid, stream: line.stream,
-                           text: bytes(of: line))
+            resized.append(bytes(of: line), sequence: line.sequence,
+                           origin: Origin(time: line.time, id: line.id, pid: line.pid, stream: line.stream))
         }
         return resized
     }

@@ -106,34 +106,21 @@ final class GroupLogs {
 
     // MARK: - Recording
 
-    /// The lines of one read of a worker's pipe, all read at one moment:
-    /// where they go is looked up once (`beginOutput`), then each is
-    /// recorded (`record(_:in:)`), then the log gets them in one piece (`end`).
-    struct OutputBatch {
-        fileprivate let group: Group?
-        fileprivate let feed: LogFeed
-        fileprivate let source: LineSource
-        fileprivate let stamp: LogStamp
-        fileprivate let followed: Bool
-    }
-
-    func beginOutput(from source: LineSource, at stamp: LogStamp) -> OutputBatch {
+    /// The lines one read of a worker's pipe completed (`spans` of
+    /// `bytes`), all read at `stamp`: into the group's history, its log (in
+    /// one piece) and to its followers.
+    func recordOutput(_ spans: [LineSpan], of bytes: UnsafeBufferPointer<UInt8>, from source: LineSource, at stamp: LogStamp) {
         // No group: one a reload removed, whose processes are stopping.
         let group = groups[source.group]
-        return OutputBatch(group: group, feed: group?.feed(for: source.stream) ?? daemonLog.feed, source: source,
-                           stamp: stamp, followed: isFollowed(source.group))
+        group?.history.append(spans, of: bytes, firstSequence: nextSequence,
+                              origin: .init(time: stamp.seconds, id: source.id, pid: source.pid, stream: source.stream))
+        nextSequence += UInt64(spans.count)
+        let feed = group?.feed(for: source.stream) ?? daemonLog.feed
+        feed.appendGroupLines(spans, of: bytes, from: source, at: stamp)
+        feed.flush()
+        guard isFollowed(source.group) else { return }
+        for span in spans { onEntry(entry(String(decoding: span.text(in: bytes), as: UTF8.self), from: source, at: stamp)) }
     }
-
-    func record(_ line: ArraySlice<UInt8>, in batch: OutputBatch) {
-        let source = batch.source
-        batch.group?.history.append(sequence: nextSequence, time: batch.stamp.seconds, id: source.id, pid: source.pid,
-                                    stream: source.stream, text: line)
-        nextSequence += 1
-        batch.feed.appendGroupLine(line, from: source, at: batch.stamp)
-        if batch.followed { onEntry(entry(String(decoding: line, as: UTF8.self), from: source, at: batch.stamp)) }
-    }
-
-    func end(_ batch: OutputBatch) { batch.feed.flush() }
 
     /// One of appd's lines: to the daemon's log, and when it is about a
     /// worker, to its group's history, its own log file and its followers.
@@ -143,7 +130,7 @@ final class GroupLogs {
         guard let worker = record.worker, let group = groups[worker.group] else { return }
         let source = LineSource(worker: worker, pid: record.pid, stream: .appd)
         let text = Array(record.message.utf8)
-        group.history.append(sequence: nextSequence, time: stamp.seconds, id: worker.id, pid: record.pid, stream: .appd, text: text)
+        group.history.append(text, sequence: nextSequence, origin: .init(time: stamp.seconds, id: worker.id, pid: record.pid, stream: .appd))
         nextSequence += 1
         if let file = group.ownFile {
             file.appendGroupLine(text, from: source, at: stamp)

@@ -6,12 +6,17 @@ import SupervisorCore
 /// `GroupLogs` (the group's history, its log file or the daemon's log, and
 /// `logs --follow`). No pipe stays open once its worker and whatever it
 /// forked have closed it.
+///
+/// Every pipe is read into one buffer, after the line its last read left
+/// unfinished, and its lines are handed on as spans of that buffer
+/// (`LineSpan`): a worker printing 100 MB/s costs a read, a scan for
+/// newlines and a copy of each line where it is kept, no allocation per line.
 final class WorkerOutputs {
-    /// Bytes read from one output pipe per loop turn. A line costs the
-    /// master a copy into the history and one into the log's queue, so a
-    /// read of `y` lines (32 K of them) takes about a millisecond; what is
-    /// left waits in the pipe (the worker blocks on a full pipe) for the
-    /// next turn.
+    /// Bytes read from one output pipe per loop turn: a line costs the
+    /// master a copy into the history and one into the log's queue, so even
+    /// a read of two-byte `y` lines (32 K of them) is a short share of a
+    /// turn; what is left waits in the pipe (the worker blocks on a full
+    /// pipe) for the next turn.
     static let bytesPerTurn = 64 * 1024
 
     let logs: GroupLogs
@@ -20,6 +25,11 @@ final class WorkerOutputs {
     private var pipes: [Int32: (output: ChildOutput, registration: EventLoop.Registration)] = [:]
     /// Each worker's output budget, by pid (`OutputBudget`).
     private var budgets: [Int32: OutputBudget] = [:]
+    /// Where every read goes: the pipe's unfinished line, then the read.
+    private var readBuffer = [UInt8](repeating: 0, count: ChildOutput.maximumLine + WorkerOutputs.bytesPerTurn)
+    /// The lines of the read being handled (kept to save an allocation per read).
+    private var spans: [LineSpan] = []
+    private var kept: [LineSpan] = []
 
     init(loop: EventLoop, logs: GroupLogs) {
         self.loop = loop
@@ -41,20 +51,39 @@ final class WorkerOutputs {
         }
     }
 
-    private func read(_ fd: Int32) {
-        switch FileIO.read(fd, max: Self.bytesPerTurn) {
-        case .bytes(let bytes): take(bytes, from: fd)
-        case .wouldBlock: return
-        case .endOfFile, .failed: close(fd)
+    /// Reads what the pipe holds (up to `bytesPerTurn`) and records its
+    /// lines; closes the pipe at its end. Says whether anything was read.
+    @discardableResult
+    private func read(_ fd: Int32) -> Bool {
+        guard let carried = pipes[fd]?.output.partial.count else { return false }
+        let result = readBuffer.withUnsafeMutableBytes { buffer in
+            pipes[fd]!.output.partial.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            return FileIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[carried..<(carried + Self.bytesPerTurn)]))
+        }
+        switch result {
+        case .count(let count):
+            take(carried + count, from: fd, endOfFile: false)
+            return true
+        case .wouldBlock:
+            return false
+        case .endOfFile, .failed:
+            close(fd)
+            return false
         }
     }
 
-    /// The lines `bytes` completes, all stamped with the moment they were read.
-    private func take(_ bytes: [UInt8], from fd: Int32) {
-        // Not the whole ChildOutput: a copy would share its unfinished line
-        // and make the split below copy it.
+    /// Records the lines in the first `count` bytes of the read buffer, and
+    /// carries what is left unfinished to the pipe's next read.
+    private func take(_ count: Int, from fd: Int32, endOfFile: Bool) {
         guard let (source, rate) = pipes[fd].map({ ($0.output.source, $0.output.bytesPerSecond) }) else { return }
-        record(from: source, bytesPerSecond: rate) { line in pipes[fd]!.output.split(bytes, line) }
+        readBuffer.withUnsafeBufferPointer { buffer in
+            let bytes = UnsafeBufferPointer(rebasing: buffer[..<count])
+            spans.removeAll(keepingCapacity: true)
+            let rest = ChildOutput.lines(in: bytes, endOfFile: endOfFile, into: &spans)
+            record(spans, of: bytes, from: source, bytesPerSecond: rate)
+            pipes[fd]?.output.partial.removeAll(keepingCapacity: true)
+            pipes[fd]?.output.partial.append(contentsOf: bytes[rest...])
+        }
     }
 
     /// Reads what an exited worker left in its pipes, so its last lines are
@@ -64,8 +93,7 @@ final class WorkerOutputs {
     func workerExited(_ pid: Int32) {
         for (fd, pipe) in pipes where pipe.output.pid == pid {
             for _ in 0..<16 {
-                guard pipes[fd] != nil, case .bytes(let bytes) = FileIO.read(fd, max: 64 * 1024) else { break }
-                take(bytes, from: fd)
+                guard read(fd) else { break }
             }
         }
         guard var budget = budgets.removeValue(forKey: pid) else { return }
@@ -76,38 +104,49 @@ final class WorkerOutputs {
     /// Reads what is left in every pipe, then closes them: the daemon is leaving.
     func drainAll() {
         for fd in Array(pipes.keys) {
-            while pipes[fd] != nil, case .bytes(let bytes) = FileIO.read(fd, max: 64 * 1024) { take(bytes, from: fd) }
+            while read(fd) {}
             close(fd)
         }
     }
 
+    /// The unfinished line is the pipe's last.
     private func close(_ fd: Int32) {
-        guard var pipe = pipes.removeValue(forKey: fd) else { return }
-        record(from: pipe.output.source, bytesPerSecond: pipe.output.bytesPerSecond) { line in pipe.output.finish(line) }
+        guard let pipe = pipes[fd] else { return }
+        let carried = pipe.output.partial
+        readBuffer.replaceSubrange(0..<carried.count, with: carried)
+        take(carried.count, from: fd, endOfFile: true)
+        pipes[fd] = nil
         loop.unregister(pipe.registration, fd: fd)
         FileIO.close(fd)
     }
 
-    /// Into the group's logs, within the worker's output budget: `lines`
-    /// hands over each line of one read.
-    private func record(from source: LineSource, bytesPerSecond: Int, _ lines: (_ line: (ArraySlice<UInt8>) -> Void) -> Void) {
+    /// Into the group's logs, within the worker's output budget.
+    private func record(_ lines: [LineSpan], of bytes: UnsafeBufferPointer<UInt8>, from source: LineSource, bytesPerSecond: Int) {
+        let stamp = LogStamp.now()
+        guard bytesPerSecond > 0, !lines.isEmpty else {
+            if !lines.isEmpty { logs.recordOutput(lines, of: bytes, from: source, at: stamp) }
+            return
+        }
         let now = MonotonicInstant.now()
         let pid = source.pid ?? 0
-        var budget = bytesPerSecond > 0
-            ? budgets[pid] ?? OutputBudget(worker: source.worker, pid: pid, bytesPerSecond: bytesPerSecond, now: now)
-            : nil
-        let batch = logs.beginOutput(from: source, at: .now())
-        lines { line in
-            switch budget?.admit(bytes: line.count + 1, now: now) {
-            case nil, .keep?: logs.record(line, in: batch)
-            case .drop?: return
-            case .keepAfterDropping(let dropped)?:
-                tellDropped(dropped, by: budget!)
-                logs.record(line, in: batch)
+        var budget = budgets[pid] ?? OutputBudget(worker: source.worker, pid: pid, bytesPerSecond: bytesPerSecond, now: now)
+        kept.removeAll(keepingCapacity: true)
+        for line in lines {
+            switch budget.admit(bytes: line.range.count + 1, now: now) {
+            case .keep:
+                kept.append(line)
+            case .drop:
+                continue
+            case .keepAfterDropping(let dropped):
+                // The marker goes between the lines before the drop and those after.
+                if !kept.isEmpty { logs.recordOutput(kept, of: bytes, from: source, at: stamp) }
+                kept.removeAll(keepingCapacity: true)
+                tellDropped(dropped, by: budget)
+                kept.append(line)
             }
         }
-        logs.end(batch)
-        if let budget { budgets[pid] = budget }
+        if !kept.isEmpty { logs.recordOutput(kept, of: bytes, from: source, at: stamp) }
+        budgets[pid] = budget
     }
 
     /// The marker in place of the lines an output budget dropped: in the

@@ -18,6 +18,33 @@ extension EndToEnd {
             return (lines, text.isEmpty || (text.hasSuffix("\n") && lines.count == text.utf8.filter { $0 == UInt8(ascii: "\n") }.count))
         }
 
+        /// Whether a flood that ended with line `last` is all in the file:
+        /// its last line is that one, or the marker of lines its writer
+        /// dropped at the end (a writer starved of CPU on a loaded machine
+        /// drops rather than blocks the master).
+        static func settled(_ path: String, last: Int) -> Bool {
+            guard let line = lines(of: path).lines.last else { return false }
+            return line.message == "\(last)" || line.message.contains(" lines dropped: ")
+        }
+
+        /// Waits until the master has read the whole flood (its history has
+        /// the last line), then until `file` (when given) has it all.
+        static func waitForTheFlood(_ daemon: DaemonUnderTest, group: String, last: Int, file: String?,
+                                    sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            try await daemon.waitUntil("one worker", sourceLocation: sourceLocation) { daemon.children().contains { $0.group == group } }
+            let client = try daemon.controlClient()
+            var request = 0
+            try await daemon.waitUntil(timeout: 60, "\(group)'s line \(last) in its history", sourceLocation: sourceLocation) {
+                request += 1
+                try client.send(#"{"id":\#(request),"cmd":"logs","group":"\#(group)","stream":"stdout","lines":1}"#)
+                return try client.replies(untilDoneFor: request).contains { $0.item?["line"] as? String == "\(last)" }
+            }
+            guard let file else { return }
+            try await Polling.until(timeout: 30, "the whole flood in \(file)", context: {
+                "last line: \(lines(of: file).lines.last.map(\.description) ?? "-")\n" + daemon.diagnostics
+            }, sourceLocation: sourceLocation) { settled(file, last: last) }
+        }
+
         static func size(of path: String) -> Int {
             var info = stat()
             return stat(path, &info) == 0 ? Int(info.st_size) : -1
@@ -57,11 +84,8 @@ extension EndToEnd {
                     outputBytesPerSecond: 0, log: LogSpec(file: "logs/flood.log", maxBytes: maxBytes, keep: keep))])
                 try await withDaemon(spec) { daemon in
                     let path = daemon.directory.file("logs/flood.log")
-                    let worker = try await daemon.waitFor(timeout: 60, "the flood's last line in its log file") {
-                        daemon.children().first.flatMap { worker in
-                            Self.lines(of: path).lines.last?.message == "\(total)" ? worker : nil
-                        }
-                    }
+                    try await Self.waitForTheFlood(daemon, group: "flood", last: total, file: path)
+                    let worker = try #require(daemon.children().first)
                     let names = try FileManager.default.contentsOfDirectory(atPath: daemon.directory.file("logs")).sorted()
                     #expect(names == ["flood.log"] + (1...keep).map { "flood.log.\($0)" }, "exactly \(keep) rotated copies: \(names)")
                     let files = (1...keep).reversed().map { "\(path).\($0)" } + [path]
@@ -71,11 +95,13 @@ extension EndToEnd {
                     }
                     let (numbers, dropped, problems) = Self.numbers(in: files, source: "flood#0[\(worker.pid)]")
                     #expect(problems.isEmpty, "\(problems.prefix(5))")
-                    #expect(numbers.last == total && numbers.count > keep * maxBytes / 100, "\(numbers.count) lines kept")
+                    #expect(numbers.count > keep * maxBytes / 200, "\(numbers.count) lines kept")
+                    #expect(numbers.last.map { $0 + dropped >= total } == true, "up to the last line, or its drops told")
                     // Oldest first, each number once, every one from the oldest kept to the last: none lost
                     // between files (a drop marker, if the writer ever fell behind, accounts for its gap).
                     let first = try #require(numbers.first)
-                    #expect(numbers.count + dropped == total - first + 1 && numbers == numbers.sorted() && Set(numbers).count == numbers.count,
+                    #expect(numbers.count + dropped >= (numbers.last ?? 0) - first + 1 && numbers.count + dropped <= total - first + 1
+                                && numbers == numbers.sorted() && Set(numbers).count == numbers.count,
                             "\(numbers.count) lines from \(first), \(dropped) dropped")
                 }
             }
@@ -122,13 +148,7 @@ extension EndToEnd {
                               outputBytesPerSecond: 0),
                 ])
                 try await withDaemon(spec) { daemon in
-                    let client = try daemon.controlClient()
-                    var request = 0
-                    try await daemon.waitUntil(timeout: 30, "chatty's 100,000th line in its history") {
-                        request += 1
-                        try client.send(#"{"id":\#(request),"cmd":"logs","group":"chatty","stream":"stdout","lines":1}"#)
-                        return try client.replies(untilDoneFor: request).contains { $0.item?["line"] as? String == "100000" }
-                    }
+                    try await Self.waitForTheFlood(daemon, group: "chatty", last: 100_000, file: nil)
                     let logs = try await daemon.appctl("logs", "crasher", "-n", "100000")
                     #expect(logs.exited(0), "\(logs)")
                     let lines = logs.stdoutLines
@@ -185,13 +205,11 @@ extension EndToEnd {
 
         @Test("the daemon's own log, logFile in its object form, rotates like a group's")
         func theDaemonsLogRotates() async throws {
-            let spec = DaemonSpec(groups: [GroupSpec(name: "chatty", command: ["/bin/sh", "-c", "seq 1 20000; exec sleep 1000"], count: 1,
+            let spec = DaemonSpec(groups: [GroupSpec(name: "chatty", command: ["/bin/sh", "-c", "seq 1 5000; exec sleep 1000"], count: 1,
                                                      outputBytesPerSecond: 0)],
                                   logRotation: (maxBytes: 16_384, keep: 2))
             try await withDaemon(spec) { daemon in
-                try await daemon.waitUntil(timeout: 30, "chatty's last line in the daemon's log") {
-                    daemon.logLines.last?.message == "20000"
-                }
+                try await Self.waitForTheFlood(daemon, group: "chatty", last: 5000, file: daemon.logFile)
                 let names = try FileManager.default.contentsOfDirectory(atPath: daemon.directory.path).filter { $0.hasPrefix("appd.log") }.sorted()
                 #expect(names == ["appd.log", "appd.log.1", "appd.log.2"], "\(names)")
                 for name in names {
