@@ -2,11 +2,12 @@
 # Build appd (release, static Swift stdlib, scratch dir .build-bench), set up
 # the peers in bench/.venv, run the benchmarks (respawn latency, master RSS,
 # idle syscalls; control-command latency, status scaling; reload under load;
-# the master's latency under load) and rewrite bench/RESULTS.md with their
-# tables, the date and the machine.
+# the master's latency under load; capturing a 100 MB/s flood into a rotated
+# log file) and rewrite bench/RESULTS.md with their tables, the date and the
+# machine.
 #
 # Usage: bench/run-all.sh [--no-build] [--kills N] [--runs N] [--ctl-runs N] [--scaling-runs N] [--reloads N]
-#                         [--load-kills N]
+#                         [--load-kills N] [--log-rounds N]
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +19,7 @@ CTL_RUNS=40
 SCALING_RUNS=30
 RELOADS=3
 LOAD_KILLS=30
+LOG_ROUNDS=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0; shift ;;
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
     --scaling-runs) SCALING_RUNS=$2; shift 2 ;;
     --reloads) RELOADS=$2; shift 2 ;;
     --load-kills) LOAD_KILLS=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --log-rounds) LOG_ROUNDS=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -80,6 +83,8 @@ echo "== reload under load" >&2
 step "$PY" "$BENCH/reload-under-load.py" --reloads "$RELOADS" --json "$OUT/reload.json" > "$OUT/reload.md" || status=1
 echo "== latency under load" >&2
 step "$PY" "$BENCH/load-latency.py" --kills "$LOAD_KILLS" --json "$OUT/load.json" > "$OUT/load.md" || status=1
+echo "== a 100 MB/s flood into a rotated log file" >&2
+step "$PY" "$BENCH/log-throughput.py" --rounds "$LOG_ROUNDS" --json "$OUT/logs.json" > "$OUT/logs.md" || status=1
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -195,6 +200,15 @@ if lr:
         swhat = " / ".join({"1000": "quiet", "1000+watch": "under the watchers"}[n] for n in sconds)
         rows.append([f"`appctl status --json` of {big} workers, median ({swhat})", "≤ 20 ms", "– / –",
                      load_cells("status_wall", sconds), "–", "–"])
+lt = load("logs.json")
+if lt.get("appd") and lt.get("supervisord"):
+    a, s = lt["appd"], lt["supervisord"]
+    rows.append(["master CPU while a worker writes 100 MB/s into a rotated log file (median of rounds)",
+                 "< half of supervisord's", "– / –",
+                 f"{a['cpu'] * 100:.0f}% ({a['cpu'] / s['cpu']:.2f}× supervisord)", f"{s['cpu'] * 100:.0f}%", "–"])
+    if a["respawn"].get("n") and s["respawn"].get("n"):
+        rows.append(["respawn after kill -9 during that flood, median", "≤ 3 ms", "– / –",
+                     f"{a['respawn']['median'] * 1000:.2f} ms", f"{s['respawn']['median'] * 1000:.2f} ms", "–"])
 print("| measure | goal | Workerman / circus (issue 2, not measured here) | appd | supervisord | gunicorn |")
 print("|---|---|---|---|---|---|")
 for r in rows:
@@ -231,6 +245,8 @@ EOF
   cat "$OUT/reload.md"
   echo
   cat "$OUT/load.md"
+  echo
+  cat "$OUT/logs.md"
 } > "$BENCH/RESULTS.md"
 
 echo "== wrote $BENCH/RESULTS.md" >&2
