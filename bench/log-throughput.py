@@ -14,7 +14,7 @@ file rotated at 10 MiB with 5 copies kept; and `victims`, 8 × `sleep 1000`.
                most of the flood: here it must be captured); group victims
   supervisord  [program:flood] stdout_logfile=flood.log,
                stdout_logfile_maxbytes=10MB, stdout_logfile_backups=5,
-               redirect_stderr=true; [program:victims] numprocs=8, output NONE
+               redirect_stderr=true; the victims, numprocs=8, output NONE
 
 The masters take turns (appd, supervisord, appd, ...; --rounds each), so the
 flood never competes with the other master's flood for the 2 CPUs, and both
@@ -112,40 +112,22 @@ class FloodAppd(B.Appd):
 
 
 class FloodSupervisord(B.Supervisord):
-    """supervisord with the same flood, to its rotated stdout_logfile, and the victims."""
+    """supervisord with the victims (benchlib's `bench` program) and the same
+    flood, to its rotated stdout_logfile."""
 
     def __init__(self, rate):
-        super().__init__(VICTIMS + 1)
-        command = " ".join(flood_command(self.dir, rate))
-        d = self.dir
-        with open(self.config, "w") as f:
-            f.write(f"""\
-[supervisord]
-nodaemon=true
-logfile={d}/supervisord.log
-pidfile={d}/supervisord.pid
-childlogdir={d}
-loglevel=info
-
-[program:victims]
-command=sleep 1000
-process_name=%(program_name)s_%(process_num)d
-numprocs={VICTIMS}
-autostart=true
-autorestart=true
-startsecs=0
-stopwaitsecs=5
-stdout_logfile=NONE
-stderr_logfile=NONE
-
+        super().__init__(VICTIMS)
+        self.count = VICTIMS + 1
+        with open(self.config, "a") as f:
+            f.write(f"""
 [program:flood]
-command={command}
+command={" ".join(flood_command(self.dir, rate))}
 autostart=true
 autorestart=true
 startsecs=0
 stopwaitsecs=5
 redirect_stderr=true
-stdout_logfile={d}/flood.log
+stdout_logfile={self.dir}/flood.log
 stdout_logfile_maxbytes={MAX_BYTES}
 stdout_logfile_backups={KEEP}
 """)
