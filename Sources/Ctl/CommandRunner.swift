@@ -31,7 +31,7 @@ struct CommandRunner {
                 return try logs(connection, json: json)
             case .describe:
                 return try describe(connection, json: json)
-            case .ping, .version, .restart, .stop, .start, .scale, .signal:
+            case .ping, .version, .restart, .stop, .start, .scale, .signal, .health:
                 let result: ControlResult
                 switch try connection.outcome(of: Self.requestID, onItem: { _ in }) {
                 case .success(let value): result = value
@@ -41,7 +41,8 @@ struct CommandRunner {
                 console.out.write(json
                     ? JSONDocuments.line(result)
                     : ResultText.line(for: command.request, result, socketPath: socketPath, elapsed: elapsed) + "\n")
-                return .success
+                // An unhealthy daemon answered fine, but the probe fails.
+                return result.healthy == false ? .commandFailed : .success
             }
         } catch {
             console.err.write("appctl: \(TerminalText.escaped(error.description))\n")

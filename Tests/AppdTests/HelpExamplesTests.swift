@@ -12,11 +12,11 @@ import Shared
     static let demoSurvives: Set<UnixSignal> = [.existenceCheck, .user1]
 
     /// `appctl status --json | jq ...` → ["status", "--json"]: the appctl
-    /// part of a shell line, without what a pipe, `&&` or comment adds.
+    /// part of a shell line, without what a pipe, `&&`, `||` or comment adds.
     static func appctlArguments(_ line: String) -> [String]? {
         var text = line.trimmingCharacters(in: .whitespaces)
         guard text.hasPrefix("appctl ") else { return nil }
-        for end in [" | ", " && ", "  #", " #"] {
+        for end in [" | ", " && ", " || ", "  #", " #"] {
             if let range = text.range(of: end) { text = String(text[..<range.lowerBound]) }
         }
         return Array(text.split(separator: " ").map(String.init).dropFirst())

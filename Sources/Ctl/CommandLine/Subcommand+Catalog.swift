@@ -4,7 +4,7 @@ import Shared
 /// the protocol command of the same name (docs/PROTOCOL.md).
 extension Subcommand {
     static let all: [Subcommand] = [
-        status, describe, connections, reload, restart, stop, start, scale, signal, logs, ping, version,
+        status, describe, connections, reload, restart, stop, start, scale, signal, logs, health, ping, version,
     ]
 
     /// How often `status --watch` redraws when no interval is given.
@@ -211,6 +211,26 @@ extension Subcommand {
                 try ArgumentValue.count(text, for: OptionSpec.lines.displayName, maximum: ControlCommand.maximumLogLines)
             } ?? ControlCommand.defaultLogLines
             return .logs(group: group, follow: arguments.has(.follow), lines: lines)
+        }
+    )
+
+    static let health = Subcommand(
+        name: "health",
+        abstract: "Exit 0 when every group has its count of ready processes, 1 otherwise, saying why.",
+        discussion: """
+            The question a container's exec probe or a monitoring check asks. A group is healthy when \
+            all of its count processes are ready; one that is starting, backing off, crash-looping or \
+            stopped (appctl stop) is not. A reload in progress is healthy as long as the count stays \
+            ready. Prints "healthy: web 4/4, queue 1/1, 0 backing off", or "unhealthy: ..." and one \
+            line per group that is short of its count. Exit 3 when no daemon answers.
+            """,
+        synopsis: "health [--json]",
+        arguments: [],
+        options: [.json],
+        examples: [("appctl health || echo 'not serving'", "In a Kubernetes exec probe or a cron check")],
+        makeRequest: { arguments throws(UsageError) in
+            try arguments.noPositionals()
+            return .health
         }
     )
 

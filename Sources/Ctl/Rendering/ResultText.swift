@@ -34,6 +34,9 @@ enum ResultText {
                 return "signal 0: \(counted(count, "process", "processes"))\(target) \(count == 1 ? "is" : "are") alive"
             }
             return "sent \(signal) to \(counted(count, "process", "processes"))\(target)"
+        case .health:
+            let verdict = result.healthy == true ? "healthy" : "unhealthy"
+            return ([verdict + ": " + (result.summary ?? "")] + (result.problems ?? []).map { "  " + $0 }).joined(separator: "\n")
         case .status, .connections, .reload, .logs, .describe:
             return ""
         }

@@ -57,6 +57,9 @@ extension Daemon {
             if !follow { control.send(.done(id: id, .logs(lines: backlog.count)), to: client) }
         case .describe(let group):
             sendDescriptions(group: group, request: id, to: client)
+        case .health:
+            let health = supervisor.health
+            control.send(.done(id: id, .health(healthy: health.isHealthy, summary: health.summary, problems: health.problems)), to: client)
         }
     }
 
@@ -65,7 +68,7 @@ extension Daemon {
     /// watch the stop.
     private static func allowedWhileStopping(_ command: ControlCommand) -> Bool {
         switch command {
-        case .ping, .version, .status, .logs, .connections, .describe, .stop(nil): return true
+        case .ping, .version, .status, .logs, .connections, .describe, .health, .stop(nil): return true
         default: return false
         }
     }

@@ -9,6 +9,7 @@ import SupervisorCore
 /// - `WorkerIO`: spawning workers, their output, notify channels and
 ///   process groups;
 /// - `StatusService`: status snapshots, sampled a slice per turn;
+/// - `ServiceManagerLink`: what systemd is told;
 /// - `ControlStreams`: which client waits for which notice (a pure value).
 ///
 /// The daemon holds the core and is the only one to change it (events,
@@ -27,6 +28,8 @@ public final class Daemon {
     let status: StatusService
     let listeners: ListenerRegistry
     let statusFile: StatusFile
+    /// What systemd is told (READY=1 once every group is ready, RELOADING=1, STOPPING=1, STATUS=).
+    private let serviceManager: ServiceManagerLink
     private let controlListener: UnixControlListener
     private let pidFile: PidFileLock
     private let socketLock: PidFileLock
@@ -61,6 +64,8 @@ public final class Daemon {
         self.workers = WorkerIO(loop: loop, log: log, notifyChannels: resources.notifyChannels, listeners: resources.listeners,
                                 orphanGuard: resources.orphanGuard)
         self.status = StatusService()
+        let longestReadyTimeout = config.groups.map(\.readyTimeout).max() ?? 0
+        self.serviceManager = ServiceManagerLink(startedAt: .now(), readyGrace: max(longestReadyTimeout, 1), log: log)
         connectParts()
     }
 
@@ -102,6 +107,7 @@ public final class Daemon {
             if exitCode == nil { status.continueWork(supervisor: supervisor, reports: workers.reports) }
             runQueuedReload()
             loop.runDeferred()
+            serviceManager.update(supervisor, now: .now())
         }
         shutDown()
         return exitCode ?? 0
@@ -165,7 +171,8 @@ public final class Daemon {
     }
 
     /// The timer fired: the core's deadlines, the clients', the watchers'
-    /// ticks and the lingering process groups' SIGKILLs.
+    /// ticks and the lingering process groups' SIGKILLs (the service
+    /// manager's are seen to at the end of every turn).
     private func deadlinesDue() {
         _ = timer.acknowledge()
         armedDeadline = nil
@@ -182,8 +189,8 @@ public final class Daemon {
     /// a control client, a watcher or a lingering process group. With no
     /// deadline the timer is disarmed and the master sleeps.
     private func rearmTimer() {
-        let deadline = [supervisor.nextDeadline, control.nextDeadline, streams.nextWatchDeadline, workers.groups.nextDeadline]
-            .compactMap { $0 }.min()
+        let deadline = [supervisor.nextDeadline, control.nextDeadline, streams.nextWatchDeadline, workers.groups.nextDeadline,
+                        serviceManager.nextDeadline].compactMap { $0 }.min()
         guard deadline != armedDeadline else { return }
         do {
             try timer.arm(at: deadline)

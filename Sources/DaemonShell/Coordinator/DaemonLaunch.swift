@@ -49,14 +49,8 @@ public enum DaemonLaunch {
         do {
             let resources = try DaemonResources(config: config)
             let daemon = try Daemon(config: config, log: log, resources: resources, applyOverrides: applyOverrides)
-            let code = try daemon.run {
-                startupReport?.succeeded()
-                do {
-                    try SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")
-                } catch {
-                    log.warning("cannot tell systemd we are ready: \(error)")
-                }
-            }
+            // systemd hears READY=1 once every group is ready (ServiceManagerLink).
+            let code = try daemon.run { startupReport?.succeeded() }
             log.finish()
             exit(code)
         } catch let error as StartupError {

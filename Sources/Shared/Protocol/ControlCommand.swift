@@ -19,6 +19,8 @@ public enum ControlCommand: Hashable, Sendable {
     case logs(group: String?, follow: Bool, lines: Int)
     /// Each group's settings in force, how the config file differs, and its last reload.
     case describe(group: String?)
+    /// Whether every group has its count of ready processes (an exec probe's question).
+    case health
 
     /// `lines` when a `logs` request does not say.
     public static let defaultLogLines = 100
@@ -45,19 +47,20 @@ public enum ControlCommand: Hashable, Sendable {
         case .signal: return "signal"
         case .logs: return "logs"
         case .describe: return "describe"
+        case .health: return "health"
         }
     }
 
     /// Every command name, in the order the documentation lists them.
     public static let names = [
         "ping", "version", "status", "connections", "reload", "restart", "stop", "start", "scale", "signal", "logs",
-        "describe",
+        "describe", "health",
     ]
 
     /// The group the command is limited to, if any.
     public var group: String? {
         switch self {
-        case .ping, .version: return nil
+        case .ping, .version, .health: return nil
         case .status(let group, _), .connections(let group), .reload(let group), .restart(let group),
              .stop(let group), .signal(let group, _), .logs(let group, _, _), .describe(let group):
             return group
@@ -72,7 +75,7 @@ public enum ControlCommand: Hashable, Sendable {
         var members: [String: JSONValue] = [:]
         if let group { members["group"] = .string(group) }
         switch self {
-        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe:
+        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe, .health:
             break
         case .status(_, let watch):
             if let watch { members["watch"] = .number(watch) }
@@ -126,6 +129,8 @@ extension ControlCommand {
                                                     maximum: ControlCommand.maximumLogLines))
         case "describe":
             self = .describe(group: try arguments.optionalGroup())
+        case "health":
+            self = .health
         default:
             throw ProtocolError(.unknownCommand, "unknown command '\(name)'; known: \(ControlCommand.names.joined(separator: ", "))")
         }

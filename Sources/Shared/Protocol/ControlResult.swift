@@ -31,11 +31,17 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public var signalled: Int?
     /// logs: how many log items were sent.
     public var lines: Int?
+    /// health: whether every group has its count of ready processes, a
+    /// one-line summary, and what is wrong with each group that does not.
+    public var healthy: Bool?
+    public var summary: String?
+    public var problems: [String]?
 
     public init(
         pong: Bool? = nil, version: String? = nil, protocolVersion: Int? = nil, processes: Int? = nil,
         connections: Int? = nil, groups: Int? = nil, stopped: String? = nil, stopping: Bool? = nil,
-        started: String? = nil, group: String? = nil, count: Int? = nil, signalled: Int? = nil, lines: Int? = nil
+        started: String? = nil, group: String? = nil, count: Int? = nil, signalled: Int? = nil, lines: Int? = nil,
+        healthy: Bool? = nil, summary: String? = nil, problems: [String]? = nil
     ) {
         self.pong = pong
         self.version = version
@@ -50,11 +56,14 @@ public struct ControlResult: Hashable, Sendable, Codable {
         self.count = count
         self.signalled = signalled
         self.lines = lines
+        self.healthy = healthy
+        self.summary = summary
+        self.problems = problems
     }
 
     private enum CodingKeys: String, CodingKey {
         case pong, version, protocolVersion = "protocol", processes, connections, groups, stopped, stopping,
-             started, group, count, signalled, lines
+             started, group, count, signalled, lines, healthy, summary, problems
     }
 
     /// `{"pong": true}`
@@ -83,4 +92,8 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public static func described(groups: Int) -> ControlResult { ControlResult(groups: groups) }
     /// `{"lines": 100}`
     public static func logs(lines: Int) -> ControlResult { ControlResult(lines: lines) }
+    /// `{"healthy": false, "summary": "web 3/4, 1 backing off", "problems": ["web: 3/4 ready (…)"]}`
+    public static func health(healthy: Bool, summary: String, problems: [String]) -> ControlResult {
+        ControlResult(healthy: healthy, summary: summary, problems: problems)
+    }
 }
