@@ -22,6 +22,9 @@ extension EndToEnd {
         let logFile: String
         /// appd's own stdout and stderr.
         let outputFile: String
+        /// Set in appd's environment (and so its children's) on top of the
+        /// test's own, e.g. a `PATH` with a venv first.
+        let extraEnvironment: [String: String]
 
         private struct State {
             var spec: DaemonSpec
@@ -36,8 +39,9 @@ extension EndToEnd {
 
         private let state: Mutex<State>
 
-        init(_ spec: DaemonSpec) throws {
+        init(_ spec: DaemonSpec, environment extra: [String: String] = [:]) throws {
             directory = try TemporaryDirectory()
+            extraEnvironment = extra
             tag = UUID().uuidString
             configFile = directory.file("appd.json5")
             controlSocket = directory.file("ctl.sock")
@@ -73,12 +77,13 @@ extension EndToEnd {
 
         /// The environment every appd (and so every child) gets: the test's own,
         /// without anything that would make appd think it runs under systemd,
-        /// plus the tag.
+        /// plus `extraEnvironment` and the tag.
         var environment: [String: String] {
             var environment = ProcessInfo.processInfo.environment
             for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "APPD_DEMO_PORT"] {
                 environment[key] = nil
             }
+            environment.merge(extraEnvironment) { $1 }
             environment["APPD_E2E_TAG"] = tag
             return environment
         }
