@@ -51,7 +51,7 @@ extension Daemon {
                 outputs[pipe.read] = ChildOutput(worker: order.worker, pid: pid, stream: stream,
                                                  bytesPerSecond: group.outputBytesPerSecond)
             } catch {
-                log.error("worker \(order.worker) pid \(pid): its \(stream.rawValue) is not captured: \(error)")
+                log.error("worker \(order.worker)[\(pid)]: its \(stream.rawValue) is not captured: \(error)")
                 FileIO.close(pipe.read)
             }
         }
@@ -199,7 +199,7 @@ extension Daemon {
             do {
                 datagram = try channel.socket.receive()
             } catch {
-                log.error("notify socket of worker \(channel.worker) pid \(channel.pid): \(error)")
+                log.error("notify socket of worker \(channel.worker)[\(channel.pid)]: \(error)")
                 return
             }
             guard let datagram else { return }
@@ -215,11 +215,12 @@ extension Daemon {
         let worker = channel.pid
         guard NotifyChannels.speaksForWorker(datagram, workerPid: worker, masterUID: geteuid()) else {
             complainAboutNotification(
-                "ignored a notify datagram from pid \(datagram.pid) on the notify socket of worker \(channel.worker) pid \(worker): "
+                "ignored a notify datagram from pid \(datagram.pid) on the notify socket of worker \(channel.worker)[\(worker)]: "
                     + "the sender is neither that worker nor in its process group", now: now)
             return
         }
-        let sender = datagram.pid == worker ? "pid \(worker)" : "pid \(datagram.pid) of worker \(channel.worker) pid \(worker)"
+        let sender = datagram.pid == worker
+            ? "worker \(channel.worker)[\(worker)]" : "pid \(datagram.pid) of worker \(channel.worker)[\(worker)]"
         guard !datagram.truncated else {
             complainAboutNotification("ignored a notify datagram from \(sender) longer than \(NotifyChannel.maximumDatagram) bytes", now: now)
             return
@@ -230,7 +231,7 @@ extension Daemon {
             complainAboutNotification("ignored lines of a notify datagram from \(sender): \(problems)", now: now)
         }
         reports[worker, default: WorkerReport()].merge(message)
-        if message.stopping { log.debug("worker \(channel.worker) pid \(worker) says it is stopping") }
+        if message.stopping { log.debug("worker \(channel.worker)[\(worker)] says it is stopping") }
         if message.watchdog { perform(supervisor.handle(.watchdog(pid: worker), now: now)) }
         // Always the worker's pid, not the sender's: a helper speaks for it.
         if message.ready { perform(supervisor.handle(.ready(pid: worker), now: now)) }
@@ -245,7 +246,7 @@ extension Daemon {
         // behind could keep sending while this reads.
         for _ in 0..<NotifyChannels.datagramsPerTurn {
             guard let datagram = try? channel.socket.receive() else { break }
-            log.debug("ignored a late notify datagram from pid \(datagram.pid) for worker \(channel.worker) pid \(pid), "
+            log.debug("ignored a late notify datagram from pid \(datagram.pid) for worker \(channel.worker)[\(pid)], "
                       + "which has exited: \(String(decoding: datagram.payload.prefix(80), as: UTF8.self).debugDescription)")
         }
         try? poll.remove(fd: channel.socket.fd)
