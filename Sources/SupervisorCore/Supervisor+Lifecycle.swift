@@ -6,8 +6,8 @@ import Shared
 extension Supervisor {
     mutating func processSpawned(_ ref: WorkerRef, _ role: ProcessRole, pid: Int32, now: MonotonicInstant) {
         guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count, isAwaitingSpawn(g, ref.id, role) else {
-            assertionFailure("spawned \(ref) \(role) pid \(pid) for a slot that was not waiting for it")
-            log(.error, "spawned \(ref) pid \(pid) for a slot that was not waiting for it; stopping it")
+            assertionFailure("spawned \(ref)[\(pid)] (\(role)) for a slot that was not waiting for it")
+            log(.error, "spawned \(ref)[\(pid)] for a slot that was not waiting for it; stopping it")
             emit(.signal(pid: pid, .kill))
             return
         }
@@ -122,7 +122,7 @@ extension Supervisor {
         }
         guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count,
               let role = groups[g].slots[ref.id].role(of: pid), let process = groups[g].slots[ref.id][role] else {
-            assertionFailure("pid \(pid) of \(ref) is in no slot")
+            assertionFailure("\(ref)[\(pid)] is in no slot")
             return
         }
         let id = ref.id

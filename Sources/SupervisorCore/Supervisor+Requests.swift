@@ -28,6 +28,8 @@ extension Supervisor {
         case .scale(let name, let count):
             let g = try index(of: name)
             guard count >= 0 else { throw .invalidCount(count) }
+            // Whether the group runs or is stopped, the same count changes nothing.
+            if groups[g].config.count == count { throw .alreadyAtCount(group: name, count: count) }
             log(.info, "group \(name) scaled from \(groups[g].config.count) to \(count)")
             groups[g].config.count = count
             resize(g, now: now)

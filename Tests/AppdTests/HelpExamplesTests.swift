@@ -73,4 +73,19 @@ import Shared
         }
         #expect(checked >= 10 && signals >= 1, "README examples found: \(checked), signal examples: \(signals)")
     }
+
+    /// The README gives one command that runs the tests, and CI runs that
+    /// same command (scripts/test.sh: the recipe tests' runtimes, then
+    /// `swift test`).
+    @Test func theReadmeTestCommandIsWhatCIRuns() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let ci = try String(contentsOf: root.appendingPathComponent(".ci/run"), encoding: .utf8)
+        let testLines = readme.split(separator: "\n").filter { $0.contains("# run every test") }
+        #expect(testLines.count == 1, "\(testLines)")
+        let command = testLines.first.map { String($0.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces) } ?? ""
+        #expect(command == "scripts/test.sh", "README's test command: \(command)")
+        #expect(ci.split(separator: "\n").last == "exec \(command)", ".ci/run:\n\(ci)")
+        #expect(FileManager.default.isExecutableFile(atPath: root.appendingPathComponent(command).path))
+    }
 }

@@ -150,7 +150,10 @@ extension Subcommand {
     static let scale = Subcommand(
         name: "scale",
         abstract: "Change how many processes a group runs, without a reload.",
-        discussion: "New worker ids start at the current count; scaling down stops the highest ids.",
+        discussion: """
+            New worker ids start at the current count; scaling down stops the highest ids. A count the \
+            group already has changes nothing: appctl says so and exits 1.
+            """,
         synopsis: "scale <group> <count> [--json]",
         arguments: [
             (label: "<group>", help: "The group to scale (or use --group)."),

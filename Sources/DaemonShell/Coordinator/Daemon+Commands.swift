@@ -106,6 +106,7 @@ extension Daemon {
         case .invalidCount: return ProtocolError(.invalidArgument, rejection.description)
         case .alreadyRunning: return ProtocolError(.alreadyRunning, rejection.description)
         case .alreadyStopped, .noProcesses: return ProtocolError(.notRunning, rejection.description)
+        case .alreadyAtCount: return ProtocolError(.alreadyAtCount, rejection.description)
         }
     }
 

@@ -186,7 +186,7 @@ final class WorkerIO {
                     + "the sender is neither that worker nor in its process group", now: now)
             return
         }
-        let sender = datagram.pid == worker ? label : "pid \(datagram.pid) of worker \(label)"
+        let sender = datagram.pid == worker ? "worker \(label)" : "pid \(datagram.pid) of worker \(label)"
         guard !datagram.truncated else {
             complainAboutNotification("ignored a notify datagram from \(sender) longer than \(NotifyChannel.maximumDatagram) bytes", now: now)
             return

@@ -46,6 +46,8 @@ public struct ProtocolError: Error, Hashable, Sendable, Codable, CustomStringCon
         /// Nothing to act on: `stop` of a group already stopped, `signal`
         /// of a group (or of every group) without a running process.
         public static let notRunning = Code(rawValue: "not_running")
+        /// `scale` to the count the group already has: nothing changed.
+        public static let alreadyAtCount = Code(rawValue: "already_at_count")
         /// A fault inside the daemon.
         public static let `internal` = Code(rawValue: "internal")
     }

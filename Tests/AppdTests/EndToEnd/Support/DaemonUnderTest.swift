@@ -87,7 +87,8 @@ extension EndToEnd {
         /// child and waits until it is up: the pid file holds its pid and the
         /// control socket exists.
         /// `stderr`: another path for appd's standard error (a FIFO nobody reads, say).
-        /// `extraEnvironment`: set for this appd alone (NOTIFY_SOCKET, to play systemd).
+        /// `extraEnvironment`: set for this appd (and so its children) alone:
+        /// NOTIFY_SOCKET to play systemd, a `PATH` with a venv first.
         func start(
             arguments: [String] = [], stderr: String? = nil, timeout: Double = 10, extraEnvironment: [String: String] = [:],
             sourceLocation: SourceLocation = #_sourceLocation
