@@ -15,28 +15,30 @@ public struct HealthReport: Equatable, Sendable {
 }
 
 extension Supervisor {
-    /// A group is healthy when it has `count` ready processes; one stopped
-    /// by the operator is not (it serves nothing, and a probe should say
-    /// so). A group with count 0 is healthy. A reload in progress is not a
+    /// A group is healthy when each of its `count` worker ids has a ready
+    /// process or ran its one-shot process to completion; one stopped by
+    /// the operator is not (it serves nothing, and a probe should say so).
+    /// A group with count 0 is healthy. A reload in progress is not a
     /// problem as long as the count stays ready (start-first keeps it so).
     public var health: HealthReport {
         let serving = groups.filter { !$0.retiring }
         var problems: [String] = []
         for group in serving {
             let count = group.config.count
-            let ready = group.readyCount
+            let ready = group.readyCount + group.completedCount
             if !group.wantsRunning {
                 problems.append("\(group.name) is stopped (appctl start \(group.name))")
             } else if ready < count {
                 var parts: [String] = []
                 if group.startingCount > 0 { parts.append("\(group.startingCount) starting") }
                 if group.backingOffCount > 0 { parts.append("\(group.backingOffCount) backing off") }
+                if group.failedCount > 0 { parts.append("\(group.failedCount) failed") }
                 let detail = ([parts.joined(separator: ", ")].filter { !$0.isEmpty } + group.problems).joined(separator: "; ")
                 problems.append("\(group.name): \(ready)/\(count) ready" + (detail.isEmpty ? "" : " (\(detail))"))
             }
         }
         let backingOff = serving.reduce(0) { $0 + $1.backingOffCount }
-        let summary = (serving.map { "\($0.name) \($0.readyCount)/\($0.config.count)" } + ["\(backingOff) backing off"])
+        let summary = (serving.map { "\($0.name) \($0.readyCount + $0.completedCount)/\($0.config.count)" } + ["\(backingOff) backing off"])
             .joined(separator: ", ")
         return HealthReport(problems: problems, summary: summary)
     }

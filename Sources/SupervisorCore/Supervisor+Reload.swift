@@ -127,12 +127,13 @@ extension Supervisor {
         }
     }
 
-    /// An out-of-date process still serving, or a slot backing off (a
-    /// reload is the operator's "try again now, with these settings").
+    /// An out-of-date process still serving, or a slot backing off or
+    /// finished (a reload is the operator's "try again now, with these
+    /// settings": a failed worker is retried, a one-shot job runs again).
     private func needsReplacing(_ slot: WorkerSlot, _ g: Int) -> Bool {
         switch slot.state {
         case .live(let process): return process.generation < groups[g].generation && !process.isStopping
-        case .backingOff: return true
+        case .backingOff, .finished: return true
         case .empty, .spawning: return false
         }
     }
@@ -141,9 +142,10 @@ extension Supervisor {
         guard let strategy = groups[g].reload?.strategy else { return }
         let step: ReloadStep
         switch groups[g].slots[id].state {
-        case .backingOff:
-            log(.info, "worker \(ref(g, id)) was not running (backing off): starting it now")
-            groups[g].slots[id].consecutiveFailures = 0
+        case .backingOff, .finished:
+            let why = groups[g].slots[id].isBackingOff ? "backing off" : "finished"
+            log(.info, "worker \(ref(g, id)) was not running (\(why)): starting it now")
+            groups[g].slots[id].forgetFailures()
             step = ReloadStep(slot: id, oldPid: nil, phase: .replacementStarting)
             spawn(g, id)
         case .live(let process) where strategy == .startFirst:

@@ -23,7 +23,9 @@ extension Supervisor {
             stopGroup(g, reason: "group stopped", now: now)
         case .startGroup(let name):
             let g = try index(of: name)
-            if groups[g].wantsRunning { throw .alreadyRunning(name) }
+            // A running group with finished worker ids is started again: the
+            // operator's retry of a failed one, or a one-shot job's next run.
+            if groups[g].wantsRunning, groups[g].finishedCount == 0 { throw .alreadyRunning(name) }
             startGroup(g)
         case .scale(let name, let count):
             let g = try index(of: name)
@@ -76,7 +78,7 @@ extension Supervisor {
     private mutating func vacate(_ g: Int, _ id: Int, reason: StopReason = .shutdown, now: MonotonicInstant) {
         if let index = groups[g].reload?.stepIndex(slot: id) { groups[g].reload?.steps.remove(at: index) }
         switch groups[g].slots[id].state {
-        case .backingOff: groups[g].slots[id].state = .empty
+        case .backingOff, .finished: groups[g].slots[id].state = .empty
         case .live: stopProcess(g, id, .current, reason: reason, now: now)
         case .empty, .spawning: break
         }
@@ -93,8 +95,14 @@ extension Supervisor {
     private mutating func startGroup(_ g: Int) {
         groups[g].wantsRunning = true
         groups[g].restartsHeldUntil = nil
-        for id in groups[g].slots.indices where id < groups[g].config.count && groups[g].slots[id].state == .empty {
-            spawn(g, id)
+        for id in groups[g].slots.indices where id < groups[g].config.count {
+            switch groups[g].slots[id].state {
+            case .empty: spawn(g, id)
+            case .finished:
+                groups[g].slots[id].forgetFailures()
+                spawn(g, id)
+            case .spawning, .live, .backingOff: break
+            }
         }
     }
 
@@ -106,10 +114,10 @@ extension Supervisor {
         groups[g].restartsHeldUntil = nil
         log(.info, "restarting group \(groups[g].name)")
         for id in groups[g].slots.indices where id < groups[g].config.count {
-            groups[g].slots[id].consecutiveFailures = 0
+            groups[g].slots[id].forgetFailures()
             switch groups[g].slots[id].state {
             case .live: stopProcess(g, id, .current, reason: .restart, now: now)
-            case .backingOff, .empty: spawn(g, id)
+            case .backingOff, .empty, .finished: spawn(g, id)
             case .spawning: break
             }
         }

@@ -50,6 +50,17 @@ public struct WorkerGroup: Sendable, Equatable {
         slots.prefix(config.count).filter(\.isBackingOff).count
     }
 
+    /// Worker ids whose process ended for good (completed or failed).
+    public var finishedCount: Int { slots.prefix(config.count).filter { $0.finish != nil }.count }
+
+    /// Worker ids that failed and are not restarted.
+    public var failedCount: Int {
+        slots.prefix(config.count).filter { if case .failed = $0.finish { true } else { false } }.count
+    }
+
+    /// Worker ids whose one-shot process completed.
+    public var completedCount: Int { slots.prefix(config.count).filter { $0.finish == .completed }.count }
+
     /// Why the group does not serve as configured, for status: the failed
     /// reload, then the processes backing off and how the latest of them
     /// ended. Empty when nothing is wrong (processes merely starting are
@@ -65,6 +76,13 @@ public struct WorkerGroup: Sendable, Equatable {
                 : "\(backingOff.count) of \(config.count) processes \(backingOff.count == 1 ? "is" : "are")"
             let latest = backingOff.compactMap(\.lastExit).max { $0.at < $1.at }
             problems.append("\(who) waiting to restart after failing" + (latest.map { " (last: \($0.description))" } ?? ""))
+        }
+        let failed = slots.prefix(config.count).compactMap { slot -> String? in
+            if case .failed(let reason) = slot.finish { reason } else { nil }
+        }
+        if let reason = failed.last {
+            let who = config.count == 1 ? "its process failed and is" : "\(failed.count) of \(config.count) processes failed and are"
+            problems.append("\(who) not restarted (\(failed.count == 1 ? "" : "last: ")\(reason)); appctl start \(name) retries")
         }
         return problems
     }

@@ -92,6 +92,7 @@ import Shared
               listen       tcp://127.0.0.1:8080
               readiness    notify: READY=1 within 30s
               reload       rolling, startFirst, maxSurge 2
+              restart      always; at most 10 restarts after failures in 1m00s; success: exit 0
               stop         SIGTERM, then SIGKILL after 5s
               watchdog     -
               last reload  completed 12m30s ago: 4 processes replaced

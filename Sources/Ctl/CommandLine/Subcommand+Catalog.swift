@@ -18,7 +18,7 @@ extension Subcommand {
         discussion: """
             The master line comes first (pid, version, uptime, load), then one row per worker slot, \
             then one row per group: its state (running, starting, backing off, failed, degraded, \
-            reloading, stopped), how many processes are ready of how many configured, and its failed \
+            reloading, stopped, completed), how many processes are ready of how many configured, and its failed \
             exits counted by status. LAST EXIT says "stopped by reload" (restart, scale...) for exits \
             appd asked for. Durations are rounded (3s, 1m30s, 2h5m; --json has them exact). The table \
             fits 100 columns: long cells are cut with "…"; --wide shows every column (FDS, THREADS, \
@@ -132,9 +132,11 @@ extension Subcommand {
 
     static let start = Subcommand(
         name: "start",
-        abstract: "Start a stopped group.",
+        abstract: "Start a stopped group, or retry its failed and completed worker ids.",
         discussion: """
-            A group that is already running is left alone: appctl says so and exits 1 (supervisorctl's \
+            A worker id that failed (restart "never", or more than maxRestarts restarts within \
+            restartWindow) or completed (a one-shot job) gets a new process. A group that is already \
+            running with nothing finished is left alone: appctl says so and exits 1 (supervisorctl's \
             "already started"); `appctl restart <group>` starts its processes afresh.
             """,
         synopsis: "start <group> [--json]",

@@ -22,6 +22,7 @@ enum DescribeText {
             ("reload", [settings.reloadable
                 ? "rolling, \(settings.reloadStrategy)" + (settings.reloadStrategy == "startFirst" ? ", maxSurge \(settings.maxSurge)" : "")
                 : "not reloadable: a reload sends SIGUSR1"]),
+            ("restart", [settings.restartText ?? "-"]),
             ("stop", ["\(signalName(settings.stopSignal)), then SIGKILL after \(HumanFormat.duration(seconds: settings.stopTimeout))"]),
             ("watchdog", [settings.watchdogSeconds.map { "WATCHDOG=1 at least every \(HumanFormat.duration(seconds: $0))" } ?? "-"]),
             ("last reload", lastReload(group.lastReload, now: now)),

@@ -100,6 +100,8 @@ final class StatusService {
                 state = .reloading
             } else if !workerGroup.wantsRunning {
                 state = .stopped
+            } else if problems.isEmpty, workerGroup.config.count > 0, workerGroup.completedCount == workerGroup.config.count {
+                state = .completed
             } else {
                 state = problems.isEmpty ? .running : .degraded
             }
@@ -107,6 +109,7 @@ final class StatusService {
                 name: workerGroup.name, count: workerGroup.config.count,
                 running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
                 ready: workerGroup.readyCount, starting: workerGroup.startingCount, backoff: workerGroup.backingOffCount,
+                failed: workerGroup.failedCount, completed: workerGroup.completedCount,
                 reloadable: workerGroup.config.reloadable, state: state,
                 reason: problems.isEmpty ? nil : problems.joined(separator: "; "),
                 listen: workerGroup.config.listen.map(\.description),
@@ -163,6 +166,10 @@ final class StatusService {
         case .backingOff(let until):
             process.state = .backoff
             process.backoffRemaining = until.seconds(since: now)
+        case .finished(.completed):
+            process.state = .completed
+        case .finished(.failed):
+            process.state = .failed
         case .live(let live):
             describe(live, into: &process, stats: stats, reports: reports, now: now)
         }

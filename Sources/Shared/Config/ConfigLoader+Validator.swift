@@ -32,7 +32,7 @@ extension ConfigLoader {
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
-            "watchdogSeconds", "outputBytesPerSecond",
+            "watchdogSeconds", "outputBytesPerSecond", "restart", "successExitCodes", "maxRestarts", "restartWindow",
         ]
 
         let file: String
@@ -121,6 +121,14 @@ extension ConfigLoader {
             let maxSurge = optional("maxSurge", in: group, .integer.atLeast(1).atMost(GroupConfig.maximumCount))
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
+            let restart = optional("restart", in: group, .oneOf(RestartPolicy.self))
+            let successExitCodes = group["successExitCodes"].map { field in
+                elements(of: field.value, at: field.path, .array("an array of exit codes")) {
+                    check($0, at: $1, .integer.atLeast(0).atMost(255))
+                }
+            }
+            let maxRestarts = optional("maxRestarts", in: group, .integer.atLeast(0).atMost(1_000_000))
+            let restartWindow = optional("restartWindow", in: group, .seconds)
             guard let name, let command else { return nil }
             var config = GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
@@ -131,6 +139,10 @@ extension ConfigLoader {
                 outputBytesPerSecond: outputBytesPerSecond ?? GroupConfig.defaultOutputBytesPerSecond
             )
             config.socketPermissions = socketPermissions
+            config.restart = restart ?? .always
+            config.successExitCodes = Set((successExitCodes ?? [0]).map(Int32.init))
+            config.maxRestarts = maxRestarts ?? GroupConfig.defaultMaxRestarts
+            config.restartWindow = restartWindow ?? GroupConfig.defaultRestartWindow
             return config
         }
 

@@ -87,6 +87,29 @@ public struct GroupConfig: Sendable, Equatable {
     /// The default: 4 MiB/s per process, far beyond honest logging, far
     /// below a worker stuck printing in a loop.
     public static let defaultOutputBytesPerSecond = 4 << 20
+    /// Which exits of a process appd did not ask for are followed by a new one.
+    public var restart: RestartPolicy = .always
+    /// Exit codes that count as success (systemd's SuccessExitStatus): not
+    /// a failure in the tally, and the end of an `on-failure` worker.
+    public var successExitCodes: Set<Int32> = [0]
+    /// A worker id restarted after a failure more than this many times
+    /// within `restartWindow` seconds is given up on: it stays `failed`
+    /// until the operator starts, restarts or reloads it (systemd's
+    /// StartLimitBurst and StartLimitIntervalSec, supervisord's
+    /// startretries). Success exits do not count: a worker that exits to be
+    /// recycled is restarted for as long as it does so.
+    public var maxRestarts = GroupConfig.defaultMaxRestarts
+    public var restartWindow = GroupConfig.defaultRestartWindow
+    /// Ten restarts in a minute: a crash loop's backoff (0.1 s doubling)
+    /// gets there in about 50 s, a worker that crashes once in a while never.
+    public static let defaultMaxRestarts = 10
+    public static let defaultRestartWindow = 60.0
+
+    /// Whether an exit counts as success: an exit code in `successExitCodes`.
+    public func isSuccess(_ status: ExitStatus) -> Bool {
+        if case .exited(let code) = status { return successExitCodes.contains(code) }
+        return false
+    }
 
     public init(
         name: String, command: [String], count: Int, reloadable: Bool = true,
@@ -119,6 +142,20 @@ public struct GroupConfig: Sendable, Equatable {
         command == other.command && env == other.env && cwd == other.cwd && listen == other.listen
             && watchdogSeconds == other.watchdogSeconds
     }
+}
+
+/// Which exits appd did not ask for are followed by a new process
+/// (systemd's `Restart=`, supervisord's `autorestart`).
+public enum RestartPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Every exit, success or not (the default: a worker is meant to run).
+    case always
+    /// Exits that are failures (an exit code not in `successExitCodes`, a
+    /// signal, a missed readiness or watchdog); a success ends the worker
+    /// as `completed`.
+    case onFailure = "on-failure"
+    /// None: a success ends it as `completed`, a failure as `failed` (a
+    /// one-shot job: a migration, a cache warm-up).
+    case never
 }
 
 /// How a rolling reload replaces one slot's process.

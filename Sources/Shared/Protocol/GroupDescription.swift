@@ -121,6 +121,12 @@ public struct GroupSettings: Hashable, Sendable, Codable {
     /// are replaced by `GroupSettings.mask`.
     public var env: [String: String]
     public var cwd: String
+    /// `"always"`, `"on-failure"` or `"never"`, and the limit on restarts
+    /// after failures. Optional: older daemons leave them out.
+    public var restart: String?
+    public var successExitCodes: [Int32]?
+    public var maxRestarts: Int?
+    public var restartWindow: Double?
 
     /// What a secret value is shown as.
     public static let mask = "********"
@@ -146,6 +152,21 @@ public struct GroupSettings: Hashable, Sendable, Codable {
         watchdogSeconds = config.watchdogSeconds
         env = Dictionary(uniqueKeysWithValues: config.env.map { ($0.key, Self.isSecret($0.key) ? Self.mask : $0.value) })
         cwd = config.cwd
+        restart = config.restart.rawValue
+        successExitCodes = config.successExitCodes.sorted()
+        maxRestarts = config.maxRestarts
+        restartWindow = config.restartWindow
+    }
+
+    /// `always; at most 10 restarts after failures in 1m00s; success: exit 0`.
+    public var restartText: String? {
+        guard let restart else { return nil }
+        var parts = [restart]
+        if restart != RestartPolicy.never.rawValue, let maxRestarts, let restartWindow {
+            parts.append("at most \(counted(maxRestarts, "restart", "restarts")) after failures in \(HumanFormat.duration(seconds: restartWindow))")
+        }
+        if let codes = successExitCodes { parts.append("success: exit " + codes.map(String.init).joined(separator: ", ")) }
+        return parts.joined(separator: "; ")
     }
 
     static func readiness(_ readiness: Readiness) -> JSONValue {
@@ -176,6 +197,7 @@ public struct GroupSettings: Hashable, Sendable, Codable {
         compare("stopTimeout", seconds(a.stopTimeout), seconds(b.stopTimeout))
         compare("watchdogSeconds", a.watchdogSeconds.map(seconds), b.watchdogSeconds.map(seconds))
         compare("cwd", a.cwd, b.cwd)
+        compare("restart", a.restartText, b.restartText)
         for key in Set(running.env.keys).union(file.env.keys).sorted() {
             let (left, right) = (running.env[key], file.env[key])
             guard left != right else { continue }

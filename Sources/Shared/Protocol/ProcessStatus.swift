@@ -43,6 +43,10 @@ public struct ProcessStatus: Hashable, Sendable, Codable {
         case backoff
         /// No process, none wanted (group stopped or daemon stopping).
         case stopped
+        /// Failed, and not restarted by its restart policy or limit.
+        case failed
+        /// A one-shot process that exited with success; none follows.
+        case completed
     }
 
     /// How the previous process of this slot ended.

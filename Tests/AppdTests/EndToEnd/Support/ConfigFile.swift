@@ -19,6 +19,9 @@ extension EndToEnd {
         var maxSurge: Int? = nil
         var watchdogSeconds: Double? = nil
         var outputBytesPerSecond: Int? = nil
+        /// "always", "on-failure" or "never" (appd's default: always).
+        var restart: String? = nil
+        var maxRestarts: Int? = nil
         var env: [String: String] = [:]
 
         enum Readiness: Sendable {
@@ -37,6 +40,8 @@ extension EndToEnd {
             if let maxSurge { object["maxSurge"] = maxSurge }
             if let watchdogSeconds { object["watchdogSeconds"] = watchdogSeconds }
             if let outputBytesPerSecond { object["outputBytesPerSecond"] = outputBytesPerSecond }
+            if let restart { object["restart"] = restart }
+            if let maxRestarts { object["maxRestarts"] = maxRestarts }
             if !env.isEmpty { object["env"] = env }
             switch readiness {
             case nil: break
