@@ -30,6 +30,7 @@ extension Supervisor {
                 problems.append("\(group.name) is stopped (appctl start \(group.name))")
             } else if ready < count {
                 var parts: [String] = []
+                if !group.waitingFor.isEmpty { parts.append("waiting for \(group.waitingFor.joined(separator: ", "))") }
                 if group.startingCount > 0 { parts.append("\(group.startingCount) starting") }
                 if group.backingOffCount > 0 { parts.append("\(group.backingOffCount) backing off") }
                 if group.failedCount > 0 { parts.append("\(group.failedCount) failed") }

@@ -91,7 +91,7 @@ extension Supervisor {
                 log(.info, "group \(newConfig.name) added")
                 groups.append(WorkerGroup(config: newConfig))
                 changes.added.insert(newConfig.name)
-                for id in groups[groups.count - 1].slots.indices { spawn(groups.count - 1, id) }
+                if newConfig.autostart { startOrWait(groups.count - 1) } else { groups[groups.count - 1].wantsRunning = false }
                 continue
             }
             if groups[g].retiring {

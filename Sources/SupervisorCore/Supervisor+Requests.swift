@@ -42,6 +42,7 @@ extension Supervisor {
             log(.info, "sending \(signal) to \(counted(processes.count, "process", "processes"))\(target), as asked")
             for process in processes { emit(.signal(pid: process.pid, signal)) }
         }
+        followDependencies(now: now)
         return takeEffects()
     }
 
@@ -56,18 +57,26 @@ extension Supervisor {
         return [try index(of: name)]
     }
 
+    /// Every group stops, those that others depend on only once those
+    /// others have (`Supervisor+Dependencies`).
     private mutating func stopDaemon(now: MonotonicInstant) {
         guard !isStopping else { return }
         isStopping = true
         log(.info, "stopping every group")
         for g in groups.indices {
-            stopSlots(g, reason: "the daemon is stopping", now: now)
+            groups[g].waitingFor = []
+            if hasRunningDependents(g) {
+                groups[g].stopsAfterDependents = true
+                cancelReload(g, reason: "the daemon is stopping", now: now)
+            } else {
+                stopSlots(g, reason: "the daemon is stopping", now: now)
+            }
         }
         finishIfStopped()
     }
 
     /// Stops every process of a group, cancels its backoffs and its reload.
-    private mutating func stopSlots(_ g: Int, reason: String, now: MonotonicInstant) {
+    mutating func stopSlots(_ g: Int, reason: String, now: MonotonicInstant) {
         cancelReload(g, reason: reason, now: now)
         for id in groups[g].slots.indices { vacate(g, id, now: now) }
     }
@@ -88,22 +97,21 @@ extension Supervisor {
 
     mutating func stopGroup(_ g: Int, reason: String, now: MonotonicInstant) {
         groups[g].wantsRunning = false
+        groups[g].waitingFor = []
         stopSlots(g, reason: reason, now: now)
         settle(g)
     }
 
+    /// Starts the group's empty, failed and completed worker ids, once its
+    /// dependencies are ready (`startOrWait`).
     private mutating func startGroup(_ g: Int) {
         groups[g].wantsRunning = true
         groups[g].restartsHeldUntil = nil
-        for id in groups[g].slots.indices where id < groups[g].config.count {
-            switch groups[g].slots[id].state {
-            case .empty: spawn(g, id)
-            case .finished:
-                groups[g].slots[id].forgetFailures()
-                spawn(g, id)
-            case .spawning, .live, .backingOff: break
-            }
+        for id in groups[g].slots.indices where groups[g].slots[id].finish != nil {
+            groups[g].slots[id].forgetFailures()
+            groups[g].slots[id].state = .empty
         }
+        startOrWait(g)
     }
 
     /// Stop and start at once: every process is stopped and replaced as soon

@@ -24,6 +24,12 @@ public struct WorkerGroup: Sendable, Equatable {
     public internal(set) var restartsHeldUntil: MonotonicInstant?
     /// How the last reload of the group ended, and when (for `describe`).
     public internal(set) var lastReload: FinishedReload?
+    /// The groups of `dependsOn` not ready yet: the group was asked to
+    /// start and waits for them (`Supervisor+Dependencies`).
+    public internal(set) var waitingFor: [String] = []
+    /// The daemon is stopping and this group waits until the groups that
+    /// depend on it have stopped.
+    public internal(set) var stopsAfterDependents = false
 
     public init(config: GroupConfig) {
         self.config = config

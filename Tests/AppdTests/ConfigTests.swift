@@ -517,3 +517,45 @@ func eachProblemNamesItsFieldAndWhatIsWrong(_ errorCase: ConfigErrorCase) throws
         "\(error)".contains("cannot read: not a regular file")
     }
 }
+
+// MARK: Restart policies and start order
+
+@Test func restartPolicyAndOrderFieldsAreReadAndCheckedWithTheirPaths() throws {
+    let scratch = try ScratchDirectory()
+    let config = try ConfigLoader.parse("""
+        {groups: [
+          {name: "db", command: ["db"], restart: "on-failure", successExitCodes: [0, 3], maxRestarts: 4, restartWindow: 30},
+          {name: "migrate", command: ["migrate"], restart: "never", dependsOn: ["db"]},
+          {name: "web", command: ["web"], dependsOn: ["db", "migrate"], autostart: false},
+        ]}
+        """, sourcePath: scratch.configPath)
+    let db = try #require(config.group(named: "db"))
+    #expect(db.restart == .onFailure && db.successExitCodes == [0, 3] && db.maxRestarts == 4 && db.restartWindow == 30)
+    let web = try #require(config.group(named: "web"))
+    #expect(web.dependsOn == ["db", "migrate"] && !web.autostart && web.restart == .always && web.maxRestarts == 10)
+
+    #expect(problems(in: """
+        {groups: [
+          {name: "web", command: ["web"], restart: "sometimes", successExitCodes: [256], dependsOn: ["dbb", "web"]},
+          {name: "db", command: ["db"]},
+        ]}
+        """, directory: scratch) == [
+        #"groups[0].restart: must be "always" or "on-failure" or "never", got "sometimes""#,
+        "groups[0].successExitCodes[0]: must be 255 or less, got 256",
+        "groups[0].dependsOn[0]: no group named 'dbb' (did you mean 'db'?)",
+        "groups[0].dependsOn[1]: a group cannot depend on itself",
+    ])
+}
+
+@Test func aDependencyCycleIsRefusedNamingIt() throws {
+    let scratch = try ScratchDirectory()
+    let found = problems(in: """
+        {groups: [
+          {name: "a", command: ["a"], dependsOn: ["b"]},
+          {name: "b", command: ["b"], dependsOn: ["c"]},
+          {name: "c", command: ["c"], dependsOn: ["a"]},
+          {name: "d", command: ["d"], dependsOn: ["a"]},
+        ]}
+        """, directory: scratch)
+    #expect(found == ["groups[0].dependsOn[0]: dependsOn makes a cycle: a → b → c → a; none of them could start"], "\(found)")
+}

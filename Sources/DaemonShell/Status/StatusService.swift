@@ -95,8 +95,11 @@ final class StatusService {
         let wallNow = WallClock.now().seconds
         let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
             let state: GroupSummary.State
-            let problems = workerGroup.problems
-            if workerGroup.reload != nil {
+            var problems = workerGroup.problems
+            if !workerGroup.waitingFor.isEmpty, workerGroup.wantsRunning {
+                state = .waiting
+                problems.insert("waiting for \(workerGroup.waitingFor.joined(separator: ", ")) to be ready (dependsOn)", at: 0)
+            } else if workerGroup.reload != nil {
                 state = .reloading
             } else if !workerGroup.wantsRunning {
                 state = .stopped

@@ -33,6 +33,7 @@ extension ConfigLoader {
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
             "watchdogSeconds", "outputBytesPerSecond", "restart", "successExitCodes", "maxRestarts", "restartWindow",
+            "dependsOn", "autostart",
         ]
 
         let file: String
@@ -41,6 +42,8 @@ extension ConfigLoader {
         private(set) var problems: [ConfigProblem] = []
         /// First place each group name was seen, to point duplicates at it.
         private var groupNames: [String: FieldPath] = [:]
+        /// Where each group's `dependsOn` entries are, to point at a bad one.
+        private var dependencyPaths: [String: [(name: String, path: FieldPath)]] = [:]
         /// First place each socket was seen, the control socket included: two
         /// groups cannot both bind one address.
         private var sockets: [ListenAddress: FieldPath] = [:]
@@ -74,6 +77,7 @@ extension ConfigLoader {
             let groups = elements(of: groupList.value, at: groupList.path, .array("an array of groups", allowsEmpty: false)) {
                 group($0, at: $1, defaultStopTimeout: stopTimeout)
             }
+            checkDependencies()
             return DaemonConfig(
                 sourcePath: file, controlSocket: controlSocket, pidFile: pidFile, statusFile: statusFile,
                 logFile: logFile, stopTimeout: stopTimeout, groups: groups
@@ -129,6 +133,13 @@ extension ConfigLoader {
             }
             let maxRestarts = optional("maxRestarts", in: group, .integer.atLeast(0).atMost(1_000_000))
             let restartWindow = optional("restartWindow", in: group, .seconds)
+            let dependsOn = group["dependsOn"].map { field in
+                elements(of: field.value, at: field.path, .array("an array of group names")) { item, itemPath in
+                    check(item, at: itemPath, .groupName).map { ($0, itemPath) }
+                }
+            }
+            let autostart = optional("autostart", in: group, .boolean)
+            if let name, let dependsOn { dependencyPaths[name] = dependsOn }
             guard let name, let command else { return nil }
             var config = GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
@@ -143,6 +154,8 @@ extension ConfigLoader {
             config.successExitCodes = Set((successExitCodes ?? [0]).map(Int32.init))
             config.maxRestarts = maxRestarts ?? GroupConfig.defaultMaxRestarts
             config.restartWindow = restartWindow ?? GroupConfig.defaultRestartWindow
+            config.dependsOn = (dependsOn ?? []).map(\.0)
+            config.autostart = autostart ?? true
             return config
         }
 
@@ -225,6 +238,43 @@ extension ConfigLoader {
         }
 
         // MARK: Readers shared by every field
+
+        /// Each `dependsOn` entry names another group, and no group depends
+        /// on itself through others: a cycle could never start.
+        private func checkDependencies() {
+            for (group, entries) in dependencyPaths {
+                for (name, path) in entries {
+                    if name == group {
+                        report(path, "a group cannot depend on itself")
+                    } else if groupNames[name] == nil {
+                        report(path, "no group named '\(name)'" + (Suggestion.closest(to: name, among: Array(groupNames.keys)).map { " (did you mean '\($0)'?)" } ?? ""))
+                    }
+                }
+            }
+            let edges = dependencyPaths.mapValues { $0.map(\.name) }
+            var reported: Set<String> = []
+            for start in edges.keys.sorted() {
+                guard let cycle = Self.cycle(from: start, edges: edges), !reported.contains(cycle.sorted().joined(separator: ",")) else { continue }
+                reported.insert(cycle.sorted().joined(separator: ","))
+                let at = dependencyPaths[start]?.first?.path ?? .root
+                report(at, "dependsOn makes a cycle: " + (cycle + [cycle[0]]).joined(separator: " → ") + "; none of them could start")
+            }
+        }
+
+        /// The groups of a dependency cycle through `start`, in order, if any.
+        static func cycle(from start: String, edges: [String: [String]]) -> [String]? {
+            var path: [String] = []
+            func visit(_ node: String) -> [String]? {
+                if let index = path.firstIndex(of: node) { return node == start ? Array(path[index...]) : nil }
+                path.append(node)
+                defer { path.removeLast() }
+                for next in edges[node] ?? [] where next != node {
+                    if let found = visit(next) { return found }
+                }
+                return nil
+            }
+            return visit(start)
+        }
 
         private func report(_ path: FieldPath, _ message: String) {
             problems.append(ConfigProblem(file: file, fieldPath: path.description, message: message))

@@ -105,6 +105,13 @@ public struct GroupConfig: Sendable, Equatable {
     public static let defaultMaxRestarts = 10
     public static let defaultRestartWindow = 60.0
 
+    /// Groups this one starts after (once each has its count of processes
+    /// ready, or completed) and stops before, when the daemon stops
+    /// (systemd's `After=`/`Wants=`, process-compose's `depends_on`).
+    public var dependsOn: [String] = []
+    /// false: the group is defined but stopped until `appctl start`.
+    public var autostart = true
+
     /// Whether an exit counts as success: an exit code in `successExitCodes`.
     public func isSuccess(_ status: ExitStatus) -> Bool {
         if case .exited(let code) = status { return successExitCodes.contains(code) }

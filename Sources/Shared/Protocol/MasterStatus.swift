@@ -72,6 +72,8 @@ public struct GroupSummary: Hashable, Sendable, Codable {
         case running, stopped, reloading
         /// Every worker id ran its one-shot process to success.
         case completed
+        /// Asked to start, it waits for the groups of its `dependsOn` to be ready.
+        case waiting
         /// Not every process serves as it should: some wait out a restart
         /// backoff after failing (`backoff`), or the last reload failed
         /// (the processes it did not replace run the previous release;

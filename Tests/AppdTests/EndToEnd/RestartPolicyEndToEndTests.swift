@@ -78,5 +78,36 @@ extension EndToEnd {
                 }
             }
         }
-    }
+    
+        @Test("dependsOn: web starts after db is ready and stops before db; autostart false waits for appctl start")
+        func dependenciesOrderStartAndStop() async throws {
+            var web = GroupSpec(name: "web", command: Commands.sleepForever, count: 1, readiness: GroupSpec.Readiness.none)
+            web.dependsOn = ["db"]
+            let db = GroupSpec(name: "db", command: Commands.sleepForever, count: 1, readiness: .afterSeconds(1))
+            var admin = GroupSpec(name: "admin", command: Commands.sleepForever, count: 1, readiness: GroupSpec.Readiness.none)
+            admin.autostart = false
+            try await withDaemon(DaemonSpec(groups: [web, db, admin])) { daemon in
+                try await daemon.waitUntil("web to start") { daemon.children().inGroup("web").count == 1 }
+                let lines = daemon.logLines.master.map(\.message)
+                // db is ready one second after it started (afterSeconds 1); web starts then.
+                let dbStarted = lines.firstIndex { $0.hasPrefix("worker db#0[") && $0.hasSuffix("] started") }
+                let dbReady = lines.firstIndex { $0 == "group web starts: db ready" }
+                let webStarted = lines.firstIndex { $0.hasPrefix("worker web#0[") && $0.hasSuffix("] started") }
+                #expect(dbStarted != nil && dbReady != nil && webStarted != nil && dbStarted! < dbReady! && dbReady! < webStarted!,
+                        "\(daemon.log)")
+                #expect(lines.contains("group web waits for db to be ready"), "\(daemon.log)")
+                #expect(daemon.children().inGroup("admin").isEmpty)
+                #expect(try await daemon.appctl("start", "admin").exited(0))
+                try await daemon.waitUntil("admin to start") { daemon.children().inGroup("admin").count == 1 }
+
+                daemon.signal(SIGTERM)
+                let ended = try await daemon.waitForExit(timeout: 15)
+                #expect(ended?.exited == true && ended?.code == 0, "\(String(describing: ended))")
+                let stopped = daemon.logLines.master.map(\.message)
+                let webExit = stopped.firstIndex { $0.hasPrefix("worker web#0[") && $0.hasSuffix("(stop)") }
+                let dbExit = stopped.firstIndex { $0.hasPrefix("worker db#0[") && $0.hasSuffix("(stop)") }
+                #expect(webExit != nil && dbExit != nil && webExit! < dbExit!, "web stops before db:\n\(daemon.log)")
+            }
+        }
+}
 }

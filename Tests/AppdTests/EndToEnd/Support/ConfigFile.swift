@@ -22,6 +22,8 @@ extension EndToEnd {
         /// "always", "on-failure" or "never" (appd's default: always).
         var restart: String? = nil
         var maxRestarts: Int? = nil
+        var dependsOn: [String] = []
+        var autostart: Bool? = nil
         var env: [String: String] = [:]
 
         enum Readiness: Sendable {
@@ -42,6 +44,8 @@ extension EndToEnd {
             if let outputBytesPerSecond { object["outputBytesPerSecond"] = outputBytesPerSecond }
             if let restart { object["restart"] = restart }
             if let maxRestarts { object["maxRestarts"] = maxRestarts }
+            if !dependsOn.isEmpty { object["dependsOn"] = dependsOn }
+            if let autostart { object["autostart"] = autostart }
             if !env.isEmpty { object["env"] = env }
             switch readiness {
             case nil: break
