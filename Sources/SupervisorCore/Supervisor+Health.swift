@@ -14,30 +14,35 @@ public struct HealthReport: Equatable, Sendable {
     public var isHealthy: Bool { problems.isEmpty }
 }
 
-extension Supervisor {
+extension WorkerGroup {
+    /// Why the group is not healthy, in one line; nil when it is.
+    ///
     /// A group is healthy when each of its `count` worker ids has a ready
     /// process or ran its one-shot process to completion; one stopped by
     /// the operator is not (it serves nothing, and a probe should say so).
     /// A group with count 0 is healthy. A reload in progress is not a
     /// problem as long as the count stays ready (start-first keeps it so).
+    public var healthProblem: String? {
+        let count = config.count
+        let ready = readyCount + completedCount
+        if !wantsRunning { return "\(name) is stopped (appctl start \(name))" }
+        guard ready < count else { return nil }
+        var parts: [String] = []
+        if !waitingFor.isEmpty { parts.append("waiting for \(waitingFor.joined(separator: ", "))") }
+        if startingCount > 0 { parts.append("\(startingCount) starting") }
+        if backingOffCount > 0 { parts.append("\(backingOffCount) backing off") }
+        if failedCount > 0 { parts.append("\(failedCount) failed") }
+        let detail = ([parts.joined(separator: ", ")].filter { !$0.isEmpty } + problems).joined(separator: "; ")
+        return "\(name): \(ready)/\(count) ready" + (detail.isEmpty ? "" : " (\(detail))")
+    }
+}
+
+extension Supervisor {
+    /// Every group's health (`WorkerGroup.healthProblem`); groups being
+    /// removed no longer count.
     public var health: HealthReport {
         let serving = groups.filter { !$0.retiring }
-        var problems: [String] = []
-        for group in serving {
-            let count = group.config.count
-            let ready = group.readyCount + group.completedCount
-            if !group.wantsRunning {
-                problems.append("\(group.name) is stopped (appctl start \(group.name))")
-            } else if ready < count {
-                var parts: [String] = []
-                if !group.waitingFor.isEmpty { parts.append("waiting for \(group.waitingFor.joined(separator: ", "))") }
-                if group.startingCount > 0 { parts.append("\(group.startingCount) starting") }
-                if group.backingOffCount > 0 { parts.append("\(group.backingOffCount) backing off") }
-                if group.failedCount > 0 { parts.append("\(group.failedCount) failed") }
-                let detail = ([parts.joined(separator: ", ")].filter { !$0.isEmpty } + group.problems).joined(separator: "; ")
-                problems.append("\(group.name): \(ready)/\(count) ready" + (detail.isEmpty ? "" : " (\(detail))"))
-            }
-        }
+        let problems = serving.compactMap(\.healthProblem)
         let backingOff = serving.reduce(0) { $0 + $1.backingOffCount }
         let summary = (serving.map { "\($0.name) \($0.readyCount + $0.completedCount)/\($0.config.count)" } + ["\(backingOff) backing off"])
             .joined(separator: ", ")

@@ -128,7 +128,7 @@ extension Supervisor {
         let uptime = now.seconds(since: process.startedAt)
         let order = process.stopOrder
         let failure: FailureKind? = order.map { $0.reason.failure } ?? (groups[g].config.isSuccess(status) ? nil : .status(status))
-        groups[g].exits.recordExit(failure: failure)
+        groups[g].exits.recordExit(failure: failure, reason: ExitTally.reason(of: status, stopReason: order?.reason))
         let exit = LastExit(
             cause: .exited(status), at: now, uptime: uptime, stopReason: order?.reason,
             killedAfterTimeout: order?.killSent == true ? order?.stopTimeout : nil)
@@ -179,7 +179,7 @@ extension Supervisor {
         // The old process died during the overlap: its successor, already
         // starting, takes the slot; the reload waits for it to be ready.
         if let successor = groups[g].slots[id].liveSuccessor {
-            if !askedFor { groups[g].slots[id].restarts += 1 }
+            if !askedFor { countRestart(g, id) }
             groups[g].slots[id].successor = nil
             groups[g].slots[id].state = .live(successor)
             if let stepIndex { groups[g].reload?.steps[stepIndex].phase = .replacementStarting }
@@ -230,7 +230,7 @@ extension Supervisor {
             }
             groups[g].slots[id].recentRestarts.append(now)
         }
-        groups[g].slots[id].restarts += 1
+        countRestart(g, id)
         scheduleRespawnAfterFailure(g, id, quick: quick, now: now)
     }
 
@@ -249,6 +249,14 @@ extension Supervisor {
             log(.error, "worker \(ref(g, id)) failed and is not restarted: \(reason); `appctl start \(groups[g].name)` retries it")
         }
         settle(g)
+    }
+
+    /// The slot's process is started again after an exit appd did not ask
+    /// for: counted on the slot (status) and on the group, whose count
+    /// outlives a scale-down (metrics).
+    private mutating func countRestart(_ g: Int, _ id: Int) {
+        groups[g].slots[id].restarts += 1
+        groups[g].exits.recordRestart()
     }
 
     /// Settles the slot's group (which may go away) and lets its reload move on.

@@ -30,6 +30,8 @@ public struct WorkerGroup: Sendable, Equatable {
     /// The daemon is stopping and this group waits until the groups that
     /// depend on it have stopped.
     public internal(set) var stopsAfterDependents = false
+    /// How every reload of the group ended, counted (for metrics).
+    public internal(set) var reloads = ReloadTally()
 
     public init(config: GroupConfig) {
         self.config = config
