@@ -33,7 +33,7 @@ public struct ProcessStatus: Hashable, Sendable, Codable {
     /// The text the worker last sent as `STATUS=`.
     public var statusText: String?
 
-    public enum State: String, Hashable, Sendable, Codable {
+    public enum State: String, Hashable, Sendable, Codable, CaseIterable {
         /// Spawned, not yet ready by its group's readiness rule.
         case starting
         case running
