@@ -559,3 +559,27 @@ func eachProblemNamesItsFieldAndWhatIsWrong(_ errorCase: ConfigErrorCase) throws
         """, directory: scratch)
     #expect(found == ["groups[0].dependsOn[0]: dependsOn makes a cycle: a → b → c → a; none of them could start"], "\(found)")
 }
+
+@Test func metricsListenIsATCPAddressCheckedWithItsFieldPath() throws {
+    let scratch = try ScratchDirectory()
+    let config = try ConfigLoader.parse(
+        #"{metrics: {listen: "tcp://127.0.0.1:9469"}, groups: [{name: "a", command: ["x"]}]}"#, sourcePath: scratch.configPath)
+    #expect(config.metrics == MetricsSettings(listen: .tcp(host: "127.0.0.1", port: 9469)))
+    #expect(try ConfigLoader.parse(#"{groups: [{name: "a", command: ["x"]}]}"#, sourcePath: scratch.configPath).metrics == nil)
+
+    let cases: [(String, String)] = [
+        (#"{listen: "unix:/tmp/m.sock"}"#, "metrics.listen: must be a tcp://HOST:PORT address (scrapers and probes speak HTTP over TCP), got 'unix:/tmp/m.sock'"),
+        (#"{listen: "tcp://127.0.0.1:0"}"#, "metrics.listen: invalid listen address 'tcp://127.0.0.1:0': port must be 1-65535, got '0'"),
+        (#"{listen: "tcp://127.0.0.1:70000"}"#, "metrics.listen: invalid listen address 'tcp://127.0.0.1:70000': port must be 1-65535, got '70000'"),
+        (#"{listen: "http://127.0.0.1:9469"}"#, "metrics.listen: invalid listen address 'http://127.0.0.1:9469': expected tcp://HOST:PORT or unix:PATH"),
+        (#"{}"#, "metrics.listen: is required"),
+        (#"{listen: "tcp://127.0.0.1:9469", path: "/m"}"#, "metrics.path: unknown field 'path'"),
+        (#""tcp://127.0.0.1:9469""#, #"metrics: must be an object, got string "tcp://127.0.0.1:9469""#),
+    ]
+    for (metrics, expected) in cases {
+        #expect(problems(in: #"{metrics: \#(metrics), groups: [{name: "a", command: ["x"]}]}"#, directory: scratch) == [expected])
+    }
+    // A group cannot bind the address the metrics listener takes.
+    #expect(problems(in: #"{metrics: {listen: "tcp://127.0.0.1:9469"}, groups: [{name: "a", command: ["x"], listen: ["tcp://127.0.0.1:9469"]}]}"#,
+                     directory: scratch) == ["groups[0].listen[0]: 'tcp://127.0.0.1:9469' is already used at metrics.listen"])
+}

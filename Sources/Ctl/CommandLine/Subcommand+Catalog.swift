@@ -4,7 +4,7 @@ import Shared
 /// the protocol command of the same name (docs/PROTOCOL.md).
 extension Subcommand {
     static let all: [Subcommand] = [
-        status, describe, connections, reload, restart, stop, start, scale, signal, logs, health, ping, version,
+        status, describe, connections, reload, restart, stop, start, scale, signal, logs, health, metrics, ping, version,
     ]
 
     /// How often `status --watch` redraws when no interval is given.
@@ -236,6 +236,30 @@ extension Subcommand {
         makeRequest: { arguments throws(UsageError) in
             try arguments.noPositionals()
             return .health
+        }
+    )
+
+    static let metrics = Subcommand(
+        name: "metrics",
+        abstract: "Print every group's and process's figures in the Prometheus text format.",
+        discussion: """
+            The same text appd serves at /metrics when the config has metrics: {listen: \
+            "tcp://127.0.0.1:9469"}: processes by group and state, desired, running and ready counts, \
+            restarts, exits by reason and reloads by outcome (counters that only go up), each worker's \
+            memory, CPU seconds, open fds, TCP connections and APPSTATS numbers, control requests, \
+            dropped log lines. Printed exactly as appd wrote it, for programs (promtool, grep, a \
+            node_exporter textfile).
+            """,
+        synopsis: "metrics [--json]",
+        arguments: [],
+        options: [.json],
+        examples: [
+            ("appctl metrics | grep appd_group_restarts_total", "How often each group's processes were restarted"),
+            ("appctl metrics | promtool check metrics", "Check the exposition with Prometheus' own tool"),
+        ],
+        makeRequest: { arguments throws(UsageError) in
+            try arguments.noPositionals()
+            return .metrics
         }
     )
 

@@ -37,7 +37,7 @@ enum ResultText {
         case .health:
             let verdict = result.healthy == true ? "healthy" : "unhealthy"
             return ([verdict + ": " + (result.summary ?? "")] + (result.problems ?? []).map { "  " + $0 }).joined(separator: "\n")
-        case .status, .connections, .reload, .logs, .describe:
+        case .status, .connections, .reload, .logs, .describe, .metrics:
             return ""
         }
     }

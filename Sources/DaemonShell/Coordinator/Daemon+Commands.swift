@@ -60,6 +60,8 @@ extension Daemon {
         case .health:
             let health = supervisor.health
             control.send(.done(id: id, .health(healthy: health.isHealthy, summary: health.summary, problems: health.problems)), to: client)
+        case .metrics:
+            sendMetrics(request: id, to: client)
         }
     }
 
@@ -68,7 +70,7 @@ extension Daemon {
     /// watch the stop.
     private static func allowedWhileStopping(_ command: ControlCommand) -> Bool {
         switch command {
-        case .ping, .version, .status, .logs, .connections, .describe, .health, .stop(nil): return true
+        case .ping, .version, .status, .logs, .connections, .describe, .health, .metrics, .stop(nil): return true
         default: return false
         }
     }

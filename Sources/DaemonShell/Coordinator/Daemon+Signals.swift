@@ -75,8 +75,10 @@ extension Daemon {
                 try listeners.bindAll(for: loaded)
                 newConfig = loaded
             } catch let error as ConfigError {
+                reloadsRefused += 1
                 return .failure(.invalidConfig(error))
             } catch {
+                reloadsRefused += 1
                 return .failure(.cannotBind(String(describing: error)))
             }
         }
@@ -106,6 +108,10 @@ extension Daemon {
         loaded.pidFile = config.pidFile
         loaded.logFile = config.logFile
         loaded.statusFile = config.statusFile
+        if loaded.metrics != config.metrics {
+            log.warning("metrics changed to \(loaded.metrics.map { "\($0.listen)" } ?? "none"); it takes effect when appd restarts")
+        }
+        loaded.metrics = config.metrics
     }
 }
 

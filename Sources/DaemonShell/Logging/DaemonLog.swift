@@ -23,6 +23,9 @@ final class DaemonLog {
         }
     }
 
+    /// Lines dropped because the log's destination was not taking them (`LogSink`).
+    var droppedLines: Int { sink.droppedLinesTotal }
+
     /// At exit: what is queued is written, within `timeout` seconds.
     func finish(timeout: Double = 2) { sink.finish(timeout: timeout) }
 

@@ -24,6 +24,8 @@ final class LogSink: Sendable {
         var chunks: [[UInt8]] = []
         var bytes = 0
         var dropped = 0
+        /// Every line ever dropped: a counter for metrics, never reset.
+        var droppedTotal = 0
         var finishing = false
     }
 
@@ -60,6 +62,7 @@ final class LogSink: Sendable {
             }
             guard queue.bytes + marker.count + line.count <= Self.capacity else {
                 queue.dropped += 1
+                queue.droppedTotal += 1
                 return false
             }
             if !marker.isEmpty {
@@ -76,6 +79,9 @@ final class LogSink: Sendable {
 
     /// Lines dropped since the last marker, for tests and status.
     var droppedLines: Int { queue.withLock { $0.dropped } }
+
+    /// Lines dropped since the sink was made, for metrics.
+    var droppedLinesTotal: Int { queue.withLock { $0.droppedTotal } }
 
     /// At exit: lets the writer write what is queued, for at most `timeout`
     /// seconds (a reader that stalled must not keep the master alive).

@@ -41,12 +41,7 @@ struct UnixControlListener {
 
     /// A new client, non-blocking and close-on-exec; nil when none is waiting.
     func accept() throws(SystemError) -> Int32? {
-        let client = retryingInterrupts { cs_accept(fd) }
-        if client >= 0 { return client }
-        switch errno {
-        case EAGAIN, EWOULDBLOCK, ECONNABORTED: return nil
-        default: throw SystemError.last("accept(\(path))")
-        }
+        try ListeningSocket.accept(fd, name: path)
     }
 
     /// Closes the socket and unlinks its file: only the daemon that bound it

@@ -22,6 +22,8 @@ final class WorkerOutputs {
     /// Each worker's output budget, by pid (`OutputBudget`).
     private var budgets: [Int32: OutputBudget] = [:]
     private(set) var backlog = OutputBacklog(capacity: 2000)
+    /// Lines the output budgets dropped, by group (for metrics).
+    private(set) var droppedLines: [String: Int] = [:]
 
     init(loop: EventLoop, log: DaemonLog) {
         self.loop = loop
@@ -96,7 +98,9 @@ final class WorkerOutputs {
             budgets[output.pid] = budget
             switch verdict {
             case .keep: break
-            case .drop: return
+            case .drop:
+                droppedLines[output.worker.group, default: 0] += 1
+                return
             case .keepAfterDropping(let dropped): tellDropped(dropped, by: budget)
             }
         }

@@ -28,7 +28,7 @@ extension ConfigLoader {
     /// the first. Each reader returns what it could make of a value (nil when
     /// nothing); whatever it returns is only used when no problem was found.
     final class Validator {
-        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "groups"]
+        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "groups", "metrics"]
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
@@ -73,6 +73,7 @@ extension ConfigLoader {
                 ("statusFile", "the connections snapshot (statusFile + '.connections')", statusFile + ".connections"),
                 ("logFile", "logFile", logFile == "-" ? nil : logFile),
             ])
+            let metrics = top["metrics"].flatMap { metricsSettings($0.value, at: $0.path) }
             guard let groupList = required("groups", in: top) else { return nil }
             let groups = elements(of: groupList.value, at: groupList.path, .array("an array of groups", allowsEmpty: false)) {
                 group($0, at: $1, defaultStopTimeout: stopTimeout)
@@ -80,8 +81,23 @@ extension ConfigLoader {
             checkDependencies()
             return DaemonConfig(
                 sourcePath: file, controlSocket: controlSocket, pidFile: pidFile, statusFile: statusFile,
-                logFile: logFile, stopTimeout: stopTimeout, groups: groups
+                logFile: logFile, stopTimeout: stopTimeout, groups: groups, metrics: metrics
             )
+        }
+
+        /// `metrics: {listen: "tcp://HOST:PORT"}`: written as a group's
+        /// listen address is, but TCP only (scrapers and probes speak HTTP
+        /// over TCP), and claimed like one, so no group can bind it too.
+        private func metricsSettings(_ value: Value, at path: FieldPath) -> MetricsSettings? {
+            guard let fields = object(value, at: path, known: ["listen"]),
+                  let address = required("listen", in: fields, .listenAddress(relativeTo: directory)),
+                  let listenPath = fields["listen"]?.path else { return nil }
+            guard case .tcp = address else {
+                report(listenPath, "must be a tcp://HOST:PORT address (scrapers and probes speak HTTP over TCP), got '\(address)'")
+                return nil
+            }
+            claim(address, at: listenPath, in: &sockets) { "'\(address)' is already used at \($0)" }
+            return MetricsSettings(listen: address)
         }
 
         private func group(_ value: Value, at path: FieldPath, defaultStopTimeout: Double) -> GroupConfig? {

@@ -13,10 +13,12 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Default seconds between a group's stopSignal and SIGKILL.
     public var stopTimeout: Double
     public var groups: [GroupConfig]
+    /// The HTTP listener for scrapers and probes; nil: none.
+    public var metrics: MetricsSettings?
 
     public init(
         sourcePath: String?, controlSocket: String, pidFile: String, statusFile: String,
-        logFile: String, stopTimeout: Double, groups: [GroupConfig]
+        logFile: String, stopTimeout: Double, groups: [GroupConfig], metrics: MetricsSettings? = nil
     ) {
         self.sourcePath = sourcePath
         self.controlSocket = controlSocket
@@ -25,6 +27,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.logFile = logFile
         self.stopTimeout = stopTimeout
         self.groups = groups
+        self.metrics = metrics
     }
 
     public func group(named name: String) -> GroupConfig? { groups.first { $0.name == name } }

@@ -21,6 +21,8 @@ public enum ControlCommand: Hashable, Sendable {
     case describe(group: String?)
     /// Whether every group has its count of ready processes (an exec probe's question).
     case health
+    /// The Prometheus text exposition of every group and process.
+    case metrics
 
     /// `lines` when a `logs` request does not say.
     public static let defaultLogLines = 100
@@ -48,19 +50,20 @@ public enum ControlCommand: Hashable, Sendable {
         case .logs: return "logs"
         case .describe: return "describe"
         case .health: return "health"
+        case .metrics: return "metrics"
         }
     }
 
     /// Every command name, in the order the documentation lists them.
     public static let names = [
         "ping", "version", "status", "connections", "reload", "restart", "stop", "start", "scale", "signal", "logs",
-        "describe", "health",
+        "describe", "health", "metrics",
     ]
 
     /// The group the command is limited to, if any.
     public var group: String? {
         switch self {
-        case .ping, .version, .health: return nil
+        case .ping, .version, .health, .metrics: return nil
         case .status(let group, _), .connections(let group), .reload(let group), .restart(let group),
              .stop(let group), .signal(let group, _), .logs(let group, _, _), .describe(let group):
             return group
@@ -75,7 +78,7 @@ public enum ControlCommand: Hashable, Sendable {
         var members: [String: JSONValue] = [:]
         if let group { members["group"] = .string(group) }
         switch self {
-        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe, .health:
+        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe, .health, .metrics:
             break
         case .status(_, let watch):
             if let watch { members["watch"] = .number(watch) }
@@ -131,6 +134,8 @@ extension ControlCommand {
             self = .describe(group: try arguments.optionalGroup())
         case "health":
             self = .health
+        case "metrics":
+            self = .metrics
         default:
             throw ProtocolError(.unknownCommand, "unknown command '\(name)'; known: \(ControlCommand.names.joined(separator: ", "))")
         }

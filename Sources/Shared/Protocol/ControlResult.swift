@@ -36,12 +36,15 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public var healthy: Bool?
     public var summary: String?
     public var problems: [String]?
+    /// metrics: the size of the exposition sent, bytes.
+    public var bytes: Int?
 
     public init(
         pong: Bool? = nil, version: String? = nil, protocolVersion: Int? = nil, processes: Int? = nil,
         connections: Int? = nil, groups: Int? = nil, stopped: String? = nil, stopping: Bool? = nil,
         started: String? = nil, group: String? = nil, count: Int? = nil, signalled: Int? = nil, lines: Int? = nil,
-        healthy: Bool? = nil, summary: String? = nil, problems: [String]? = nil
+        healthy: Bool? = nil, summary: String? = nil, problems: [String]? = nil,
+        bytes: Int? = nil
     ) {
         self.pong = pong
         self.version = version
@@ -59,11 +62,12 @@ public struct ControlResult: Hashable, Sendable, Codable {
         self.healthy = healthy
         self.summary = summary
         self.problems = problems
+        self.bytes = bytes
     }
 
     private enum CodingKeys: String, CodingKey {
         case pong, version, protocolVersion = "protocol", processes, connections, groups, stopped, stopping,
-             started, group, count, signalled, lines, healthy, summary, problems
+             started, group, count, signalled, lines, healthy, summary, problems, bytes
     }
 
     /// `{"pong": true}`
@@ -96,4 +100,6 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public static func health(healthy: Bool, summary: String, problems: [String]) -> ControlResult {
         ControlResult(healthy: healthy, summary: summary, problems: problems)
     }
+    /// `{"bytes": 5120}`: the size of the exposition the `metrics` items held.
+    public static func metrics(bytes: Int) -> ControlResult { ControlResult(bytes: bytes) }
 }
