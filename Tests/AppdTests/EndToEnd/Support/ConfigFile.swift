@@ -62,18 +62,22 @@ extension EndToEnd {
     struct DaemonSpec: Sendable {
         var stopTimeout: Double = 2
         var groups: [GroupSpec]
+        /// `metrics: {listen: ...}`, e.g. "tcp://127.0.0.1:9469"; nil: no metrics listener.
+        var metricsListen: String?
 
-        init(stopTimeout: Double = 2, groups: [GroupSpec]) {
+        init(stopTimeout: Double = 2, groups: [GroupSpec], metricsListen: String? = nil) {
             self.stopTimeout = stopTimeout
             self.groups = groups
+            self.metricsListen = metricsListen
         }
 
         /// JSON5 text (a comment and JSON; JSON is JSON5).
         func render(controlSocket: String, pidFile: String, statusFile: String, logFile: String) -> String {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "controlSocket": controlSocket, "pidFile": pidFile, "statusFile": statusFile, "logFile": logFile,
                 "stopTimeout": stopTimeout, "groups": groups.map(\.json),
             ]
+            if let metricsListen { object["metrics"] = ["listen": metricsListen] }
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return "// written by the appd end-to-end tests\n" + String(decoding: data, as: UTF8.self) + "\n"
         }
