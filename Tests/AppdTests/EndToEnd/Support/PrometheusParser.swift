@@ -4,31 +4,37 @@ import Testing
 extension EndToEnd {
     /// A real Prometheus exposition parser, to check appd's text with:
     /// `promtool check metrics` (Prometheus' own linter and parser), else
-    /// the `prometheus_client` parser in a project-local venv. When neither
-    /// is there, `scripts/install-metrics-parser.sh` is run once (bounded)
-    /// to fetch one; nil when that did not help either, and the caller skips.
-    enum PrometheusParser: Sendable {
+    /// the `prometheus_client` parser. scripts/install-test-runtimes.sh puts
+    /// them where this looks (scripts/test.sh runs it first): promtool in
+    /// .build/test-tools when it is not on PATH, prometheus_client in
+    /// .build/recipe-venv.
+    enum PrometheusParser: Sendable, CustomStringConvertible {
         case promtool(String)
         case python(String)
 
-        static let repository = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().path
+        /// The package's root: this file is Tests/AppdTests/EndToEnd/Support/….
+        static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-        static func find(in directory: TemporaryDirectory) async throws -> PrometheusParser? {
-            if let found = installed() { return found }
-            _ = try await CommandRunner.run("/bin/sh", [repository + "/scripts/install-metrics-parser.sh", "--quiet"],
-                                            environment: ProcessInfo.processInfo.environment, in: directory, timeout: 420)
-            return installed()
-        }
-
-        private static func installed() -> PrometheusParser? {
-            let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/promtool" }
-            if let promtool = (paths + [repository + "/.build/test-tools/promtool"]).first(where: FileManager.default.isExecutableFile) {
+        static let installed: PrometheusParser? = {
+            let onPath = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/promtool" }
+            if let promtool = (onPath + [root + "/.build/test-tools/promtool"]).first(where: FileManager.default.isExecutableFile) {
                 return .promtool(promtool)
             }
-            let python = repository + "/.build/metrics-venv/bin/python"
-            return FileManager.default.isExecutableFile(atPath: python) ? .python(python) : nil
+            let venv = root + "/.build/recipe-venv"
+            let libraries = (try? FileManager.default.contentsOfDirectory(atPath: venv + "/lib")) ?? []
+            let hasClient = libraries.contains { FileManager.default.fileExists(atPath: "\(venv)/lib/\($0)/site-packages/prometheus_client/parser.py") }
+            return hasClient ? .python(venv + "/bin/python") : nil
+        }()
+
+        static let missing = "no Prometheus parser: promtool is neither on PATH nor in .build/test-tools, and prometheus_client is not in "
+            + ".build/recipe-venv; scripts/install-test-runtimes.sh installs them (scripts/test.sh runs it first)"
+
+        var description: String {
+            switch self {
+            case .promtool(let path): "promtool (\(path))"
+            case .python(let path): "prometheus_client (\(path))"
+            }
         }
 
         /// Reads every line of `text` as Prometheus does; nil when it all
@@ -51,7 +57,7 @@ extension EndToEnd {
                 result = try await CommandRunner.run(path, ["-c", script, input], environment: ProcessInfo.processInfo.environment,
                                                      in: directory)
             }
-            return result.exited(0) && result.stderr.isEmpty && !result.stdout.contains("warning") ? nil : "\(self): \(result)"
+            return result.exited(0) && result.stderr.isEmpty ? nil : "\(self): \(result)"
         }
     }
 }
