@@ -51,7 +51,9 @@ final class MetricsService {
 
     /// The next slice of the snapshot; at its end, the text to every waiter.
     func continueWork(supervisor: Supervisor, reports: [Int32: WorkerReport]) {
+        // Taken out while it grows, so its arrays are not copied each turn.
         guard var current = job else { return }
+        job = nil
         let slots = current.walk.nextSlots(limit: Self.processesPerTurn, in: supervisor)
         let processes = slots.flatMap { entry in entry.slot.processes.map { (entry.group, entry.slot.id, $0.pid) } }
         let stats = statsCollector.collect(processes.map(\.2), in: &current.walk.round)

@@ -115,6 +115,21 @@ extension EndToEnd {
             _ = try await daemon.waitFor(timeout: 10, "/healthz 200 after start") { healthz().flatMap { $0.status == 200 ? $0 : nil } }
         }
 
+        @Test("a metrics address already in use refuses the start, naming it, and leaves nothing behind")
+        func aTakenMetricsAddressRefusesTheStart() async throws {
+            let holder = try TCPListener(port: 0)
+            defer { holder.close() }
+            let spec = DaemonSpec(groups: [GroupSpec(name: "sleeper", command: Commands.sleepForever, count: 1)],
+                                  metricsListen: "tcp://127.0.0.1:\(holder.port)")
+            try await withDaemon(spec, start: false) { daemon in
+                let launcher = try await daemon.startDaemonized()
+                #expect(launcher.exitedWithFailure, "\(launcher)")
+                #expect(daemon.log.contains("cannot start") && daemon.log.contains("bind(tcp://127.0.0.1:\(holder.port))"), "\(daemon.log)")
+                try await daemon.waitUntil(timeout: 5, "nothing of the failed daemon to be left") { daemon.leftovers().isEmpty }
+                #expect(!FileManager.default.fileExists(atPath: daemon.controlSocket))
+            }
+        }
+
         @Test("anything but GET /metrics or /healthz gets 400, 404 or 405; connections beyond the cap get 503 while the master answers")
         func misbehavingClientsAreTurnedAway() async throws {
             let metricsPort = try FreePort.tcp()
