@@ -111,7 +111,7 @@ public final class Daemon {
             workers.startTurn()
             control.startTurn()
             // Work left over from the last turn (client requests, exits,
-            // spawns, status slices beyond their budget): look at the
+            // spawns, status and metrics slices beyond their budget): look at the
             // descriptors without sleeping, then do the next share of it.
             let leftOver = control.hasUnhandledRequests || reapPending || !pendingSpawns.isEmpty || status.hasWork || metrics.hasWork
             try loop.turn(block: !leftOver) { exitCode == nil }
