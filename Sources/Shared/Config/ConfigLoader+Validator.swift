@@ -143,7 +143,7 @@ extension ConfigLoader {
             guard let fields = object(value, at: path, known: ["address", "mode", "owner", "group"]) else { return nil }
             let address = required("address", in: fields, .listenAddress(relativeTo: directory))
             let given = UnixSocketPermissions(
-                mode: optional("mode", in: fields, .socketMode), owner: optional("owner", in: fields, .userID),
+                mode: optional("mode", in: fields, .octalMode(example: "0660")), owner: optional("owner", in: fields, .userID),
                 group: optional("group", in: fields, .groupID))
             guard let address else { return nil }
             if case .tcp = address {
