@@ -32,7 +32,7 @@ extension ConfigLoader {
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
-            "watchdogSeconds", "outputBytesPerSecond",
+            "watchdogSeconds", "outputBytesPerSecond", "user", "group", "umask", "rlimits", "nice", "envFile",
         ]
 
         let file: String
@@ -121,6 +121,11 @@ extension ConfigLoader {
             let maxSurge = optional("maxSurge", in: group, .integer.atLeast(1).atMost(GroupConfig.maximumCount))
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
+            let identity = readIdentity(in: group)
+            let umask = optional("umask", in: group, .octalMode(example: "0027"))
+            let resourceLimits = group["rlimits"].map { readResourceLimits($0.value, at: $0.path) }
+            let nice = optional("nice", in: group, .integer.atLeast(-20).atMost(19))
+            let envFiles = group["envFile"].map { readEnvironmentFiles($0.value, at: $0.path) }
             guard let name, let command else { return nil }
             var config = GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
@@ -131,6 +136,11 @@ extension ConfigLoader {
                 outputBytesPerSecond: outputBytesPerSecond ?? GroupConfig.defaultOutputBytesPerSecond
             )
             config.socketPermissions = socketPermissions
+            config.identity = identity
+            config.umask = umask
+            config.resourceLimits = resourceLimits ?? [:]
+            config.nice = nice
+            config.envFiles = envFiles ?? []
             return config
         }
 
@@ -206,7 +216,7 @@ extension ConfigLoader {
                 if name.isEmpty || name.contains("=") || name.contains("\0") {
                     report(path.key(name), "is not a valid environment variable name")
                 } else {
-                    environment[name] = check(value, at: path.key(name), .string)
+                    environment[name] = check(value, at: path.key(name), .environmentValue)
                 }
             }
             return environment
@@ -214,12 +224,12 @@ extension ConfigLoader {
 
         // MARK: Readers shared by every field
 
-        private func report(_ path: FieldPath, _ message: String) {
+        func report(_ path: FieldPath, _ message: String) {
             problems.append(ConfigProblem(file: file, fieldPath: path.description, message: message))
         }
 
         /// Applies `rule`, reporting a refusal at `path`.
-        private func check<T>(_ value: Value, at path: FieldPath, _ rule: Rule<T>) -> T? {
+        func check<T>(_ value: Value, at path: FieldPath, _ rule: Rule<T>) -> T? {
             switch rule.apply(value) {
             case .success(let output):
                 return output
@@ -231,7 +241,7 @@ extension ConfigLoader {
 
         /// An object's fields; keys outside `known` are reported, with the
         /// nearest known key when it looks like a typo.
-        private func object(_ value: Value, at path: FieldPath, known: [String]) -> Fields? {
+        func object(_ value: Value, at path: FieldPath, known: [String]) -> Fields? {
             guard let values = check(value, at: path, .object("an object")) else { return nil }
             for key in values.keys.sorted() where !known.contains(key) {
                 let suggestion = Self.nearest(to: key, among: known).map { "; did you mean '\($0)'?" } ?? ""
@@ -240,11 +250,11 @@ extension ConfigLoader {
             return Fields(values: values, path: path)
         }
 
-        private func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+        func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
             fields[key].flatMap { check($0.value, at: $0.path, rule) }
         }
 
-        private func required(_ key: String, in fields: Fields) -> (value: Value, path: FieldPath)? {
+        func required(_ key: String, in fields: Fields) -> (value: Value, path: FieldPath)? {
             guard let field = fields[key] else {
                 report(fields.path.key(key), "is required")
                 return nil
@@ -252,13 +262,13 @@ extension ConfigLoader {
             return field
         }
 
-        private func required<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+        func required<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
             required(key, in: fields).flatMap { check($0.value, at: $0.path, rule) }
         }
 
         /// Reads an array with `arrayRule`, then each element with `element`
         /// at its own index, keeping the elements that could be read.
-        private func elements<T>(
+        func elements<T>(
             of value: Value, at path: FieldPath, _ arrayRule: Rule<[Value]>, _ element: (Value, FieldPath) -> T?
         ) -> [T] {
             let items = check(value, at: path, arrayRule) ?? []
