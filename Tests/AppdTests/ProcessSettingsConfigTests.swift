@@ -4,7 +4,7 @@ import Testing
 
 /// What a group's processes are started as, read from the config: `user`
 /// and `group` (looked up now), `umask`, `nice`, `rlimits`, `envFile` and
-/// the templates of `env`.
+/// the templates of `env`; and the privilege a non-root appd lacks.
 @Suite struct ProcessSettingsConfigTests {
     /// A private directory for a config file and its env files.
     final class Scratch {
@@ -186,5 +186,27 @@ import Testing
         try scratch.write("a.env", "A=2\n")
         #expect(!base.startsTheSameProcessAs(try scratch.group(#"envFile: "a.env""#)), "the file's content changed")
         #expect(base.startsTheSameProcessAs(base))
+    }
+
+    // MARK: What a non-root appd cannot do
+
+    @Test func aNonRootAppdCannotChangeUsersRaiseHardLimitsOrPriority() throws {
+        let scratch = try Scratch()
+        let config = try ConfigLoader.parse(#"""
+            {groups: [
+              {name: "web", command: ["x"], user: "nobody", rlimits: {nofile: {soft: 10, hard: 5000}, core: 0}, nice: -1},
+              {name: "own", command: ["x"], user: 1000, group: 1000, nice: 0},
+              {name: "grouped", command: ["x"], user: 1000, group: 1001},
+            ]}
+            """#, sourcePath: scratch.configPath)
+        let user = ConfigLoader.Privileges(uid: 1000, gid: 1000, hardLimits: [.nofile: 4096, .core: .max], lowestNice: 0)
+        #expect(ConfigLoader.privilegeProblems(in: config, as: user).map { "\($0.fieldPath): \($0.message)" } == [
+            "groups[0].user: group web: user 'nobody' needs appd to run as root (it runs as uid 1000)",
+            "groups[0].rlimits.nofile: group web: a hard limit of 5000 is above appd's own (4096): raising it needs appd to run as root (it runs as uid 1000)",
+            "groups[0].nice: group web: nice -1 is below the lowest appd may give (0): it needs appd to run as root (it runs as uid 1000)",
+            "groups[2].group: group grouped: group '1001' needs appd to run as root (it runs as uid 1000)",
+        ])
+        let root = ConfigLoader.Privileges(uid: 0, gid: 0, hardLimits: [.nofile: 4096], lowestNice: 0)
+        #expect(ConfigLoader.privilegeProblems(in: config, as: root).isEmpty, "root may do all of it")
     }
 }
