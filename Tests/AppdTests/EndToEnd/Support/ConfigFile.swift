@@ -20,6 +20,14 @@ extension EndToEnd {
         var watchdogSeconds: Double? = nil
         var outputBytesPerSecond: Int? = nil
         var env: [String: String] = [:]
+        var envFile: [String] = []
+        /// Absolute; nil: the config file's directory.
+        var cwd: String? = nil
+        var user: String? = nil
+        var umask: String? = nil
+        var nice: Int? = nil
+        /// Each resource as `{soft, hard}`.
+        var rlimits: [String: (soft: Int, hard: Int)] = [:]
 
         enum Readiness: Sendable {
             case none, notify
@@ -38,6 +46,12 @@ extension EndToEnd {
             if let watchdogSeconds { object["watchdogSeconds"] = watchdogSeconds }
             if let outputBytesPerSecond { object["outputBytesPerSecond"] = outputBytesPerSecond }
             if !env.isEmpty { object["env"] = env }
+            if !envFile.isEmpty { object["envFile"] = envFile }
+            if let cwd { object["cwd"] = cwd }
+            if let user { object["user"] = user }
+            if let umask { object["umask"] = umask }
+            if let nice { object["nice"] = nice }
+            if !rlimits.isEmpty { object["rlimits"] = rlimits.mapValues { ["soft": $0.soft, "hard": $0.hard] } }
             switch readiness {
             case nil: break
             case .none?: object["readiness"] = "none"
