@@ -43,10 +43,12 @@ import Testing
 
     @Test func aUserIsLookedUpWithItsPrimaryAndSupplementaryGroups() throws {
         let scratch = try Scratch()
-        let nobody = WorkerIdentity(user: "nobody", uid: 65534, gid: 65534, groups: [65534])
+        let nobody = WorkerIdentity(user: "nobody", uid: 65534, gid: 65534, groups: [65534], loginName: "nobody", home: "/nonexistent")
         #expect(try scratch.group(#"user: "nobody""#).identity == nobody)
-        // A number is a uid; its entry still gives the primary group.
-        #expect(try scratch.group(#"user: 65534"#).identity == WorkerIdentity(user: "65534", uid: 65534, gid: 65534, groups: [65534]))
+        #expect(nobody.loginEnvironment == ["USER": "nobody", "LOGNAME": "nobody", "HOME": "/nonexistent"])
+        // A number is a uid; its entry still gives the primary group, name and home.
+        #expect(try scratch.group(#"user: 65534"#).identity
+            == WorkerIdentity(user: "65534", uid: 65534, gid: 65534, groups: [65534], loginName: "nobody", home: "/nonexistent"))
         #expect(try scratch.group(#"user: "65534""#).identity?.uid == 65534)
         // root's supplementary groups come from the group database with the chosen group first.
         let root = try #require(try scratch.group(#"user: "root", group: "nogroup""#).identity)
@@ -63,8 +65,9 @@ import Testing
             == ["groups[0].group: needs `user` as well: the supplementary groups come from the user's entry (for appd's own user, name it)"])
         #expect(scratch.problems(#"user: 4000000000"#)
             == ["groups[0].user: uid 4000000000 has no entry in the user database, so no primary group: give `group` too"])
-        #expect(try scratch.group(#"user: 4000000000, group: 4000000001"#).identity
-            == WorkerIdentity(user: "4000000000", group: "4000000001", uid: 4_000_000_000, gid: 4_000_000_001, groups: [4_000_000_001]))
+        let unknown = try #require(try scratch.group(#"user: 4000000000, group: 4000000001"#).identity)
+        #expect(unknown == WorkerIdentity(user: "4000000000", group: "4000000001", uid: 4_000_000_000, gid: 4_000_000_001, groups: [4_000_000_001]))
+        #expect(unknown.loginEnvironment == ["USER": nil, "LOGNAME": nil, "HOME": nil], "appd's own are not passed on")
         #expect(scratch.problems(#"user: true"#) == [#"groups[0].user: must be a user name such as "www-data", or a uid, got boolean true"#])
         #expect(scratch.problems(#"user: -1"#) == [#"groups[0].user: must be a user name such as "www-data", or a uid, got number -1"#])
     }

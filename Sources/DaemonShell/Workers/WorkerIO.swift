@@ -119,11 +119,13 @@ final class WorkerIO {
     }
 
     /// The master's environment, without what describes the master's own
-    /// activation, plus the group's `envFile`s and `env` (its templates
-    /// expanded for this worker) and the worker protocol variables (but
-    /// NOTIFY_SOCKET, which `spawn` adds: each worker has its own).
+    /// activation, with the login variables of the group's `user`, plus the
+    /// group's `envFile`s and `env` (its templates expanded for this worker)
+    /// and the worker protocol variables (but NOTIFY_SOCKET, which `spawn`
+    /// adds: each worker has its own).
     private func childEnvironment(for order: SpawnOrder) -> [String: String] {
         var environment = inheritedEnvironment
+        for (name, value) in order.config.identity?.loginEnvironment ?? [:] { environment[name] = value }
         environment.merge(order.config.environment(forWorker: order.worker.id)) { _, group in group }
         environment["APP_GROUP"] = order.worker.group
         environment["APP_WORKER_ID"] = String(order.worker.id)

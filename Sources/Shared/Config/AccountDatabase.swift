@@ -16,6 +16,7 @@ enum AccountDatabase {
         var uid: UInt32
         /// The primary group, the default of a group's `group`.
         var gid: UInt32
+        var home: String
     }
 
     static func user(named name: String) -> User? {
@@ -69,7 +70,8 @@ enum AccountDatabase {
             var result: UnsafeMutablePointer<passwd>?
             if call(&entry, buffer, size, &result) == ERANGE { continue }
             guard result != nil, let name = entry.pw_name else { return nil }
-            return User(name: String(cString: name), uid: entry.pw_uid, gid: entry.pw_gid)
+            return User(name: String(cString: name), uid: entry.pw_uid, gid: entry.pw_gid,
+                        home: entry.pw_dir.map { String(cString: $0) } ?? "/")
         }
         return nil
     }

@@ -37,7 +37,8 @@ extension ConfigLoader.Validator {
         }
         return WorkerIdentity(
             user: user.written, group: group?.written, uid: user.uid, gid: gid,
-            groups: user.entry.map { AccountDatabase.groupList(of: $0.name, primary: gid) } ?? [gid])
+            groups: user.entry.map { AccountDatabase.groupList(of: $0.name, primary: gid) } ?? [gid],
+            loginName: user.entry?.name, home: user.entry?.home)
     }
 
     /// `rlimits: {nofile: 65536, core: "infinity", stack: {soft: 8388608, hard: "infinity"}}`.

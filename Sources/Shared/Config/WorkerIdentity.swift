@@ -16,13 +16,29 @@ public struct WorkerIdentity: Hashable, Sendable, Codable, CustomStringConvertib
     /// in, with `gid` (what `initgroups` gives a login; getgrouplist). Just
     /// `gid` for a uid without an entry in the user database.
     public var groups: [UInt32]
+    /// The name and home directory of the user's entry; nil for a uid the
+    /// user database does not know.
+    public var loginName: String?
+    public var home: String?
 
-    public init(user: String, group: String? = nil, uid: UInt32, gid: UInt32, groups: [UInt32]) {
+    public init(
+        user: String, group: String? = nil, uid: UInt32, gid: UInt32, groups: [UInt32], loginName: String? = nil, home: String? = nil
+    ) {
         self.user = user
         self.group = group
         self.uid = uid
         self.gid = gid
         self.groups = groups
+        self.loginName = loginName
+        self.home = home
+    }
+
+    /// `USER`, `LOGNAME` and `HOME` as a login of the user would have them
+    /// (systemd's `User=` sets them too), in place of appd's own: a program
+    /// that writes below `$HOME` must not be pointed at root's. nil removes
+    /// the variable (a uid without an entry has neither name nor home).
+    public var loginEnvironment: [String: String?] {
+        ["USER": loginName, "LOGNAME": loginName, "HOME": home]
     }
 
     /// `nobody (uid 65534), group nogroup (gid 65534)`; numbers written as

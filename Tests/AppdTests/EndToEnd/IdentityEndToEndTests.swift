@@ -43,7 +43,7 @@ extension EndToEnd {
             return fields.count > 16 ? Int(fields[16]) : nil
         }
 
-        @Test("user nobody with umask, nofile, nice and readiness notify: the workers run so (per /proc), reach their notify socket and get ready",
+        @Test("user nobody with umask, nofile, nice and readiness notify: the workers run so (per /proc), with nobody's HOME, reach their notify socket and get ready",
               .enabled(if: isRoot, "starting a worker as another user needs appd to run as root"))
         func workersRunAsNobodyWithTheirLimitsAndGetReady() async throws {
             let python = try #require(StatsPython.path, "python3 is needed for a worker that speaks sd_notify by hand")
@@ -66,6 +66,9 @@ extension EndToEnd {
                     #expect(Self.limit(worker.pid, "Max open files").map { [$0.soft, $0.hard] } == ["1000", "2000"],
                             "the configured nofile wins over the soft limit appd gives workers back")
                     #expect(Self.nice(worker.pid) == 7)
+                    let environment = ProcFS.environment(of: worker.pid)
+                    #expect(environment["USER"] == "nobody" && environment["LOGNAME"] == "nobody" && environment["HOME"] == "/nonexistent",
+                            "a login's variables, not appd's")
                     let socket = try #require(ProcFS.environment(of: worker.pid)["NOTIFY_SOCKET"])
                     var info = stat()
                     #expect(lstat(socket, &info) == 0 && info.st_uid == 65534 && info.st_mode & 0o777 == 0o600,
@@ -84,7 +87,7 @@ extension EndToEnd {
             let envFile = directory.file("app.env")
             try "# shared settings\nDB_URL=\"postgres://db/app\"\nMODE=from-file\nGREETING='hello  world'\n"
                 .write(toFile: envFile, atomically: false, encoding: .utf8)
-            let group = GroupSpec(name: "web", command: Commands.sleepForever, count: 2, readiness: .none,
+            let group = GroupSpec(name: "web", command: Commands.sleepForever, count: 2, readiness: GroupSpec.Readiness.none,
                                   env: ["PORT": "{{8000 + id}}", "MODE": "from-env"], envFile: [envFile, "-" + directory.file("absent.env")])
             try await withDaemon(DaemonSpec(groups: [group])) { daemon in
                 let workers = try await daemon.waitFor("two workers") { () -> [WorkerProcess]? in
