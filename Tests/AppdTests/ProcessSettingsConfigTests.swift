@@ -8,35 +8,26 @@ import Testing
 @Suite struct ProcessSettingsConfigTests {
     /// A private directory for a config file and its env files.
     final class Scratch {
-        let path: String
+        let directory: CheckDirectory
 
-        init() throws {
-            path = FileManager.default.temporaryDirectory.appendingPathComponent("appd-process-settings-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        }
+        init() throws { directory = try CheckDirectory() }
 
-        deinit { try? FileManager.default.removeItem(atPath: path) }
-
-        var configPath: String { path + "/appd.json" }
+        var path: String { directory.path }
+        var configPath: String { directory.configPath }
 
         func write(_ name: String, _ text: String) throws {
-            try text.write(toFile: path + "/" + name, atomically: false, encoding: .utf8)
+            try directory.file(name, mode: 0o644, contents: text)
         }
 
         /// The one group of `{groups: [{name: "web", command: ["x"], <fields>}]}`.
         func group(_ fields: String) throws -> GroupConfig {
-            try #require(try ConfigLoader.parse(#"{groups: [{name: "web", command: ["x"], \#(fields)}]}"#, sourcePath: configPath).groups.first)
+            try #require(try ConfigLoader.parse(Self.config(fields), sourcePath: configPath).groups.first)
         }
 
         /// Its problems as `fieldPath: message`, this directory written `$DIR`.
-        func problems(_ fields: String) -> [String] {
-            do {
-                _ = try ConfigLoader.parse(#"{groups: [{name: "web", command: ["x"], \#(fields)}]}"#, sourcePath: configPath)
-                return []
-            } catch {
-                return error.problems.map { "\($0.fieldPath): \($0.message)".replacingOccurrences(of: path, with: "$DIR") }
-            }
-        }
+        func problems(_ fields: String) -> [String] { directory.problems(Self.config(fields)) }
+
+        private static func config(_ fields: String) -> String { #"{groups: [{name: "web", command: ["x"], \#(fields)}]}"# }
     }
 
     // MARK: user and group
