@@ -200,6 +200,11 @@ import Testing
             "groups[0].nice: group web: nice -1 is below the lowest appd may give (0): it needs appd to run as root (it runs as uid 1000)",
             "groups[2].group: group grouped: group '1001' needs appd to run as root (it runs as uid 1000)",
         ])
+        // appd runs as nobody but with another group: nobody's own primary group is a change too.
+        let nobodyWithRootGroup = ConfigLoader.Privileges(uid: 65534, gid: 0, hardLimits: [:], lowestNice: 0)
+        let nobody = try ConfigLoader.parse(#"{groups: [{name: "web", command: ["x"], user: "nobody"}]}"#, sourcePath: scratch.configPath)
+        #expect(ConfigLoader.privilegeProblems(in: nobody, as: nobodyWithRootGroup).map(\.message)
+            == ["group web: the primary group of user 'nobody' (gid 65534) needs appd to run as root (it runs as uid 65534)"])
         let root = ConfigLoader.Privileges(uid: 0, gid: 0, hardLimits: [.nofile: 4096], lowestNice: 0)
         #expect(ConfigLoader.privilegeProblems(in: config, as: root).isEmpty, "root may do all of it")
     }

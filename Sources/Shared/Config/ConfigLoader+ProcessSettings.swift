@@ -4,9 +4,6 @@
 /// `EnvironmentFile`). `umask` and `nice` are plain rules in the group's
 /// reader.
 extension ConfigLoader.Validator {
-    typealias Value = ConfigLoader.Value
-    typealias FieldPath = ConfigLoader.FieldPath
-
     /// `user` and `group`, looked up now: a name that does not exist is a
     /// problem of the config, found by `appd --check` and refusing a reload,
     /// not a failure of every spawn. `group` alone is refused: the
@@ -42,7 +39,7 @@ extension ConfigLoader.Validator {
     }
 
     /// `rlimits: {nofile: 65536, core: "infinity", stack: {soft: 8388608, hard: "infinity"}}`.
-    func readResourceLimits(_ value: Value, at path: FieldPath) -> [ResourceLimitName: ResourceLimit] {
+    func readResourceLimits(_ value: ConfigLoader.Value, at path: ConfigLoader.FieldPath) -> [ResourceLimitName: ResourceLimit] {
         guard let fields = object(value, at: path, known: ResourceLimitName.allCases.map(\.rawValue)) else { return [:] }
         var limits: [ResourceLimitName: ResourceLimit] = [:]
         for name in ResourceLimitName.allCases {
@@ -53,7 +50,7 @@ extension ConfigLoader.Validator {
     }
 
     /// A number (soft and hard alike), `"infinity"`, or `{soft, hard}`.
-    private func resourceLimit(_ value: Value, at path: FieldPath) -> ResourceLimit? {
+    private func resourceLimit(_ value: ConfigLoader.Value, at path: ConfigLoader.FieldPath) -> ResourceLimit? {
         guard case .object = value else {
             return check(value, at: path, .limitValue).map { ResourceLimit(soft: $0, hard: $0) }
         }
@@ -69,7 +66,7 @@ extension ConfigLoader.Validator {
     }
 
     /// `envFile: "/etc/app.env"` or a list of them, each read now.
-    func readEnvironmentFiles(_ value: Value, at path: FieldPath) -> [EnvironmentFile] {
+    func readEnvironmentFiles(_ value: ConfigLoader.Value, at path: ConfigLoader.FieldPath) -> [EnvironmentFile] {
         switch value {
         case .string:
             return environmentFile(value, at: path).map { [$0] } ?? []
@@ -84,7 +81,7 @@ extension ConfigLoader.Validator {
     /// One file, with a leading `-` optional (systemd's `EnvironmentFile=-/path`).
     /// Every problem names the file and its line: `groups[0].envFile:
     /// /srv/app/.env:3: expected KEY=VALUE, got "PORT"`.
-    private func environmentFile(_ value: Value, at path: FieldPath) -> EnvironmentFile? {
+    private func environmentFile(_ value: ConfigLoader.Value, at path: ConfigLoader.FieldPath) -> EnvironmentFile? {
         guard let written = check(value, at: path, .nonEmptyString) else { return nil }
         let isOptional = written.hasPrefix("-")
         let name = isOptional ? String(written.dropFirst()) : written

@@ -36,7 +36,6 @@ extension ConfigLoader {
                 hardLimits[name] = UInt64(limit.rlim_max)
                 if name == .nice { niceLimit = UInt64(limit.rlim_cur) }
             }
-            errno = 0
             let own = Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
             let byLimit = 20 - Int(min(niceLimit, 40))
             return Privileges(uid: geteuid(), gid: getegid(), hardLimits: hardLimits, lowestNice: min(own, byLimit))
@@ -64,8 +63,9 @@ extension ConfigLoader {
                 if identity.uid != privileges.uid {
                     report("user", "user '\(identity.user)' \(needsRoot)")
                 } else if identity.gid != privileges.gid {
-                    report(identity.group == nil ? "user" : "group",
-                           "group \(identity.group.map { "'\($0)'" } ?? "\(identity.gid) (user '\(identity.user)''s primary group)") \(needsRoot)")
+                    let group = identity.group.map { "group '\($0)'" }
+                        ?? "the primary group of user '\(identity.user)' (gid \(identity.gid))"
+                    report(identity.group == nil ? "user" : "group", "\(group) \(needsRoot)")
                 }
             }
             for (name, limit) in group.resourceLimits.sorted(by: { $0.key < $1.key }) {
