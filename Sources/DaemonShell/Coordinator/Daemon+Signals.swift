@@ -66,6 +66,8 @@ extension Daemon {
         if let path = config.sourcePath {
             do {
                 var loaded = try ConfigLoader.load(path: path)
+                let privilegeProblems = ConfigLoader.privilegeProblems(in: loaded)
+                guard privilegeProblems.isEmpty else { return .failure(.invalidConfig(ConfigError(problems: privilegeProblems))) }
                 applyOverrides(&loaded)
                 keepDaemonSettings(in: &loaded)
                 if let group {

@@ -34,6 +34,7 @@ extension ConfigLoader {
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
             "watchdogSeconds", "outputBytesPerSecond", "restart", "successExitCodes", "maxRestarts", "restartWindow",
             "dependsOn", "autostart",
+            "user", "group", "umask", "rlimits", "nice", "envFile",
         ]
 
         let file: String
@@ -156,6 +157,11 @@ extension ConfigLoader {
             }
             let autostart = optional("autostart", in: group, .boolean)
             if let name, let dependsOn { dependencyPaths[name] = dependsOn }
+            let identity = readIdentity(in: group)
+            let umask = optional("umask", in: group, .octalMode(example: "0027"))
+            let resourceLimits = group["rlimits"].map { readResourceLimits($0.value, at: $0.path) }
+            let nice = optional("nice", in: group, .integer.atLeast(-20).atMost(19))
+            let envFiles = group["envFile"].map { readEnvironmentFiles($0.value, at: $0.path) }
             guard let name, let command else { return nil }
             var config = GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
@@ -172,6 +178,11 @@ extension ConfigLoader {
             config.restartWindow = restartWindow ?? GroupConfig.defaultRestartWindow
             config.dependsOn = (dependsOn ?? []).map(\.0)
             config.autostart = autostart ?? true
+            config.identity = identity
+            config.umask = umask
+            config.resourceLimits = resourceLimits ?? [:]
+            config.nice = nice
+            config.envFiles = envFiles ?? []
             return config
         }
 
@@ -184,7 +195,7 @@ extension ConfigLoader {
             guard let fields = object(value, at: path, known: ["address", "mode", "owner", "group"]) else { return nil }
             let address = required("address", in: fields, .listenAddress(relativeTo: directory))
             let given = UnixSocketPermissions(
-                mode: optional("mode", in: fields, .socketMode), owner: optional("owner", in: fields, .userID),
+                mode: optional("mode", in: fields, .octalMode(example: "0660")), owner: optional("owner", in: fields, .userID),
                 group: optional("group", in: fields, .groupID))
             guard let address else { return nil }
             if case .tcp = address {
@@ -247,7 +258,7 @@ extension ConfigLoader {
                 if name.isEmpty || name.contains("=") || name.contains("\0") {
                     report(path.key(name), "is not a valid environment variable name")
                 } else {
-                    environment[name] = check(value, at: path.key(name), .string)
+                    environment[name] = check(value, at: path.key(name), .environmentValue)
                 }
             }
             return environment
@@ -292,12 +303,12 @@ extension ConfigLoader {
             return visit(start)
         }
 
-        private func report(_ path: FieldPath, _ message: String) {
+        func report(_ path: FieldPath, _ message: String) {
             problems.append(ConfigProblem(file: file, fieldPath: path.description, message: message))
         }
 
         /// Applies `rule`, reporting a refusal at `path`.
-        private func check<T>(_ value: Value, at path: FieldPath, _ rule: Rule<T>) -> T? {
+        func check<T>(_ value: Value, at path: FieldPath, _ rule: Rule<T>) -> T? {
             switch rule.apply(value) {
             case .success(let output):
                 return output
@@ -309,7 +320,7 @@ extension ConfigLoader {
 
         /// An object's fields; keys outside `known` are reported, with the
         /// nearest known key when it looks like a typo.
-        private func object(_ value: Value, at path: FieldPath, known: [String]) -> Fields? {
+        func object(_ value: Value, at path: FieldPath, known: [String]) -> Fields? {
             guard let values = check(value, at: path, .object("an object")) else { return nil }
             for key in values.keys.sorted() where !known.contains(key) {
                 let suggestion = Self.nearest(to: key, among: known).map { "; did you mean '\($0)'?" } ?? ""
@@ -318,11 +329,11 @@ extension ConfigLoader {
             return Fields(values: values, path: path)
         }
 
-        private func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+        func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
             fields[key].flatMap { check($0.value, at: $0.path, rule) }
         }
 
-        private func required(_ key: String, in fields: Fields) -> (value: Value, path: FieldPath)? {
+        func required(_ key: String, in fields: Fields) -> (value: Value, path: FieldPath)? {
             guard let field = fields[key] else {
                 report(fields.path.key(key), "is required")
                 return nil
@@ -330,13 +341,13 @@ extension ConfigLoader {
             return field
         }
 
-        private func required<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+        func required<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
             required(key, in: fields).flatMap { check($0.value, at: $0.path, rule) }
         }
 
         /// Reads an array with `arrayRule`, then each element with `element`
         /// at its own index, keeping the elements that could be read.
-        private func elements<T>(
+        func elements<T>(
             of value: Value, at path: FieldPath, _ arrayRule: Rule<[Value]>, _ element: (Value, FieldPath) -> T?
         ) -> [T] {
             let items = check(value, at: path, arrayRule) ?? []

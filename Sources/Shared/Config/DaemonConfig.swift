@@ -121,6 +121,19 @@ public struct GroupConfig: Sendable, Equatable {
         return false
     }
 
+    /// Who the processes run as (`user`, `group`); nil: appd's own user.
+    public var identity: WorkerIdentity?
+    /// The processes' umask; nil: appd's own.
+    public var umask: UInt32?
+    /// `rlimits`, set in the child before exec. A configured `nofile` wins
+    /// over the soft limit appd gives children back (it raises its own).
+    public var resourceLimits: [ResourceLimitName: ResourceLimit] = [:]
+    /// The processes' nice value, -20 (first) to 19 (last); nil: appd's own.
+    public var nice: Int?
+    /// `envFile`, in the config's order: later files win over earlier
+    /// ones, and `env` over them all.
+    public var envFiles: [EnvironmentFile] = []
+
     public init(
         name: String, command: [String], count: Int, reloadable: Bool = true,
         listen: [ListenAddress] = [], readiness: Readiness = .standard, readyTimeout: Double = 30,
@@ -150,7 +163,21 @@ public struct GroupConfig: Sendable, Equatable {
     /// alone is a resize, not a new release).
     public func startsTheSameProcessAs(_ other: GroupConfig) -> Bool {
         command == other.command && env == other.env && cwd == other.cwd && listen == other.listen
-            && watchdogSeconds == other.watchdogSeconds
+            && watchdogSeconds == other.watchdogSeconds && identity == other.identity && umask == other.umask
+            && resourceLimits == other.resourceLimits && nice == other.nice && envFiles == other.envFiles
+    }
+
+    /// What the `envFile`s set together, a later file winning.
+    public var environmentFromFiles: [String: String] {
+        envFiles.reduce(into: [:]) { environment, file in environment.merge(file.variables) { _, later in later } }
+    }
+
+    /// The variables the group sets for worker `id`: its `envFile`s, then
+    /// its `env` with templates (`{{8000 + id}}`) expanded for that id.
+    public func environment(forWorker id: Int) -> [String: String] {
+        var environment = environmentFromFiles
+        for (name, value) in env { environment[name] = EnvironmentTemplate.expand(value, workerID: id) }
+        return environment
     }
 }
 

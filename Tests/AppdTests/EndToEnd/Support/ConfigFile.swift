@@ -25,6 +25,14 @@ extension EndToEnd {
         var dependsOn: [String] = []
         var autostart: Bool? = nil
         var env: [String: String] = [:]
+        var envFile: [String] = []
+        /// Absolute; nil: the config file's directory.
+        var cwd: String? = nil
+        var user: String? = nil
+        var umask: String? = nil
+        var nice: Int? = nil
+        /// Each resource as `{soft, hard}`.
+        var rlimits: [String: (soft: Int, hard: Int)] = [:]
 
         enum Readiness: Sendable {
             case none, notify
@@ -47,6 +55,12 @@ extension EndToEnd {
             if !dependsOn.isEmpty { object["dependsOn"] = dependsOn }
             if let autostart { object["autostart"] = autostart }
             if !env.isEmpty { object["env"] = env }
+            if !envFile.isEmpty { object["envFile"] = envFile }
+            if let cwd { object["cwd"] = cwd }
+            if let user { object["user"] = user }
+            if let umask { object["umask"] = umask }
+            if let nice { object["nice"] = nice }
+            if !rlimits.isEmpty { object["rlimits"] = rlimits.mapValues { ["soft": $0.soft, "hard": $0.hard] } }
             switch readiness {
             case nil: break
             case .none?: object["readiness"] = "none"
