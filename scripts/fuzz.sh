@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets under fuzz/targets/ and runs each for a bounded
-# time. Not part of CI (.ci/run runs only `swift test`).
+# time. Not part of CI (.ci/run runs only scripts/test.sh).
 #
 #   scripts/fuzz.sh [--seconds N] [--max-len BYTES] [--no-build] [TARGET...]
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the test suite under sanitizers. Not part of CI (.ci/run
-# runs only `swift test`); slow: each sanitizer is a full build of its own.
+# runs only scripts/test.sh); slow: each sanitizer is a full build of its own.
 #
 #   scripts/sanitizers.sh [--filter PATTERN] [address] [thread] [undefined]
 #

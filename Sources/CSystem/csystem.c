@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -18,16 +19,24 @@ _Static_assert(CS_POLL_IN == EPOLLIN && CS_POLL_OUT == EPOLLOUT && CS_POLL_ERR =
                    && CS_POLL_HUP == EPOLLHUP,
                "CS_POLL_* must equal the EPOLL* bits");
 _Static_assert(CS_O_PATH == O_PATH, "CS_O_PATH must equal glibc's O_PATH");
+/* Sources/Shared/Config/ResourceLimit.swift numbers the resources itself. */
+_Static_assert(RLIMIT_CPU == 0 && RLIMIT_FSIZE == 1 && RLIMIT_DATA == 2 && RLIMIT_STACK == 3 && RLIMIT_CORE == 4
+                   && RLIMIT_RSS == 5 && RLIMIT_NPROC == 6 && RLIMIT_NOFILE == 7 && RLIMIT_MEMLOCK == 8
+                   && RLIMIT_AS == 9 && RLIMIT_LOCKS == 10 && RLIMIT_SIGPENDING == 11 && RLIMIT_MSGQUEUE == 12
+                   && RLIMIT_NICE == 13 && RLIMIT_RTPRIO == 14 && RLIMIT_RTTIME == 15,
+               "ResourceLimitName.resource must equal glibc's RLIMIT_* numbers");
 
 /* ---- spawn: everything below until cs_spawn runs in the forked child, so
    it may only call async-signal-safe functions. ---- */
 
-/* Reports {step, errno} to the parent through the close-on-exec pipe. */
-static _Noreturn void child_fail(int error_pipe, int step) {
-    int report[2] = {step, errno};
-    while (write(error_pipe, report, sizeof report) < 0 && errno == EINTR) {}
+/* Reports what failed to the parent through the close-on-exec pipe. */
+static _Noreturn void child_fail_at(int error_pipe, int step, int detail) {
+    struct cs_spawn_failure report = {.step = step, .error = errno, .detail = detail};
+    while (write(error_pipe, &report, sizeof report) < 0 && errno == EINTR) {}
     _exit(127);
 }
+
+static _Noreturn void child_fail(int error_pipe, int step) { child_fail_at(error_pipe, step, -1); }
 
 /* Writes the decimal digits of value and a NUL (async-signal-safe itoa). */
 static void write_decimal(char *slot, pid_t value) {
@@ -72,21 +81,20 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
+    /* The error pipe above the fds being dup2'd into 0..2+n, so that no
+       listening socket lands on it: it reports every step after that. */
+    int count = 3 + req->listen_count;
+    if (error_pipe < count) {
+        int parked_pipe = fcntl(error_pipe, F_DUPFD_CLOEXEC, count);
+        if (parked_pipe < 0) child_fail(error_pipe, CS_STEP_FDS);
+        error_pipe = parked_pipe;
+    }
+
     /* Own process group: a terminal's Ctrl-C reaches only the master. */
     if (setpgid(0, 0) != 0) child_fail(error_pipe, CS_STEP_SETUP);
-    /* Die with the master, even when it is SIGKILLed; it may already be gone. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_pipe, CS_STEP_SETUP);
-    /* Its parent died before PDEATHSIG was armed: fail like any other step,
-       never with an EOF that would read as a successful exec. */
-    if (getppid() != parent) {
-        errno = ESRCH;
-        child_fail(error_pipe, CS_STEP_SETUP);
-    }
-    if (req->cwd != NULL && chdir(req->cwd) != 0) child_fail(error_pipe, CS_STEP_CHDIR);
 
     /* Sources may overlap their targets (0..2+n): park every source above the
        target range first, then dup2 down; dup2 clears close-on-exec. */
-    int count = 3 + req->listen_count;
     int parked[count];
     for (int i = 0; i < count; i++) {
         int source = i == 0 ? req->stdin_fd
@@ -101,22 +109,53 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
     }
     if (cloexec_from(count) != 0) child_fail(error_pipe, CS_STEP_FDS);
 
-    /* After cloexec_from, whose fallback loop runs up to the master's raised
-       limit: the child gets the soft limit appd was started with. */
+    /* Limits after cloexec_from, whose fallback loop runs up to the master's
+       raised limit: the child gets the soft limit appd was started with, then
+       the group's rlimits (so a configured nofile wins). Before the identity
+       changes: raising a hard limit, and a lower nice value, need root. */
     if (req->child_nofile_soft != 0) {
         struct rlimit limit;
         if (getrlimit(RLIMIT_NOFILE, &limit) != 0) child_fail(error_pipe, CS_STEP_LIMIT);
         limit.rlim_cur = (rlim_t)req->child_nofile_soft;
         if (setrlimit(RLIMIT_NOFILE, &limit) != 0) child_fail(error_pipe, CS_STEP_LIMIT);
     }
+    for (int i = 0; i < req->limit_count; i++) {
+        struct rlimit limit = {.rlim_cur = (rlim_t)req->limits[i].soft, .rlim_max = (rlim_t)req->limits[i].hard};
+        if (setrlimit((__rlimit_resource_t)req->limits[i].resource, &limit) != 0) child_fail_at(error_pipe, CS_STEP_LIMIT, i);
+    }
+    if (req->set_nice && setpriority(PRIO_PROCESS, 0, req->nice) != 0) child_fail(error_pipe, CS_STEP_NICE);
+    if (req->set_umask) umask(req->umask);
+
+    /* Supplementary groups, then the group, then the user: each needs the
+       privilege the next one gives up. Raw system calls, not glibc's
+       wrappers: those broadcast the change to every thread of the process
+       (taking locks a thread of the master may have held at fork), which
+       this one-thread child does not need. */
+    if (req->set_identity) {
+        if (syscall(SYS_setgroups, (size_t)req->group_count, req->groups) != 0) child_fail(error_pipe, CS_STEP_SETGROUPS);
+        if (syscall(SYS_setresgid, req->gid, req->gid, req->gid) != 0) child_fail(error_pipe, CS_STEP_SETGID);
+        if (syscall(SYS_setresuid, req->uid, req->uid, req->uid) != 0) child_fail(error_pipe, CS_STEP_SETUID);
+    }
+
+    /* Die with the master, even when it is SIGKILLed; it may already be gone.
+       After the identity: a change of uid or gid clears PDEATHSIG. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_pipe, CS_STEP_SETUP);
+    /* Its parent died before PDEATHSIG was armed: fail like any other step,
+       never with an EOF that would read as a successful exec. */
+    if (getppid() != parent) {
+        errno = ESRCH;
+        child_fail(error_pipe, CS_STEP_SETUP);
+    }
+    /* As the worker's user: a directory it may not enter fails here, clearly. */
+    if (req->cwd != NULL && chdir(req->cwd) != 0) child_fail(error_pipe, CS_STEP_CHDIR);
 
     for (int i = 0; i < req->pid_slot_count; i++) write_decimal(req->pid_slots[i], getpid());
     execve(req->path, req->argv, req->envp);
     child_fail(error_pipe, CS_STEP_EXEC);
 }
 
-int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, int *failed_step) {
-    *failed_step = CS_STEP_FORK;
+int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, struct cs_spawn_failure *failure) {
+    *failure = (struct cs_spawn_failure){.step = CS_STEP_FORK, .error = 0, .detail = -1};
     int error_pipe[2];
     if (pipe2(error_pipe, O_CLOEXEC) != 0) return errno;
 
@@ -138,10 +177,10 @@ int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, int *failed_ste
         return fork_error;
     }
 
-    /* EOF: execve succeeded and closed the pipe. {step, errno}: the child failed. */
-    int report[2] = {CS_STEP_SETUP, EIO};
+    /* EOF: execve succeeded and closed the pipe. A report: the child failed. */
+    struct cs_spawn_failure report = {.step = CS_STEP_SETUP, .error = EIO, .detail = -1};
     ssize_t got;
-    while ((got = read(error_pipe[0], report, sizeof report)) < 0 && errno == EINTR) {}
+    while ((got = read(error_pipe[0], &report, sizeof report)) < 0 && errno == EINTR) {}
     close(error_pipe[0]);
     if (got == 0) {
         *out_pid = pid;
@@ -149,8 +188,9 @@ int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, int *failed_ste
     }
     /* Reap it here so a failed exec leaves no zombie for the master. */
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-    *failed_step = report[0];
-    return report[1] != 0 ? report[1] : EIO;
+    if (report.error == 0) report.error = EIO;
+    *failure = report;
+    return report.error;
 }
 
 /* ---- signalfd ---- */

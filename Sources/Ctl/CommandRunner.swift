@@ -31,7 +31,9 @@ struct CommandRunner {
                 return try logs(connection, json: json)
             case .describe:
                 return try describe(connection, json: json)
-            case .ping, .version, .restart, .stop, .start, .scale, .signal, .reopenLogs:
+            case .metrics:
+                return try metrics(connection, json: json)
+            case .ping, .version, .restart, .stop, .start, .scale, .signal, .health, .reopenLogs:
                 let result: ControlResult
                 switch try connection.outcome(of: Self.requestID, onItem: { _ in }) {
                 case .success(let value): result = value
@@ -41,7 +43,8 @@ struct CommandRunner {
                 console.out.write(json
                     ? JSONDocuments.line(result)
                     : ResultText.line(for: command.request, result, socketPath: socketPath, elapsed: elapsed) + "\n")
-                return .success
+                // An unhealthy daemon answered fine, but the probe fails.
+                return result.healthy == false ? .commandFailed : .success
             }
         } catch {
             console.err.write("appctl: \(TerminalText.escaped(error.description))\n")
@@ -176,6 +179,25 @@ struct CommandRunner {
         console.out.write(json
             ? JSONDocuments.line(JSONDocuments.Describe(groups: groups))
             : groups.map { DescribeText.render($0, now: wallClock()) }.joined(separator: "\n"))
+        return .success
+    }
+
+    /// The exposition exactly as appd wrote it, printed piece by piece as
+    /// it comes (it is for programs: `promtool check metrics`, grep); with
+    /// `--json`, in one document at the end.
+    private func metrics(_ connection: ControlConnection, json: Bool) throws(TransportError) -> ExitCode {
+        var document = JSONDocuments.Metrics(metrics: "")
+        let outcome = try connection.outcome(of: Self.requestID) { item in
+            guard case .metrics(let piece) = item else { return }
+            if json {
+                document.metrics += piece.text
+            } else {
+                console.out.write(piece.text)
+                connection.released()
+            }
+        }
+        if case .failure(let error) = outcome { return report(error, json: json, socketPath: connection.path) }
+        if json { console.out.write(JSONDocuments.line(document)) }
         return .success
     }
 

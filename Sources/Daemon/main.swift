@@ -36,15 +36,22 @@ do {
     standardError("\(error)\n")
     exit(1)
 }
+// Settings this appd could never carry out (another user, while not root)
+// refuse the start as they refuse a reload.
+let privilegeProblems = ConfigLoader.privilegeProblems(in: config)
 if options.check {
     // What would only fail later: a command that cannot be run (see commandProblems for why only here).
-    let problems = ConfigLoader.commandProblems(in: config)
+    let problems = privilegeProblems + ConfigLoader.commandProblems(in: config)
     guard problems.isEmpty else {
         standardError("\(ConfigError(problems: problems))\n")
         exit(1)
     }
     standardOutput(ConfigLoader.summary(config) + "\n")
     exit(0)
+}
+guard privilegeProblems.isEmpty else {
+    standardError("\(ConfigError(problems: privilegeProblems))\n")
+    exit(1)
 }
 options.applyOverrides(to: &config, currentDirectory: currentDirectory)
 // Detached, the daemon has no stderr to log to: refuse while the user can still read why.

@@ -37,9 +37,12 @@ public struct RollingReload: Sendable, Equatable {
     /// when the reload fails, so a crash of a process that was never
     /// replaced respawns the release that worked, not the one that failed.
     public let rollback: GroupConfig?
+    /// When the reload began, for its duration.
+    public let begunAt: MonotonicInstant
 
-    public init(strategy: ReloadStrategy, maxSurge: Int, rollback: GroupConfig?, notes: [String]) {
+    public init(strategy: ReloadStrategy, maxSurge: Int, rollback: GroupConfig?, notes: [String], begunAt: MonotonicInstant) {
         self.strategy = strategy
+        self.begunAt = begunAt
         self.width = strategy == .startFirst ? maxSurge : 1
         self.rollback = rollback
         self.result.notes = notes
@@ -71,8 +74,11 @@ public struct ReloadResult: Sendable, Equatable {
     public internal(set) var failedPid: Int32?
 }
 
-/// A group's reload that ended: when, and how.
+/// A group's reload that ended: when, how, and how long it took (0 for a
+/// reload that ended at once: a new, stopped or non-reloadable group).
 public struct FinishedReload: Sendable, Equatable {
     public internal(set) var at: MonotonicInstant
     public internal(set) var result: ReloadResult
+    /// Seconds from the reload's start to its end.
+    public internal(set) var duration: Double
 }

@@ -6,7 +6,7 @@ import Shared
 extension Supervisor {
     mutating func processSpawned(_ ref: WorkerRef, _ role: ProcessRole, pid: Int32, now: MonotonicInstant) {
         guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count, isAwaitingSpawn(g, ref.id, role) else {
-            assertionFailure("spawned \(ref) \(role) pid \(pid) for a slot that was not waiting for it")
+            assertionFailure("spawned \(ref)[\(pid)] (\(role)) for a slot that was not waiting for it")
             log(.error, about: ref, pid: pid, "was spawned for a slot that was not waiting for it; stopping it")
             emit(.signal(pid: pid, .kill))
             return
@@ -63,8 +63,7 @@ extension Supervisor {
             if groups[g].reload?.stepIndex(slot: ref.id) != nil {
                 failReload(g, reason: "\(ref) failed to start: \(reason)", failedPid: nil, now: now)
             }
-            groups[g].slots[ref.id].restarts += 1
-            scheduleRespawnAfterFailure(g, ref.id, quick: true, now: now)
+            followUnrequestedEnd(g, ref.id, success: false, exit: "failed to start: \(reason)", quick: true, now: now)
         case .successor:
             groups[g].slots[ref.id].successor = nil
             failReload(g, reason: "the successor of \(ref) failed to start: \(reason)", failedPid: nil, now: now)
@@ -122,14 +121,14 @@ extension Supervisor {
         }
         guard let g = groupIndex(of: ref), ref.id < groups[g].slots.count,
               let role = groups[g].slots[ref.id].role(of: pid), let process = groups[g].slots[ref.id][role] else {
-            assertionFailure("pid \(pid) of \(ref) is in no slot")
+            assertionFailure("\(ref)[\(pid)] is in no slot")
             return
         }
         let id = ref.id
         let uptime = now.seconds(since: process.startedAt)
         let order = process.stopOrder
-        let failure: FailureKind? = order.map { $0.reason.failure } ?? (status.isSuccess ? nil : .status(status))
-        groups[g].exits.recordExit(failure: failure)
+        let failure: FailureKind? = order.map { $0.reason.failure } ?? (groups[g].config.isSuccess(status) ? nil : .status(status))
+        groups[g].exits.recordExit(failure: failure, reason: ExitTally.reason(of: status, stopReason: order?.reason))
         let exit = LastExit(
             cause: .exited(status), at: now, uptime: uptime, stopReason: order?.reason,
             killedAfterTimeout: order?.killSent == true ? order?.stopTimeout : nil)
@@ -169,7 +168,6 @@ extension Supervisor {
             return
         }
         let askedFor = order != nil && failure == nil
-        if !askedFor { groups[g].slots[id].restarts += 1 }
 
         // A successor still waiting for its spawn is not needed: the slot is
         // restarted below with the new settings, and the reload waits for
@@ -181,6 +179,7 @@ extension Supervisor {
         // The old process died during the overlap: its successor, already
         // starting, takes the slot; the reload waits for it to be ready.
         if let successor = groups[g].slots[id].liveSuccessor {
+            if !askedFor { countRestart(g, id) }
             groups[g].slots[id].successor = nil
             groups[g].slots[id].state = .live(successor)
             if let stepIndex { groups[g].reload?.steps[stepIndex].phase = .replacementStarting }
@@ -199,7 +198,65 @@ extension Supervisor {
             let when = process.readySince == nil ? "before it was ready" : "right after it took over"
             failReload(g, reason: "the new process \(ref)[\(process.pid)] \(exit.description) after \(HumanFormat.duration(seconds: exit.uptime)), \(when)", failedPid: process.pid, now: now)
         }
-        scheduleRespawnAfterFailure(g, id, quick: backoff.isQuickDeath(uptime: exit.uptime, becameReady: process.readySince != nil), now: now)
+        followUnrequestedEnd(g, id, success: failure == nil, exit: exit.description,
+                             quick: backoff.isQuickDeath(uptime: exit.uptime, becameReady: process.readySince != nil), now: now)
+    }
+
+    /// A process ended without appd asking (or failed to start): by the
+    /// group's restart policy and restart limit, another follows (after a
+    /// backoff when it died quickly) or the worker id is finished.
+    private mutating func followUnrequestedEnd(_ g: Int, _ id: Int, success: Bool, exit: String, quick: Bool, now: MonotonicInstant) {
+        let config = groups[g].config
+        switch config.restart {
+        case .never:
+            finishSlot(g, id, success ? .completed : .failed(reason: "\(exit); restart is \"never\""))
+            return
+        case .onFailure where success:
+            finishSlot(g, id, .completed)
+            return
+        case .always, .onFailure:
+            break
+        }
+        // Only failures count toward the limit: a worker that exits with
+        // success to be recycled (Workerman's, gunicorn's --max-requests)
+        // is restarted for as long as it does so.
+        if !success {
+            let window = config.restartWindow
+            groups[g].slots[id].recentRestarts.removeAll { now.seconds(since: $0) >= window }
+            guard groups[g].slots[id].recentRestarts.count < config.maxRestarts else {
+                let reason = "gave up after \(counted(config.maxRestarts, "restart", "restarts")) in \(HumanFormat.duration(seconds: window)); last: \(exit)"
+                finishSlot(g, id, .failed(reason: reason))
+                return
+            }
+            groups[g].slots[id].recentRestarts.append(now)
+        }
+        countRestart(g, id)
+        scheduleRespawnAfterFailure(g, id, quick: quick, now: now)
+    }
+
+    /// No process follows on this worker id until the operator asks.
+    private mutating func finishSlot(_ g: Int, _ id: Int, _ finish: SlotFinish) {
+        guard slotWanted(g, id) else {
+            groups[g].slots[id].state = .empty
+            settle(g)
+            return
+        }
+        groups[g].slots[id].state = .finished(finish)
+        switch finish {
+        case .completed:
+            log(.info, about: ref(g, id), "completed; by its restart policy (\(groups[g].config.restart.rawValue)) no process follows")
+        case .failed(let reason):
+            log(.error, about: ref(g, id), "failed and is not restarted: \(reason); `appctl start \(groups[g].name)` retries it")
+        }
+        settle(g)
+    }
+
+    /// The slot's process is started again after an exit appd did not ask
+    /// for: counted on the slot (status) and on the group, whose count
+    /// outlives a scale-down (metrics).
+    private mutating func countRestart(_ g: Int, _ id: Int) {
+        groups[g].slots[id].restarts += 1
+        groups[g].exits.recordRestart()
     }
 
     /// Settles the slot's group (which may go away) and lets its reload move on.

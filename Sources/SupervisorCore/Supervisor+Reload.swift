@@ -47,12 +47,12 @@ extension Supervisor {
         let config = groups[g].config
         var notes = changes.notes[name] ?? []
         if changes.added.contains(name) {
-            finishReload(g, ReloadResult(outcome: .completed, started: config.count, notes: notes + ["new group"]), now: now)
+            finishReload(g, ReloadResult(outcome: .completed, started: config.count, notes: notes + ["new group"]), begunAt: now, now: now)
             return
         }
         guard groups[g].wantsRunning else {
             notes.append("the group is stopped: `appctl start \(name)` starts it with these settings")
-            finishReload(g, ReloadResult(outcome: .completed, notes: notes), now: now)
+            finishReload(g, ReloadResult(outcome: .completed, notes: notes), begunAt: now, now: now)
             return
         }
         let previous = changes.previous[name]
@@ -63,7 +63,7 @@ extension Supervisor {
                 notes.append("the command, environment, cwd or sockets changed, but the group is not reloadable: `appctl restart \(name)` applies them")
             }
             log(.info, "group \(name) is not reloadable: sent SIGUSR1 to \(counted(processes.count, "process", "processes"))")
-            finishReload(g, ReloadResult(outcome: .signalled(processes: processes.count), notes: notes), now: now)
+            finishReload(g, ReloadResult(outcome: .signalled(processes: processes.count), notes: notes), begunAt: now, now: now)
             return
         }
         var rollback = previous
@@ -72,7 +72,8 @@ extension Supervisor {
             if unchanged == config { rollback = nil }
         }
         log(.info, "rolling reload of group \(name) begins (\(config.reloadStrategy == .startFirst ? "start-first, \(config.maxSurge) at a time" : "stop-first"))")
-        groups[g].reload = RollingReload(strategy: config.reloadStrategy, maxSurge: config.maxSurge, rollback: rollback, notes: notes)
+        groups[g].reload = RollingReload(strategy: config.reloadStrategy, maxSurge: config.maxSurge, rollback: rollback, notes: notes,
+                                         begunAt: now)
         advanceReload(g, now: now)
     }
 
@@ -91,7 +92,7 @@ extension Supervisor {
                 log(.info, "group \(newConfig.name) added")
                 groups.append(WorkerGroup(config: newConfig))
                 changes.added.insert(newConfig.name)
-                for id in groups[groups.count - 1].slots.indices { spawn(groups.count - 1, id) }
+                if newConfig.autostart { startOrWait(groups.count - 1) } else { groups[groups.count - 1].wantsRunning = false }
                 continue
             }
             if groups[g].retiring {
@@ -123,16 +124,17 @@ extension Supervisor {
         if due.isEmpty, groups[g].reload?.steps.isEmpty == true, let result = groups[g].reload?.result {
             groups[g].reload = nil
             groups[g].degradedReason = nil
-            finishReload(g, result, now: now)
+            finishReload(g, result, begunAt: reload.begunAt, now: now)
         }
     }
 
-    /// An out-of-date process still serving, or a slot backing off (a
-    /// reload is the operator's "try again now, with these settings").
+    /// An out-of-date process still serving, or a slot backing off or
+    /// finished (a reload is the operator's "try again now, with these
+    /// settings": a failed worker is retried, a one-shot job runs again).
     private func needsReplacing(_ slot: WorkerSlot, _ g: Int) -> Bool {
         switch slot.state {
         case .live(let process): return process.generation < groups[g].generation && !process.isStopping
-        case .backingOff: return true
+        case .backingOff, .finished: return true
         case .empty, .spawning: return false
         }
     }
@@ -141,9 +143,10 @@ extension Supervisor {
         guard let strategy = groups[g].reload?.strategy else { return }
         let step: ReloadStep
         switch groups[g].slots[id].state {
-        case .backingOff:
-            log(.info, about: ref(g, id), "was not running (backing off): starting it now")
-            groups[g].slots[id].consecutiveFailures = 0
+        case .backingOff, .finished:
+            let why = groups[g].slots[id].isBackingOff ? "backing off" : "finished"
+            log(.info, about: ref(g, id), "was not running (\(why)): starting it now")
+            groups[g].slots[id].forgetFailures()
             step = ReloadStep(slot: id, oldPid: nil, phase: .replacementStarting)
             spawn(g, id)
         case .live(let process) where strategy == .startFirst:
@@ -220,19 +223,22 @@ extension Supervisor {
     }
 
     private mutating func endReload(_ g: Int, reason: String, notes: [String], now: MonotonicInstant) {
-        guard var result = groups[g].reload?.result, let steps = groups[g].reload?.steps else { return }
+        guard let reload = groups[g].reload else { return }
         groups[g].reload = nil
-        for step in steps where step.phase == .successorStarting {
+        var result = reload.result
+        for step in reload.steps where step.phase == .successorStarting {
             stopProcess(g, step.slot, .successor, reason: .reloadAborted, now: now)
         }
         result.outcome = .aborted(reason: reason)
         result.notes += notes
-        finishReload(g, result, now: now)
+        finishReload(g, result, begunAt: reload.begunAt, now: now)
     }
 
-    private mutating func finishReload(_ g: Int, _ result: ReloadResult, now: MonotonicInstant) {
+    private mutating func finishReload(_ g: Int, _ result: ReloadResult, begunAt: MonotonicInstant, now: MonotonicInstant) {
         let name = groups[g].name
-        groups[g].lastReload = FinishedReload(at: now, result: result)
+        let finished = FinishedReload(at: now, result: result, duration: now.seconds(since: begunAt))
+        groups[g].lastReload = finished
+        groups[g].reloads.record(finished)
         switch result.outcome {
         case .completed:
             let started = result.started > 0 ? ", \(counted(result.started, "slot", "slots")) that was not running started" : ""

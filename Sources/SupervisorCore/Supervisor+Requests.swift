@@ -23,11 +23,15 @@ extension Supervisor {
             stopGroup(g, reason: "group stopped", now: now)
         case .startGroup(let name):
             let g = try index(of: name)
-            if groups[g].wantsRunning { throw .alreadyRunning(name) }
+            // A running group with finished worker ids is started again: the
+            // operator's retry of a failed one, or a one-shot job's next run.
+            if groups[g].wantsRunning, groups[g].finishedCount == 0 { throw .alreadyRunning(name) }
             startGroup(g)
         case .scale(let name, let count):
             let g = try index(of: name)
             guard count >= 0 else { throw .invalidCount(count) }
+            // Whether the group runs or is stopped, the same count changes nothing.
+            if groups[g].config.count == count { throw .alreadyAtCount(group: name, count: count) }
             log(.info, "group \(name) scaled from \(groups[g].config.count) to \(count)")
             groups[g].config.count = count
             resize(g, now: now)
@@ -38,6 +42,7 @@ extension Supervisor {
             log(.info, "sending \(signal) to \(counted(processes.count, "process", "processes"))\(target), as asked")
             for process in processes { emit(.signal(pid: process.pid, signal)) }
         }
+        followDependencies(now: now)
         return takeEffects()
     }
 
@@ -52,18 +57,26 @@ extension Supervisor {
         return [try index(of: name)]
     }
 
+    /// Every group stops, those that others depend on only once those
+    /// others have (`Supervisor+Dependencies`).
     private mutating func stopDaemon(now: MonotonicInstant) {
         guard !isStopping else { return }
         isStopping = true
         log(.info, "stopping every group")
         for g in groups.indices {
-            stopSlots(g, reason: "the daemon is stopping", now: now)
+            groups[g].waitingFor = []
+            if hasRunningDependents(g) {
+                groups[g].stopsAfterDependents = true
+                cancelReload(g, reason: "the daemon is stopping", now: now)
+            } else {
+                stopSlots(g, reason: "the daemon is stopping", now: now)
+            }
         }
         finishIfStopped()
     }
 
     /// Stops every process of a group, cancels its backoffs and its reload.
-    private mutating func stopSlots(_ g: Int, reason: String, now: MonotonicInstant) {
+    mutating func stopSlots(_ g: Int, reason: String, now: MonotonicInstant) {
         cancelReload(g, reason: reason, now: now)
         for id in groups[g].slots.indices { vacate(g, id, now: now) }
     }
@@ -74,7 +87,7 @@ extension Supervisor {
     private mutating func vacate(_ g: Int, _ id: Int, reason: StopReason = .shutdown, now: MonotonicInstant) {
         if let index = groups[g].reload?.stepIndex(slot: id) { groups[g].reload?.steps.remove(at: index) }
         switch groups[g].slots[id].state {
-        case .backingOff: groups[g].slots[id].state = .empty
+        case .backingOff, .finished: groups[g].slots[id].state = .empty
         case .live: stopProcess(g, id, .current, reason: reason, now: now)
         case .empty, .spawning: break
         }
@@ -84,16 +97,21 @@ extension Supervisor {
 
     mutating func stopGroup(_ g: Int, reason: String, now: MonotonicInstant) {
         groups[g].wantsRunning = false
+        groups[g].waitingFor = []
         stopSlots(g, reason: reason, now: now)
         settle(g)
     }
 
+    /// Starts the group's empty, failed and completed worker ids, once its
+    /// dependencies are ready (`startOrWait`).
     private mutating func startGroup(_ g: Int) {
         groups[g].wantsRunning = true
         groups[g].restartsHeldUntil = nil
-        for id in groups[g].slots.indices where id < groups[g].config.count && groups[g].slots[id].state == .empty {
-            spawn(g, id)
+        for id in groups[g].slots.indices where groups[g].slots[id].finish != nil {
+            groups[g].slots[id].forgetFailures()
+            groups[g].slots[id].state = .empty
         }
+        startOrWait(g)
     }
 
     /// Stop and start at once: every process is stopped and replaced as soon
@@ -104,10 +122,10 @@ extension Supervisor {
         groups[g].restartsHeldUntil = nil
         log(.info, "restarting group \(groups[g].name)")
         for id in groups[g].slots.indices where id < groups[g].config.count {
-            groups[g].slots[id].consecutiveFailures = 0
+            groups[g].slots[id].forgetFailures()
             switch groups[g].slots[id].state {
             case .live: stopProcess(g, id, .current, reason: .restart, now: now)
-            case .backingOff, .empty: spawn(g, id)
+            case .backingOff, .empty, .finished: spawn(g, id)
             case .spawning: break
             }
         }

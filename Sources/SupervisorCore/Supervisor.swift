@@ -33,11 +33,14 @@ public struct Supervisor: Sendable {
         self.backoff = backoff
     }
 
-    /// Starts every slot of every group.
+    /// Starts every group but those with `autostart: false`, each once the
+    /// groups it depends on are ready.
     public mutating func start(now: MonotonicInstant) -> [SupervisorEffect] {
-        for g in groups.indices {
-            for id in groups[g].slots.indices { spawn(g, id) }
+        for g in groups.indices where !groups[g].config.autostart {
+            groups[g].wantsRunning = false
+            log(.info, "group \(groups[g].name) is not started (autostart: false): `appctl start \(groups[g].name)` starts it")
         }
+        for g in groups.indices where groups[g].config.autostart { startOrWait(g) }
         return takeEffects()
     }
 
@@ -55,6 +58,7 @@ public struct Supervisor: Sendable {
         case .watchdog(let pid): processWatchdogPing(pid: pid, now: now)
         case .deadlinesDue: processDeadlines(now: now)
         }
+        followDependencies(now: now)
         return takeEffects()
     }
 
@@ -154,7 +158,19 @@ public struct Supervisor: Sendable {
 
     /// Whether a slot should hold a process right now.
     public func slotWanted(_ g: Int, _ id: Int) -> Bool {
-        !isStopping && groups[g].wantsRunning && id < groups[g].config.count
+        !isStopping && groups[g].wantsRunning && groups[g].waitingFor.isEmpty && id < groups[g].config.count
+    }
+
+    /// After every event and request: groups waiting for their
+    /// dependencies start once those are ready; at a daemon stop, groups
+    /// waiting for their dependents stop once those have.
+    mutating func followDependencies(now: MonotonicInstant) {
+        if isStopping {
+            stopGroupsWhoseDependentsStopped(now: now)
+            finishIfStopped()
+        } else {
+            startGroupsWhoseDependenciesAreReady()
+        }
     }
 
     /// Drops trailing slots beyond the count once nothing runs in them.

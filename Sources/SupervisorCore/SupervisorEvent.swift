@@ -61,6 +61,8 @@ public enum RequestRejection: Error, Equatable, CustomStringConvertible {
     case alreadyStopped(String)
     /// `signal` with no live process to send it to (nil: every group).
     case noProcesses(group: String?)
+    /// `scale` to the count the group already has.
+    case alreadyAtCount(group: String, count: Int)
 
     public var description: String {
         switch self {
@@ -73,6 +75,8 @@ public enum RequestRejection: Error, Equatable, CustomStringConvertible {
         case .alreadyStopped(let name): return "group '\(name)' is already stopped; nothing was stopped"
         case .noProcesses(let group?): return "no processes to signal: group '\(group)' has no running process"
         case .noProcesses(nil): return "no processes to signal: no group has a running process"
+        case .alreadyAtCount(let group, let count):
+            return "group '\(group)' is already scaled to \(counted(count, "process", "processes")); nothing was scaled"
         }
     }
 }

@@ -24,6 +24,14 @@ public struct WorkerGroup: Sendable, Equatable {
     public internal(set) var restartsHeldUntil: MonotonicInstant?
     /// How the last reload of the group ended, and when (for `describe`).
     public internal(set) var lastReload: FinishedReload?
+    /// The groups of `dependsOn` not ready yet: the group was asked to
+    /// start and waits for them (`Supervisor+Dependencies`).
+    public internal(set) var waitingFor: [String] = []
+    /// The daemon is stopping and this group waits until the groups that
+    /// depend on it have stopped.
+    public internal(set) var stopsAfterDependents = false
+    /// How every reload of the group ended, counted (for metrics).
+    public internal(set) var reloads = ReloadTally()
 
     public init(config: GroupConfig) {
         self.config = config
@@ -50,6 +58,17 @@ public struct WorkerGroup: Sendable, Equatable {
         slots.prefix(config.count).filter(\.isBackingOff).count
     }
 
+    /// Worker ids whose process ended for good (completed or failed).
+    public var finishedCount: Int { slots.prefix(config.count).filter { $0.finish != nil }.count }
+
+    /// Worker ids that failed and are not restarted.
+    public var failedCount: Int {
+        slots.prefix(config.count).filter { if case .failed = $0.finish { true } else { false } }.count
+    }
+
+    /// Worker ids whose one-shot process completed.
+    public var completedCount: Int { slots.prefix(config.count).filter { $0.finish == .completed }.count }
+
     /// Why the group does not serve as configured, for status: the failed
     /// reload, then the processes backing off and how the latest of them
     /// ended. Empty when nothing is wrong (processes merely starting are
@@ -65,6 +84,13 @@ public struct WorkerGroup: Sendable, Equatable {
                 : "\(backingOff.count) of \(config.count) processes \(backingOff.count == 1 ? "is" : "are")"
             let latest = backingOff.compactMap(\.lastExit).max { $0.at < $1.at }
             problems.append("\(who) waiting to restart after failing" + (latest.map { " (last: \($0.description))" } ?? ""))
+        }
+        let failed = slots.prefix(config.count).compactMap { slot -> String? in
+            if case .failed(let reason) = slot.finish { reason } else { nil }
+        }
+        if let reason = failed.last {
+            let who = config.count == 1 ? "its process failed and is" : "\(failed.count) of \(config.count) processes failed and are"
+            problems.append("\(who) not restarted (\(failed.count == 1 ? "" : "last: ")\(reason)); appctl start \(name) retries")
         }
         return problems
     }

@@ -26,6 +26,17 @@ public struct LastExit: Sendable, Equatable {
     }
 }
 
+/// Why a slot holds no process and expects none.
+public enum SlotFinish: Sendable, Equatable {
+    /// It exited with success and its restart policy (`on-failure`,
+    /// `never`) says that is the end: a one-shot job done.
+    case completed
+    /// It failed and is not restarted: `restart: never`, or more than
+    /// `maxRestarts` restarts within `restartWindow`. `reason` says which,
+    /// with the last exit.
+    case failed(reason: String)
+}
+
 /// Which of a slot's processes a pid is.
 public enum ProcessRole: Sendable, Equatable {
     /// The slot's process: serving, or on its way to.
@@ -53,6 +64,10 @@ public struct WorkerSlot: Sendable, Equatable {
         case live(WorkerProcess)
         /// Waiting out the restart backoff.
         case backingOff(until: MonotonicInstant)
+        /// Its process ended and, by the group's restart policy or restart
+        /// limit, no other follows until the operator asks (start, restart,
+        /// reload).
+        case finished(SlotFinish)
     }
 
     /// A successor is spawned and answered within one call, so outside the
@@ -70,6 +85,9 @@ public struct WorkerSlot: Sendable, Equatable {
     public internal(set) var restarts = 0
     /// Quick deaths in a row, for `RestartBackoff`.
     public internal(set) var consecutiveFailures = 0
+    /// When the restarts after failures within the group's `restartWindow`
+    /// happened, for its `maxRestarts`.
+    public internal(set) var recentRestarts: [MonotonicInstant] = []
     public internal(set) var lastExit: LastExit?
 
     public init(id: Int) { self.id = id }
@@ -84,6 +102,11 @@ public struct WorkerSlot: Sendable, Equatable {
         return false
     }
 
+    public var finish: SlotFinish? {
+        if case .finished(let finish) = state { return finish }
+        return nil
+    }
+
     public var liveSuccessor: WorkerProcess? {
         if case .live(let process) = successor { return process }
         return nil
@@ -96,9 +119,16 @@ public struct WorkerSlot: Sendable, Equatable {
     public var isQuiet: Bool {
         guard successor == nil, outgoing == nil else { return false }
         switch state {
-        case .empty, .backingOff: return true
+        case .empty, .backingOff, .finished: return true
         case .spawning, .live: return false
         }
+    }
+
+    /// The operator asked for a fresh start: the failure streak and the
+    /// restart history behind a backoff or a give-up are forgotten.
+    mutating func forgetFailures() {
+        consecutiveFailures = 0
+        recentRestarts.removeAll()
     }
 
     public func role(of pid: Int32) -> ProcessRole? {

@@ -6,8 +6,9 @@ import Testing
 // could not address, runtime files that collide, and (appd --check only)
 // commands that cannot be run.
 
-/// A private temporary directory, removed with the value.
-private final class CheckDirectory {
+/// A private temporary directory, removed with the value (also for
+/// ProcessSettingsConfigTests).
+final class CheckDirectory {
     let path: String
 
     init() throws {

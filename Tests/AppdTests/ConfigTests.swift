@@ -517,3 +517,69 @@ func eachProblemNamesItsFieldAndWhatIsWrong(_ errorCase: ConfigErrorCase) throws
         "\(error)".contains("cannot read: not a regular file")
     }
 }
+
+// MARK: Restart policies and start order
+
+@Test func restartPolicyAndOrderFieldsAreReadAndCheckedWithTheirPaths() throws {
+    let scratch = try ScratchDirectory()
+    let config = try ConfigLoader.parse("""
+        {groups: [
+          {name: "db", command: ["db"], restart: "on-failure", successExitCodes: [0, 3], maxRestarts: 4, restartWindow: 30},
+          {name: "migrate", command: ["migrate"], restart: "never", dependsOn: ["db"]},
+          {name: "web", command: ["web"], dependsOn: ["db", "migrate"], autostart: false},
+        ]}
+        """, sourcePath: scratch.configPath)
+    let db = try #require(config.group(named: "db"))
+    #expect(db.restart == .onFailure && db.successExitCodes == [0, 3] && db.maxRestarts == 4 && db.restartWindow == 30)
+    let web = try #require(config.group(named: "web"))
+    #expect(web.dependsOn == ["db", "migrate"] && !web.autostart && web.restart == .always && web.maxRestarts == 10)
+
+    #expect(problems(in: """
+        {groups: [
+          {name: "web", command: ["web"], restart: "sometimes", successExitCodes: [256], dependsOn: ["dbb", "web"]},
+          {name: "db", command: ["db"]},
+        ]}
+        """, directory: scratch) == [
+        #"groups[0].restart: must be "always" or "on-failure" or "never", got "sometimes""#,
+        "groups[0].successExitCodes[0]: must be 255 or less, got 256",
+        "groups[0].dependsOn[0]: no group named 'dbb' (did you mean 'db'?)",
+        "groups[0].dependsOn[1]: a group cannot depend on itself",
+    ])
+}
+
+@Test func aDependencyCycleIsRefusedNamingIt() throws {
+    let scratch = try ScratchDirectory()
+    let found = problems(in: """
+        {groups: [
+          {name: "a", command: ["a"], dependsOn: ["b"]},
+          {name: "b", command: ["b"], dependsOn: ["c"]},
+          {name: "c", command: ["c"], dependsOn: ["a"]},
+          {name: "d", command: ["d"], dependsOn: ["a"]},
+        ]}
+        """, directory: scratch)
+    #expect(found == ["groups[0].dependsOn[0]: dependsOn makes a cycle: a → b → c → a; none of them could start"], "\(found)")
+}
+
+@Test func metricsListenIsATCPAddressCheckedWithItsFieldPath() throws {
+    let scratch = try ScratchDirectory()
+    let config = try ConfigLoader.parse(
+        #"{metrics: {listen: "tcp://127.0.0.1:9469"}, groups: [{name: "a", command: ["x"]}]}"#, sourcePath: scratch.configPath)
+    #expect(config.metrics == MetricsSettings(listen: .tcp(host: "127.0.0.1", port: 9469)))
+    #expect(try ConfigLoader.parse(#"{groups: [{name: "a", command: ["x"]}]}"#, sourcePath: scratch.configPath).metrics == nil)
+
+    let cases: [(String, String)] = [
+        (#"{listen: "unix:/tmp/m.sock"}"#, "metrics.listen: must be a tcp://HOST:PORT address (scrapers and probes speak HTTP over TCP), got 'unix:/tmp/m.sock'"),
+        (#"{listen: "tcp://127.0.0.1:0"}"#, "metrics.listen: invalid listen address 'tcp://127.0.0.1:0': port must be 1-65535, got '0'"),
+        (#"{listen: "tcp://127.0.0.1:70000"}"#, "metrics.listen: invalid listen address 'tcp://127.0.0.1:70000': port must be 1-65535, got '70000'"),
+        (#"{listen: "http://127.0.0.1:9469"}"#, "metrics.listen: invalid listen address 'http://127.0.0.1:9469': expected tcp://HOST:PORT or unix:PATH"),
+        (#"{}"#, "metrics.listen: is required"),
+        (#"{listen: "tcp://127.0.0.1:9469", path: "/m"}"#, "metrics.path: unknown field 'path'"),
+        (#""tcp://127.0.0.1:9469""#, #"metrics: must be an object, got string "tcp://127.0.0.1:9469""#),
+    ]
+    for (metrics, expected) in cases {
+        #expect(problems(in: #"{metrics: \#(metrics), groups: [{name: "a", command: ["x"]}]}"#, directory: scratch) == [expected])
+    }
+    // A group cannot bind the address the metrics listener takes.
+    #expect(problems(in: #"{metrics: {listen: "tcp://127.0.0.1:9469"}, groups: [{name: "a", command: ["x"], listen: ["tcp://127.0.0.1:9469"]}]}"#,
+                     directory: scratch) == ["groups[0].listen[0]: 'tcp://127.0.0.1:9469' is already used at metrics.listen"])
+}

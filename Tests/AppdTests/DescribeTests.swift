@@ -89,10 +89,16 @@ import Shared
                            MODE=prod
                            PATH=/usr/bin
                            db_password=********
+              envFile      -
               listen       tcp://127.0.0.1:8080
+              nice         -
               readiness    notify: READY=1 within 30s
               reload       rolling, startFirst, maxSurge 2
+              restart      always; at most 10 restarts after failures in 1m00s; success: exit 0
+              rlimits      -
               stop         SIGTERM, then SIGKILL after 5s
+              umask        -
+              user         -
               watchdog     -
               last reload  completed 12m30s ago: 4 processes replaced
                            note: count 2 → 4 from the config
@@ -116,5 +122,47 @@ import Shared
               last reload  none since appd started
               config file  appd runs the embedded demo config: there is no file to compare with
             """))
+    }
+
+    /// A group running as another user, with limits and an env file: each
+    /// setting shown and compared, the env file's values never.
+    @Test func identityLimitsAndEnvFilesAreShownAndComparedButEnvFileValuesAreNot() throws {
+        var running = Self.running
+        running.identity = WorkerIdentity(user: "nobody", uid: 65534, gid: 65534, groups: [65534, 27])
+        running.umask = 0o027
+        running.nice = 5
+        running.resourceLimits = [.nofile: ResourceLimit(soft: 1024, hard: 4096)]
+        running.envFiles = [
+            EnvironmentFile(path: "/srv/app.env", variables: ["DB_URL": "postgres://u:pw@db", "PORT": "80"]),
+            EnvironmentFile(path: "/srv/local.env", isOptional: true, exists: false, variables: [:]),
+        ]
+        let settings = GroupSettings(running)
+        #expect(settings.umask == "0027" && settings.nice == 5 && settings.rlimits == ["nofile": "1024/4096"])
+        #expect(settings.identity?.description == "nobody (uid 65534), gid 65534, supplementary groups 27")
+        #expect(settings.envFile?.map(\.variables) == [["DB_URL", "PORT"], []])
+        let reply = ControlReply.item(id: 1, .groupDescription(GroupDescription(name: "web", config: settings, configFile: nil, differences: nil)))
+        #expect(try ControlReply(line: reply.encodedLine().dropLast()) == reply)
+        #expect(!String(decoding: reply.encodedLine(), as: UTF8.self).contains("pw@db"))
+
+        var file = running
+        file.identity = nil
+        file.nice = nil
+        file.resourceLimits[.core] = ResourceLimit(soft: 0, hard: 0)
+        file.envFiles[0].variables["DB_URL"] = "postgres://u:new@db"
+        #expect(GroupSettings.differences(running: running, file: file) == [
+            .init(field: "user", running: "nobody (uid 65534), gid 65534, supplementary groups 27", file: nil),
+            .init(field: "rlimits.core", running: nil, file: "0"),
+            .init(field: "nice", running: "5", file: nil),
+            .init(field: "envFile.DB_URL", running: GroupSettings.mask, file: GroupSettings.mask + " (changed)"),
+        ])
+
+        let text = DescribeText.render(GroupDescription(name: "web", config: settings, configFile: nil, differences: nil), now: 0)
+        for line in [
+            "  envFile      /srv/app.env: DB_URL PORT\n               -/srv/local.env: not there (optional), sets nothing\n",
+            "  nice         5\n", "  rlimits      nofile 1024/4096\n", "  umask        0027\n",
+            "  user         nobody (uid 65534), gid 65534, supplementary groups 27\n",
+        ] {
+            #expect(text.contains(line), "\(text)")
+        }
     }
 }

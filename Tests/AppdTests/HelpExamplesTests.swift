@@ -12,11 +12,11 @@ import Shared
     static let demoSurvives: Set<UnixSignal> = [.existenceCheck, .user1]
 
     /// `appctl status --json | jq ...` → ["status", "--json"]: the appctl
-    /// part of a shell line, without what a pipe, `&&` or comment adds.
+    /// part of a shell line, without what a pipe, `&&`, `||` or comment adds.
     static func appctlArguments(_ line: String) -> [String]? {
         var text = line.trimmingCharacters(in: .whitespaces)
         guard text.hasPrefix("appctl ") else { return nil }
-        for end in [" | ", " && ", "  #", " #"] {
+        for end in [" | ", " && ", " || ", "  #", " #"] {
             if let range = text.range(of: end) { text = String(text[..<range.lowerBound]) }
         }
         return Array(text.split(separator: " ").map(String.init).dropFirst())
@@ -72,5 +72,20 @@ import Shared
             }
         }
         #expect(checked >= 10 && signals >= 1, "README examples found: \(checked), signal examples: \(signals)")
+    }
+
+    /// The README gives one command that runs the tests, and CI runs that
+    /// same command (scripts/test.sh: the recipe tests' runtimes, then
+    /// `swift test`).
+    @Test func theReadmeTestCommandIsWhatCIRuns() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let ci = try String(contentsOf: root.appendingPathComponent(".ci/run"), encoding: .utf8)
+        let testLines = readme.split(separator: "\n").filter { $0.contains("# run every test") }
+        #expect(testLines.count == 1, "\(testLines)")
+        let command = testLines.first.map { String($0.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces) } ?? ""
+        #expect(command == "scripts/test.sh", "README's test command: \(command)")
+        #expect(ci.split(separator: "\n").last == "exec \(command)", ".ci/run:\n\(ci)")
+        #expect(FileManager.default.isExecutableFile(atPath: root.appendingPathComponent(command).path))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Shared
 import Testing
 @testable import DaemonShell
 @testable import SupervisorCore
@@ -12,12 +13,13 @@ import Testing
 
     private static let worker: Int32 = 4700
     private static let master: UInt32 = 1000
+    private static let nobody: UInt32 = 65534
 
     private func speaks(
         pid: Int32, uid: UInt32 = master, _ lookup: ProcessControl.ProcessGroupLookup
     ) -> Bool {
         let datagram = NotifyChannel.Datagram(pid: pid, uid: uid, payload: Array("READY=1".utf8), truncated: false)
-        return NotifyChannels.speaksForWorker(datagram, workerPid: Self.worker, masterUID: Self.master) { asked in
+        return NotifyChannels.speaksForWorker(datagram, workerPid: Self.worker, socketOwner: Self.master) { asked in
             #expect(asked == pid, "only the sender's group is looked up")
             return lookup
         }
@@ -25,7 +27,7 @@ import Testing
 
     @Test func theWorkerItselfSpeaksWithoutALookup() {
         let datagram = NotifyChannel.Datagram(pid: Self.worker, uid: 0, payload: [], truncated: false)
-        #expect(NotifyChannels.speaksForWorker(datagram, workerPid: Self.worker, masterUID: Self.master) { _ in
+        #expect(NotifyChannels.speaksForWorker(datagram, workerPid: Self.worker, socketOwner: Self.master) { _ in
             Issue.record("no lookup needed for the worker's own pid")
             return .unknown
         })
@@ -49,10 +51,21 @@ import Testing
         #expect(!speaks(pid: 4711, uid: 4242, .gone), "anyone else")
     }
 
+    @Test func forAWorkerOfAnotherUserAnExitedSenderCountsWhenItIsThatUserOrRoot() {
+        // The socket is the worker's user's (mode 0600): appd's own uid can no longer send there.
+        func speaks(uid: UInt32) -> Bool {
+            let datagram = NotifyChannel.Datagram(pid: 4711, uid: uid, payload: Array("READY=1".utf8), truncated: false)
+            return NotifyChannels.speaksForWorker(datagram, workerPid: Self.worker, socketOwner: Self.nobody) { _ in .gone }
+        }
+        #expect(speaks(uid: Self.nobody), "systemd-notify run by the worker, as its user")
+        #expect(speaks(uid: 0), "root")
+        #expect(!speaks(uid: Self.master), "a uid that cannot open the socket did not send on it")
+    }
+
     @Test func aSenderWithoutAPidIsAStranger() {
         // getpgid(0) would be the master's own group.
         let datagram = NotifyChannel.Datagram(pid: 0, uid: Self.master, payload: [], truncated: false)
-        #expect(!NotifyChannels.speaksForWorker(datagram, workerPid: Self.worker, masterUID: Self.master) { _ in
+        #expect(!NotifyChannels.speaksForWorker(datagram, workerPid: Self.worker, socketOwner: Self.master) { _ in
             Issue.record("pid 0 must not be looked up")
             return .group(Self.worker)
         })
@@ -89,8 +102,8 @@ import Testing
             var info = stat()
             #expect(lstat(directory, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR && info.st_mode & 0o777 == 0o700)
 
-            let first = try channels.makeChannel()
-            let second = try channels.makeChannel()
+            let first = try channels.makeChannel(for: nil)
+            let second = try channels.makeChannel(for: nil)
             #expect(first.path != second.path)
             for channel in [first, second] {
                 #expect(channel.path.hasPrefix(directory + "/"))
@@ -117,11 +130,36 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: geteuid() == 0, "giving a socket to another user needs root"))
+    func aChannelForAWorkerOfAnotherUserIsThatUsersAndItsWayThereIsSearchable() throws {
+        try withNotifyChannels { channels, controlSocket in
+            let directory = controlSocket + ".notify.d"
+            let parent = (controlSocket as NSString).deletingLastPathComponent
+            #expect(chmod(parent, 0o700) == 0)
+            let own = try channels.makeChannel(for: nil)
+            var info = stat()
+            #expect(stat(directory, &info) == 0 && info.st_mode & 0o777 == 0o700, "no one else's worker yet: nothing opened")
+
+            let nobody = WorkerIdentity(user: "nobody", uid: Self.nobody, gid: 65534, groups: [65534])
+            let theirs = try channels.makeChannel(for: nobody)
+            #expect(theirs.owner == Self.nobody && own.owner == geteuid())
+            #expect(lstat(theirs.path, &info) == 0 && info.st_uid == Self.nobody && info.st_gid == 65534 && info.st_mode & 0o777 == 0o600)
+            #expect(stat(directory, &info) == 0 && info.st_mode & 0o777 == 0o701, "others may pass, not list")
+            #expect(stat(parent, &info) == 0 && info.st_mode & 0o777 == 0o701, "the control socket's directory too")
+            #expect(lstat(own.path, &info) == 0 && info.st_uid == geteuid(), "the other sockets stay appd's")
+            #expect(channels.directory.firstDirectoryBlocking(nobody) == nil)
+            #expect(chmod(parent, 0o700) == 0)
+            #expect(channels.directory.firstDirectoryBlocking(nobody)?.path == parent)
+            channels.discard(own)
+            channels.discard(theirs)
+        }
+    }
+
     @Test func removeAllClosesEveryChannelAndTheDirectory() throws {
         try withTemporaryDirectory { directory in
             let controlSocket = directory + "/appd.sock"
             let channels = try NotifyChannels(besideControlSocket: controlSocket)
-            let adopted = try channels.makeChannel()
+            let adopted = try channels.makeChannel(for: nil)
             channels.adopt(adopted, worker: WorkerRef(group: "web", id: 0), pid: 4700)
             channels.removeAll()
             #expect(access(controlSocket + ".notify.d", F_OK) != 0)
@@ -134,7 +172,7 @@ import Testing
             let room = UnixSocketAddress.maximumPathBytes - ".notify.d/".utf8.count - NotifyChannels.longestName
             let fits = directory + "/" + String(repeating: "s", count: room - directory.utf8.count - 1)
             let channels = try NotifyChannels(besideControlSocket: fits)
-            let channel = try channels.makeChannel()
+            let channel = try channels.makeChannel(for: nil)
             channels.discard(channel)
             channels.removeAll()
 

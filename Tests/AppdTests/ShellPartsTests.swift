@@ -207,12 +207,12 @@ import Shared
 
     // MARK: - Status in slices
 
-    @Test func aStatusJobCoversEverySlotInSlicesAndSkipsSlotsThatWent() {
+    @Test func aSlotWalkCoversEverySlotInSlicesAndSkipsSlotsThatWent() {
         var harness = SupervisorHarness([SupervisorHarness.group("web", count: 300), SupervisorHarness.group("queue", count: 5)])
-        var job = StatusJob(group: nil, recipients: [], supervisor: harness.supervisor)
+        var walk = SlotWalk(group: nil, supervisor: harness.supervisor)
         var slices: [[String]] = []
-        while !job.isFinished {
-            let slice = job.nextSlots(limit: 128, in: harness.supervisor)
+        while !walk.isFinished {
+            let slice = walk.nextSlots(limit: 128, in: harness.supervisor)
             slices.append(slice.map { "\($0.group)#\($0.slot.id)" })
             if slices.count == 1 {
                 // The group shrinks while the job is under way.

@@ -92,7 +92,48 @@ import Shared
             let error = try #require(throws: SystemError.self) {
                 try Spawner.spawn(request(["/bin/true"], openFileLimit: UInt64(limit.rlim_max) + 1, stdout: FileIO.nullDevice()))
             }
-            #expect(error.call == "setrlimit(/bin/true)" && error.errno == EINVAL)
+            #expect(error.call == "setrlimit(RLIMIT_NOFILE, soft \(UInt64(limit.rlim_max) + 1))" && error.errno == EINVAL)
+            #expect(zombieForksOfThisProcess() == 0)
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "becoming another user needs root"))
+    func childTakesItsLimitsNiceAndUmaskThenItsGroupsAndUserLast() throws {
+        let run = try runToCompletion(
+            ["/bin/sh", "-c", "id -u; id -g; id -G; umask; ulimit -Sn; ulimit -Hn; ulimit -c; cut -d' ' -f19 /proc/self/stat"]
+        ) { request in
+            request.openFileLimit = 50
+            request.resourceLimits = [.nofile: ResourceLimit(soft: 100, hard: 200), .core: ResourceLimit(soft: 0, hard: 0)]
+            request.nice = 4
+            request.umask = 0o027
+            request.identity = WorkerIdentity(user: "nobody", uid: 65534, gid: 65534, groups: [65534])
+        }
+        #expect(run.output == "65534\n65534\n65534\n0027\n100\n200\n0\n4\n", "a configured nofile wins over the one appd gives back")
+        #expect(ExitStatus(waitStatus: run.status) == .exited(code: 0))
+    }
+
+    @Test func aStepThatFailsInTheChildSaysWhatItWasGiven() throws {
+        // Beyond fs.nr_open: setrlimit refuses it to root too.
+        var tooMany = request(["/bin/true"], stdout: try FileIO.nullDevice())
+        tooMany.resourceLimits = [.nofile: ResourceLimit(soft: 1 << 40, hard: 1 << 40)]
+        let limitError = try #require(throws: SystemError.self) { try Spawner.spawn(tooMany) }
+        #expect(limitError.description == "setrlimit(RLIMIT_NOFILE, 1099511627776): Operation not permitted")
+        #expect(zombieForksOfThisProcess() == 0)
+
+        try withTemporaryDirectory { directory in
+            var elsewhere = request(["/bin/true"], workingDirectory: directory, stdout: try FileIO.nullDevice())
+            if geteuid() == 0 {
+                // The directory is root's, mode 0700: chdir happens as the worker, and fails.
+                #expect(chmod(directory, 0o700) == 0)
+                elsewhere.identity = WorkerIdentity(user: "nobody", uid: 65534, gid: 65534, groups: [65534])
+                let error = try #require(throws: SystemError.self) { try Spawner.spawn(elsewhere) }
+                #expect(error.description == "chdir(\(directory)): Permission denied")
+            } else {
+                // Without root even one's own groups cannot be set.
+                elsewhere.identity = WorkerIdentity(user: "me", uid: geteuid(), gid: getegid(), groups: [getegid()])
+                let error = try #require(throws: SystemError.self) { try Spawner.spawn(elsewhere) }
+                #expect(error.description == "setgroups(\(getegid())): Operation not permitted")
+            }
             #expect(zombieForksOfThisProcess() == 0)
         }
     }
@@ -405,19 +446,23 @@ private func request(
 }
 
 /// Spawns, collects stdout+stderr until EOF, and reaps; everything under a deadline.
+/// `configure` sets what `request` has no parameter for.
 private func runToCompletion(
     _ arguments: [String], environment: [String: String] = [:], workingDirectory: String = "/",
-    listenFDs: [Int32] = [], listenNames: [String] = [], openFileLimit: UInt64 = 0
+    listenFDs: [Int32] = [], listenNames: [String] = [], openFileLimit: UInt64 = 0,
+    configure: (inout SpawnRequest) -> Void = { _ in }
 ) throws -> (pid: Int32, status: Int32, output: String) {
     let pipe = try Pipe.make()
     defer { FileIO.close(pipe.read) }
     let pid: Int32
     do {
         defer { FileIO.close(pipe.write) }
-        pid = try Spawner.spawn(request(
+        var spawn = request(
             arguments, environment: environment, workingDirectory: workingDirectory,
             listenFDs: listenFDs, listenNames: listenNames, openFileLimit: openFileLimit, stdout: pipe.write
-        ))
+        )
+        configure(&spawn)
+        pid = try Spawner.spawn(spawn)
     }
     var output: [UInt8] = []
     let deadline = MonotonicInstant.now().adding(seconds: 10)

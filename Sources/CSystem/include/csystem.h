@@ -15,6 +15,13 @@
 
 #include "orphan_guard.h"
 
+/* One setrlimit of a spawn request; RLIM_INFINITY is all bits set. */
+struct cs_resource_limit {
+    int resource;              /* RLIMIT_* */
+    uint64_t soft;
+    uint64_t hard;
+};
+
 /* A fork/exec request; every pointer stays owned by the caller. */
 struct cs_spawn_request {
     const char *path;          /* passed to execve as is */
@@ -35,17 +42,45 @@ struct cs_spawn_request {
        raises its own for its pipes, workers get what appd started with.
        0: leave as is. */
     uint64_t child_nofile_soft;
+    /* The group's rlimits, set after child_nofile_soft (a configured
+       nofile wins) and before the identity changes (raising a hard limit
+       needs root). */
+    const struct cs_resource_limit *limits;
+    int limit_count;
+    int set_nice;              /* nonzero: setpriority(nice) */
+    int nice;
+    int set_umask;             /* nonzero: umask(umask) */
+    mode_t umask;
+    /* Nonzero: setgroups(groups), setgid(gid), setuid(uid), in that order
+       (each needs the privilege the next one gives up). */
+    int set_identity;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    int group_count;
 };
 
 /* The step of cs_spawn that failed. */
-enum { CS_STEP_FORK = 1, CS_STEP_SETUP, CS_STEP_CHDIR, CS_STEP_FDS, CS_STEP_EXEC, CS_STEP_LIMIT };
+enum {
+    CS_STEP_FORK = 1, CS_STEP_SETUP, CS_STEP_CHDIR, CS_STEP_FDS, CS_STEP_EXEC, CS_STEP_LIMIT,
+    CS_STEP_NICE, CS_STEP_SETGROUPS, CS_STEP_SETGID, CS_STEP_SETUID,
+};
+
+/* What failed in a child, reported through the exec-error pipe. */
+struct cs_spawn_failure {
+    int step;                  /* CS_STEP_* */
+    int error;                 /* errno */
+    /* For CS_STEP_LIMIT: the index into limits, or -1 for child_nofile_soft. */
+    int detail;
+};
 
 /* Starts the child in its own process group, killed when the forking thread
    dies, with default signal dispositions, an empty signal mask, only
-   fds 0..2+listen_count open and the requested open-file soft limit.
-   Returns 0 and sets *out_pid, or returns the errno of the failed step and
-   sets *failed_step; a child that failed is already reaped. */
-int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, int *failed_step);
+   fds 0..2+listen_count open, the requested open-file soft limit, rlimits,
+   nice value, umask and identity. Returns 0 and sets *out_pid, or returns
+   the errno of the failed step and fills *failure; a child that failed is
+   already reaped. */
+int cs_spawn(const struct cs_spawn_request *req, pid_t *out_pid, struct cs_spawn_failure *failure);
 
 /* signalfd (non-blocking, close-on-exec) for the given signal numbers. */
 int cs_signalfd_create(const int *signals, int count);

@@ -4,7 +4,7 @@ import Shared
 /// the protocol command of the same name (docs/PROTOCOL.md).
 extension Subcommand {
     static let all: [Subcommand] = [
-        status, describe, connections, reload, restart, stop, start, scale, signal, logs, ping, version,
+        status, describe, connections, reload, restart, stop, start, scale, signal, logs, health, metrics, ping, version,
     ]
 
     /// How often `status --watch` redraws when no interval is given.
@@ -18,7 +18,7 @@ extension Subcommand {
         discussion: """
             The master line comes first (pid, version, uptime, load), then one row per worker slot, \
             then one row per group: its state (running, starting, backing off, failed, degraded, \
-            reloading, stopped), how many processes are ready of how many configured, and its failed \
+            reloading, stopped, completed), how many processes are ready of how many configured, and its failed \
             exits counted by status. LAST EXIT says "stopped by reload" (restart, scale...) for exits \
             appd asked for. Durations are rounded (3s, 1m30s, 2h5m; --json has them exact). The table \
             fits 100 columns: long cells are cut with "…"; --wide shows every column (FDS, THREADS, \
@@ -132,9 +132,11 @@ extension Subcommand {
 
     static let start = Subcommand(
         name: "start",
-        abstract: "Start a stopped group.",
+        abstract: "Start a stopped group, or retry its failed and completed worker ids.",
         discussion: """
-            A group that is already running is left alone: appctl says so and exits 1 (supervisorctl's \
+            A worker id that failed (restart "never", or more than maxRestarts restarts within \
+            restartWindow) or completed (a one-shot job) gets a new process. A group that is already \
+            running with nothing finished is left alone: appctl says so and exits 1 (supervisorctl's \
             "already started"); `appctl restart <group>` starts its processes afresh.
             """,
         synopsis: "start <group> [--json]",
@@ -150,7 +152,10 @@ extension Subcommand {
     static let scale = Subcommand(
         name: "scale",
         abstract: "Change how many processes a group runs, without a reload.",
-        discussion: "New worker ids start at the current count; scaling down stops the highest ids.",
+        discussion: """
+            New worker ids start at the current count; scaling down stops the highest ids. A count the \
+            group already has changes nothing: appctl says so and exits 1.
+            """,
         synopsis: "scale <group> <count> [--json]",
         arguments: [
             (label: "<group>", help: "The group to scale (or use --group)."),
@@ -240,6 +245,50 @@ extension Subcommand {
                 try ArgumentValue.count(text, for: OptionSpec.lines.displayName, maximum: ControlCommand.maximumLogLines)
             } ?? ControlCommand.defaultLogLines
             return .logs(LogFilter(group: group, id: id, stream: stream), follow: arguments.has(.follow), lines: lines)
+        }
+    )
+
+    static let health = Subcommand(
+        name: "health",
+        abstract: "Exit 0 when every group has its count of ready processes, 1 otherwise, saying why.",
+        discussion: """
+            The question a container's exec probe or a monitoring check asks. A group is healthy when \
+            all of its count processes are ready; one that is starting, backing off, crash-looping or \
+            stopped (appctl stop) is not. A reload in progress is healthy as long as the count stays \
+            ready. Prints "healthy: web 4/4, queue 1/1, 0 backing off", or "unhealthy: ..." and one \
+            line per group that is short of its count. Exit 3 when no daemon answers.
+            """,
+        synopsis: "health [--json]",
+        arguments: [],
+        options: [.json],
+        examples: [("appctl health || echo 'not serving'", "In a Kubernetes exec probe or a cron check")],
+        makeRequest: { arguments throws(UsageError) in
+            try arguments.noPositionals()
+            return .health
+        }
+    )
+
+    static let metrics = Subcommand(
+        name: "metrics",
+        abstract: "Print every group's and process's figures in the Prometheus text format.",
+        discussion: """
+            The same text appd serves at /metrics when the config has metrics: {listen: \
+            "tcp://127.0.0.1:9469"}: processes by group and state, desired, running and ready counts, \
+            restarts, exits by reason and reloads by outcome (counters that only go up), each worker's \
+            memory, CPU seconds, open fds, TCP connections and APPSTATS numbers, control requests, \
+            dropped log lines. Printed exactly as appd wrote it, for programs (promtool, grep, a \
+            node_exporter textfile).
+            """,
+        synopsis: "metrics [--json]",
+        arguments: [],
+        options: [.json],
+        examples: [
+            ("appctl metrics | grep appd_group_restarts_total", "How often each group's processes were restarted"),
+            ("appctl metrics | promtool check metrics", "Check the exposition with Prometheus' own tool"),
+        ],
+        makeRequest: { arguments throws(UsageError) in
+            try arguments.noPositionals()
+            return .metrics
         }
     )
 

@@ -6,6 +6,7 @@ import Shared
 ///     web
 ///       command      /srv/app/bin/web --port 0
 ///       count        4
+///       user         www (uid 1001), gid 1001
 ///       ...
 ///       config file  /etc/appd.json: 1 difference, which `appctl reload web` applies:
 ///                      count  4 → 8
@@ -17,12 +18,18 @@ enum DescribeText {
             ("count", [String(settings.count)]),
             ("cwd", [settings.cwd]),
             ("env", settings.env.isEmpty ? ["-"] : settings.env.keys.sorted().map { "\($0)=\(settings.env[$0]!)" }),
+            ("envFile", settings.envFile.map { $0.map(environmentFile) } ?? ["-"]),
             ("listen", settings.listen.isEmpty ? ["-"] : settings.listen),
+            ("nice", [settings.nice.map(String.init) ?? "-"]),
             ("readiness", [readiness(settings)]),
             ("reload", [settings.reloadable
                 ? "rolling, \(settings.reloadStrategy)" + (settings.reloadStrategy == "startFirst" ? ", maxSurge \(settings.maxSurge)" : "")
                 : "not reloadable: a reload sends SIGUSR1"]),
+            ("restart", [settings.restartText ?? "-"]),
+            ("rlimits", settings.rlimits.map { limits in limits.keys.sorted().map { "\($0) \(limits[$0]!)" } } ?? ["-"]),
             ("stop", ["\(signalName(settings.stopSignal)), then SIGKILL after \(HumanFormat.duration(seconds: settings.stopTimeout))"]),
+            ("umask", [settings.umask ?? "-"]),
+            ("user", [settings.identity?.description ?? "-"]),
             ("watchdog", [settings.watchdogSeconds.map { "WATCHDOG=1 at least every \(HumanFormat.duration(seconds: $0))" } ?? "-"]),
             ("last reload", lastReload(group.lastReload, now: now)),
             ("config file", configFile(group)),
@@ -36,6 +43,13 @@ enum DescribeText {
             }
         }
         return text
+    }
+
+    /// `/srv/app.env: DB_URL PORT`, or why it set nothing; values are not shown.
+    private static func environmentFile(_ file: GroupSettings.EnvironmentFileSettings) -> String {
+        let path = file.optional ? "-\(file.path)" : file.path
+        if !file.exists { return "\(path): not there (optional), sets nothing" }
+        return file.variables.isEmpty ? "\(path): sets nothing" : "\(path): \(file.variables.joined(separator: " "))"
     }
 
     /// `SIGTERM`; a signal without a name as its number, `signal 40`.

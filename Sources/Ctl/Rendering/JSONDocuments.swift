@@ -40,6 +40,11 @@ enum JSONDocuments {
         var groups: [GroupDescription]
     }
 
+    /// `{"metrics": "# HELP ..."}`: the exposition text whole, in one string.
+    struct Metrics: Encodable {
+        var metrics: String
+    }
+
     /// `{"error": {"code": "...", "message": "..."}}`
     struct Failure: Encodable {
         var error: ProtocolError

@@ -36,7 +36,10 @@ enum ResultText {
             return "sent \(signal) to \(counted(count, "process", "processes"))\(target)"
         case .reopenLogs:
             return "reopened \(counted(result.reopened ?? 0, "log file", "log files"))"
-        case .status, .connections, .reload, .logs, .describe:
+        case .health:
+            let verdict = result.healthy == true ? "healthy" : "unhealthy"
+            return ([verdict + ": " + (result.summary ?? "")] + (result.problems ?? []).map { "  " + $0 }).joined(separator: "\n")
+        case .status, .connections, .reload, .logs, .describe, .metrics:
             return ""
         }
     }

@@ -35,6 +35,9 @@ final class ControlClient {
     /// Closed by the server: its events stopped, its fd is closed at the end
     /// of the loop turn, and nothing more is sent to it.
     var closing = false
+    /// Requests not answered with a final line yet, oldest first, each with
+    /// its command (for `ControlRequestTally`).
+    var unanswered: [(id: Int, command: String)] = []
 
     init(number: Int32, fd: Int32, now: MonotonicInstant) {
         self.number = number

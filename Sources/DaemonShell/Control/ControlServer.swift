@@ -34,6 +34,9 @@ final class ControlServer {
     /// a stream paced by the client (`LogStream`) may send its next slice.
     var onDrained: (_ client: Int32) -> Void = { _ in }
 
+    /// Every request so far, by command and result (for metrics).
+    private(set) var requests = ControlRequestTally()
+
     private let listener: UnixControlListener
     private let loop: EventLoop
     private let log: DaemonLog
@@ -205,8 +208,11 @@ final class ControlServer {
             }
             client.lastActivity = .now()
             do {
-                onRequest(try ControlRequest(line: line), client.number)
+                let request = try ControlRequest(line: line)
+                client.unanswered.append((request.id, request.command.name))
+                onRequest(request, client.number)
             } catch {
+                requests.count(command: "invalid", result: error.error.code.rawValue)
                 send(error.reply, to: client.number)
             }
         }
@@ -219,9 +225,16 @@ final class ControlServer {
 
     /// Queues replies to leave in one write. Replies to a client that is
     /// gone, or closing this turn, are dropped.
-    func send(_ replies: some Sequence<ControlReply>, to number: Int32) {
+    func send(_ replies: some Collection<ControlReply>, to number: Int32) {
         guard let client = clients[number], !client.closing else { return }
         handle(client.send(replies), for: client)
+        guard !client.closing else { return }  // Dropped: what it was owed counts as `closed`.
+        for reply in replies where reply.isFinal {
+            guard let index = client.unanswered.firstIndex(where: { $0.id == reply.id }) else { continue }
+            let command = client.unanswered.remove(at: index).command
+            let result = if case .error(_, let error) = reply { error.code.rawValue } else { "ok" }
+            requests.count(command: command, result: result)
+        }
     }
 
     /// Sends a last reply, then closes once it is written.
@@ -278,6 +291,7 @@ final class ControlServer {
         loop.atEndOfTurn { [unowned self] in
             clients[client.number] = nil
             FileIO.close(client.fd)
+            for request in client.unanswered { requests.count(command: request.command, result: "closed") }
             onClientClosed(client.number)
         }
     }

@@ -56,6 +56,11 @@ extension Daemon {
             reopenLogs(request: id, from: client)
         case .describe(let group):
             sendDescriptions(group: group, request: id, to: client)
+        case .health:
+            let health = supervisor.health
+            control.send(.done(id: id, .health(healthy: health.isHealthy, summary: health.summary, problems: health.problems)), to: client)
+        case .metrics:
+            sendMetrics(request: id, to: client)
         }
     }
 
@@ -64,7 +69,7 @@ extension Daemon {
     /// watch the stop.
     private static func allowedWhileStopping(_ command: ControlCommand) -> Bool {
         switch command {
-        case .ping, .version, .status, .logs, .reopenLogs, .connections, .describe, .stop(nil): return true
+        case .ping, .version, .status, .logs, .reopenLogs, .connections, .describe, .health, .metrics, .stop(nil): return true
         default: return false
         }
     }
@@ -102,6 +107,7 @@ extension Daemon {
         case .invalidCount: return ProtocolError(.invalidArgument, rejection.description)
         case .alreadyRunning: return ProtocolError(.alreadyRunning, rejection.description)
         case .alreadyStopped, .noProcesses: return ProtocolError(.notRunning, rejection.description)
+        case .alreadyAtCount: return ProtocolError(.alreadyAtCount, rejection.description)
         }
     }
 

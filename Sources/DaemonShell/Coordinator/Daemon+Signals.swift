@@ -68,6 +68,8 @@ extension Daemon {
         if let path = config.sourcePath {
             do {
                 var loaded = try ConfigLoader.load(path: path)
+                let privilegeProblems = ConfigLoader.privilegeProblems(in: loaded)
+                guard privilegeProblems.isEmpty else { return .failure(.invalidConfig(ConfigError(problems: privilegeProblems))) }
                 applyOverrides(&loaded)
                 keepDaemonSettings(in: &loaded)
                 if let group {
@@ -77,8 +79,10 @@ extension Daemon {
                 try listeners.bindAll(for: loaded)
                 newConfig = loaded
             } catch let error as ConfigError {
+                reloadsRefused += 1
                 return .failure(.invalidConfig(error))
             } catch {
+                reloadsRefused += 1
                 return .failure(.cannotBind(String(describing: error)))
             }
             do {
@@ -121,6 +125,10 @@ extension Daemon {
         loaded.pidFile = config.pidFile
         loaded.daemonLog = config.daemonLog
         loaded.statusFile = config.statusFile
+        if loaded.metrics != config.metrics {
+            log.warning("metrics changed to \(loaded.metrics.map { "\($0.listen)" } ?? "none"); it takes effect when appd restarts")
+        }
+        loaded.metrics = config.metrics
     }
 }
 

@@ -9,6 +9,9 @@ import SupervisorCore
 /// - `WorkerIO`: spawning workers, their output, notify channels and
 ///   process groups;
 /// - `StatusService`: status snapshots, sampled a slice per turn;
+/// - `ServiceManagerLink`: what systemd is told;
+/// - `MetricsService` and the optional `MetricsHTTPServer`: the Prometheus
+///   exposition, sampled the same way, and `/metrics` and `/healthz`;
 /// - `ControlStreams`: which client waits for which notice (a pure value).
 ///
 /// The daemon holds the core and is the only one to change it (events,
@@ -25,8 +28,13 @@ public final class Daemon {
     let control: ControlServer
     let workers: WorkerIO
     let status: StatusService
+    let metrics: MetricsService
+    /// The HTTP listener of `metrics.listen`; nil when not configured.
+    let metricsServer: MetricsHTTPServer?
     let listeners: ListenerRegistry
     let statusFile: StatusFile
+    /// What systemd is told (READY=1 once every group is ready, RELOADING=1, STOPPING=1, STATUS=).
+    private let serviceManager: ServiceManagerLink
     private let controlListener: UnixControlListener
     private let pidFile: PidFileLock
     private let socketLock: PidFileLock
@@ -35,6 +43,8 @@ public final class Daemon {
     private var armedDeadline: MonotonicInstant?
     /// A reload signal arrived while a reload ran; it runs when that ends.
     var reloadQueued = false
+    /// Reloads refused before anything changed (for metrics).
+    var reloadsRefused = 0
     /// Spawn orders waiting for their turn (`runPendingSpawns`).
     private var pendingSpawns = SpawnQueue()
     /// Exits may be left to reap: the last `reapChildren` used its budget.
@@ -61,6 +71,14 @@ public final class Daemon {
         self.workers = WorkerIO(loop: loop, logs: logs, notifyChannels: resources.notifyChannels, listeners: resources.listeners,
                                 orphanGuard: resources.orphanGuard)
         self.status = StatusService()
+        let longestReadyTimeout = config.groups.map(\.readyTimeout).max() ?? 0
+        self.serviceManager = ServiceManagerLink(startedAt: .now(), readyGrace: max(longestReadyTimeout, 1), log: log)
+        self.metrics = MetricsService(startedAt: status.startedAt.seconds)
+        if let fd = resources.metricsListener, let settings = config.metrics {
+            self.metricsServer = try MetricsHTTPServer(listener: fd, address: settings.listen, loop: loop, log: log)
+        } else {
+            self.metricsServer = nil
+        }
         connectParts()
     }
 
@@ -74,6 +92,7 @@ public final class Daemon {
         workers.logs.isFollowed = { [unowned self] group in isFollowed(group) }
         workers.logs.onEntry = { [unowned self] entry in deliverToFollowers(entry) }
         status.send = { [unowned self] replies, client in control.send(replies, to: client) }
+        connectMetrics()
     }
 
     /// Runs until every worker has exited after a stop; returns the exit
@@ -90,17 +109,20 @@ public final class Daemon {
             workers.startTurn()
             control.startTurn()
             // Work left over from the last turn (client requests, exits,
-            // spawns, status slices beyond their budget): look at the
+            // spawns, status and metrics slices beyond their budget): look at the
             // descriptors without sleeping, then do the next share of it.
-            let leftOver = control.hasUnhandledRequests || reapPending || !pendingSpawns.isEmpty || status.hasWork || hasLogsToSend
+            let leftOver = control.hasUnhandledRequests || reapPending || !pendingSpawns.isEmpty || status.hasWork || metrics.hasWork
+                || hasLogsToSend
             try loop.turn(block: !leftOver) { exitCode == nil }
             if exitCode == nil { control.handleLeftoverRequests() }
             if exitCode == nil, reapPending { reapChildren() }
             if exitCode == nil { runPendingSpawns() }
             if exitCode == nil { status.continueWork(supervisor: supervisor, reports: workers.reports) }
             if exitCode == nil { continueLogs() }
+            if exitCode == nil { metrics.continueWork(supervisor: supervisor, reports: workers.reports) }
             runQueuedReload()
             loop.runDeferred()
+            serviceManager.update(supervisor, now: .now())
         }
         shutDown()
         return exitCode ?? 0
@@ -131,6 +153,7 @@ public final class Daemon {
         let source = config.sourcePath.map { "config \($0)" }
             ?? "the EMBEDDED DEMO config (no --config and no ./appd.json)"
         let listening = config.groups.flatMap { group in group.listen.map { "\(group.name) on \($0)" } }
+            + (config.metrics.map { ["metrics on \($0.listen)"] } ?? [])
         return "appd \(AppdVersion.current) started, pid \(getpid()), \(counted(config.groups.count, "group", "groups")) from \(source); "
             + "control socket \(config.controlSocket), pid file \(config.pidFile)"
             + (listening.isEmpty ? "" : "; listening: " + listening.joined(separator: ", "))
@@ -165,7 +188,8 @@ public final class Daemon {
     }
 
     /// The timer fired: the core's deadlines, the clients', the watchers'
-    /// ticks and the lingering process groups' SIGKILLs.
+    /// ticks and the lingering process groups' SIGKILLs (the service
+    /// manager's are seen to at the end of every turn).
     private func deadlinesDue() {
         _ = timer.acknowledge()
         armedDeadline = nil
@@ -176,14 +200,15 @@ public final class Daemon {
             status.startSnapshot(group: tick.group, for: tick.recipients, supervisor: supervisor)
         }
         workers.groups.killDue(now: now)
+        metricsServer?.serviceDeadlines(now: now)
     }
 
     /// One timer for the whole daemon, at the nearest deadline of the core,
     /// a control client, a watcher or a lingering process group. With no
     /// deadline the timer is disarmed and the master sleeps.
     private func rearmTimer() {
-        let deadline = [supervisor.nextDeadline, control.nextDeadline, streams.nextWatchDeadline, workers.groups.nextDeadline]
-            .compactMap { $0 }.min()
+        let deadline = [supervisor.nextDeadline, control.nextDeadline, streams.nextWatchDeadline, workers.groups.nextDeadline,
+                        serviceManager.nextDeadline, metricsServer?.nextDeadline].compactMap { $0 }.min()
         guard deadline != armedDeadline else { return }
         do {
             try timer.arm(at: deadline)
@@ -206,6 +231,7 @@ public final class Daemon {
             let now = MonotonicInstant.now()
             guard case .process(let leftInGroup) = workers.reaped(pid, status: status, now: now) else { continue }
             self.status.forget(pid: pid)
+            metrics.forget(pid: pid)
             perform(supervisor.handle(.childExited(pid: pid, status: status, leftInGroup: leftInGroup), now: now))
         }
         for pgid in workers.groups.releaseEmptyGroups() {
@@ -216,6 +242,7 @@ public final class Daemon {
     private func shutDown() {
         workers.shutDown()
         control.closeAll()
+        metricsServer?.closeAll()
         listeners.closeAll()
         controlListener.remove()
         socketLock.remove()

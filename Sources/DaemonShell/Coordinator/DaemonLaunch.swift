@@ -56,14 +56,8 @@ public enum DaemonLaunch {
             }
             let resources = try DaemonResources(config: config)
             let daemon = try Daemon(config: config, logs: logs, resources: resources, applyOverrides: applyOverrides)
-            let code = try daemon.run {
-                startupReport?.succeeded()
-                do {
-                    try SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")
-                } catch {
-                    log.warning("cannot tell systemd we are ready: \(error)")
-                }
-            }
+            // systemd hears READY=1 once every group is ready (ServiceManagerLink).
+            let code = try daemon.run { startupReport?.succeeded() }
             logs.finish(timeout: 2)
             log.finish()
             exit(code)

@@ -8,7 +8,7 @@ import SupervisorCore
 /// the control socket's lock, the control socket (a live one is never
 /// replaced), the directory of the workers' notify sockets next to it
 /// (emptied of what a crashed daemon left: the lock says no live daemon
-/// uses it), then the groups' listening sockets.
+/// uses it), then the groups' listening sockets and the metrics listener.
 struct DaemonResources {
     let orphanGuard: OrphanGuard
     let pidFile: PidFileLock
@@ -19,6 +19,8 @@ struct DaemonResources {
     let control: UnixControlListener
     let notifyChannels: NotifyChannels
     let listeners: ListenerRegistry
+    /// The bound, non-blocking socket of `metrics.listen`, when configured.
+    let metricsListener: Int32?
     let signals: SignalChannel
     let poll: EventPoll
     let timer: DeadlineTimer
@@ -60,8 +62,15 @@ struct DaemonResources {
             let listeners = ListenerRegistry()
             try listeners.bindAll(for: config)
             bound.append(listeners.closeAll)
+            var metricsListener: Int32?
+            if let metrics = config.metrics {
+                let fd = try ListeningSocket.bind(metrics.listen, backlog: 128)
+                bound.append { FileIO.close(fd) }
+                try FileIO.setNonBlocking(fd)
+                metricsListener = fd
+            }
             try ProcessControl.setChildSubreaper()
-            (self.control, self.notifyChannels, self.listeners) = (control, notifyChannels, listeners)
+            (self.control, self.notifyChannels, self.listeners, self.metricsListener) = (control, notifyChannels, listeners, metricsListener)
             signals = try SignalChannel(signals: Daemon.handledSignals)
             poll = try EventPoll()
             timer = try DeadlineTimer()

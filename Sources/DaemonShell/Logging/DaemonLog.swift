@@ -21,6 +21,9 @@ final class DaemonLog {
         feed = try LogFeed.open(config, carriesStandardStreams: carriesStandardStreams)
     }
 
+    /// Lines dropped because the log's destination was not taking them (`LogSink`).
+    var droppedLines: Int { feed.sink.droppedLinesTotal }
+
     /// At exit: what is queued is written, within `timeout` seconds.
     func finish(timeout: Double = 2) { feed.finish(timeout: timeout) }
 

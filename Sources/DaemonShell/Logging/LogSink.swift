@@ -40,6 +40,8 @@ final class LogSink: Sendable {
     private struct State {
         var pending: [UInt8] = []
         var dropped = 0
+        /// Every line ever dropped: a counter for metrics, never reset.
+        var droppedTotal = 0
         var format: LogFormat
         /// For the writer to take: a file the loop reopened, and where in
         /// `pending` it takes over (what was queued before goes to the old file).
@@ -111,7 +113,9 @@ final class LogSink: Sendable {
             let marker = state.dropped > 0 ? dropMarker(state) : []
             let room = capacity - state.pending.count - marker.count
             let fitting = lines.count <= room ? lines.count : room > 0 ? lines[..<room].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0 : 0
-            state.dropped += lines[fitting...].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            let dropped = lines[fitting...].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            state.dropped += dropped
+            state.droppedTotal += dropped
             guard fitting > 0 else { return false }
             if !marker.isEmpty {
                 state.pending.append(contentsOf: marker)
@@ -134,6 +138,9 @@ final class LogSink: Sendable {
 
     /// Lines dropped since the last marker, for tests and status.
     var droppedLines: Int { state.withLock { $0.dropped } }
+
+    /// Lines dropped since the sink was made, for metrics.
+    var droppedLinesTotal: Int { state.withLock { $0.droppedTotal } }
 
     /// A file the loop reopened takes the old one's place for what is queued
     /// from now on; what was queued before still goes to the old one, which

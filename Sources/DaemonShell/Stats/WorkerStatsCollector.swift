@@ -85,7 +85,7 @@ struct WorkerStatsCollector {
             if connections.count > 1 { connections.sort(by: Self.listingOrder) }
             result[sample.pid] = WorkerStats(
                 pid: sample.pid, rss: sample.residentBytes, cpuPercent: cpu.percent(of: sample, at: now),
-                openFDs: sample.openFDs, threads: sample.threads, connections: connections
+                cpuSeconds: sample.cpuSeconds, openFDs: sample.openFDs, threads: sample.threads, connections: connections
             )
         }
         return result

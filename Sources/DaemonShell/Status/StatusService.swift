@@ -46,14 +46,14 @@ final class StatusService {
     func continueWork(supervisor: Supervisor, reports: [Int32: WorkerReport]) {
         var budget = Self.processesPerTurn
         while budget > 0, !jobs.isEmpty {
-            let slots = jobs[0].nextSlots(limit: budget, in: supervisor)
+            let slots = jobs[0].walk.nextSlots(limit: budget, in: supervisor)
             budget -= max(slots.count, 1)
-            let rows = self.rows(for: slots, round: &jobs[0].round, reports: reports)
+            let rows = self.rows(for: slots, round: &jobs[0].walk.round, reports: reports)
             jobs[0].sent += rows.count
             for recipient in jobs[0].recipients where !rows.isEmpty {
                 send(rows.map { .item(id: recipient.request, .process($0)) }, recipient.client)
             }
-            guard jobs[0].isFinished else { continue }
+            guard jobs[0].walk.isFinished else { continue }
             let job = jobs.removeFirst()
             for recipient in job.recipients {
                 let end: ControlReply = recipient.streaming
@@ -79,10 +79,10 @@ final class StatusService {
     /// The whole snapshot at once, for the status file: the same rows as
     /// the control socket's, built by the same functions.
     func report(group: String?, supervisor: Supervisor, reports: [Int32: WorkerReport]) -> StatusReport {
-        var job = StatusJob(group: group, recipients: [], supervisor: supervisor)
+        var walk = SlotWalk(group: group, supervisor: supervisor)
         var processes: [ProcessStatus] = []
-        while !job.isFinished {
-            processes += rows(for: job.nextSlots(limit: Self.processesPerTurn, in: supervisor), round: &job.round, reports: reports)
+        while !walk.isFinished {
+            processes += rows(for: walk.nextSlots(limit: Self.processesPerTurn, in: supervisor), round: &walk.round, reports: reports)
         }
         return StatusReport(master: masterStatus(group: group, supervisor: supervisor), processes: processes)
     }
@@ -95,11 +95,16 @@ final class StatusService {
         let wallNow = WallClock.now().seconds
         let summaries = supervisor.groups.filter { group == nil || $0.name == group }.map { workerGroup in
             let state: GroupSummary.State
-            let problems = workerGroup.problems
-            if workerGroup.reload != nil {
+            var problems = workerGroup.problems
+            if !workerGroup.waitingFor.isEmpty, workerGroup.wantsRunning {
+                state = .waiting
+                problems.insert("waiting for \(workerGroup.waitingFor.joined(separator: ", ")) to be ready (dependsOn)", at: 0)
+            } else if workerGroup.reload != nil {
                 state = .reloading
             } else if !workerGroup.wantsRunning {
                 state = .stopped
+            } else if problems.isEmpty, workerGroup.config.count > 0, workerGroup.completedCount == workerGroup.config.count {
+                state = .completed
             } else {
                 state = problems.isEmpty ? .running : .degraded
             }
@@ -107,6 +112,7 @@ final class StatusService {
                 name: workerGroup.name, count: workerGroup.config.count,
                 running: workerGroup.liveProcesses.filter { !$0.isStopping }.count,
                 ready: workerGroup.readyCount, starting: workerGroup.startingCount, backoff: workerGroup.backingOffCount,
+                failed: workerGroup.failedCount, completed: workerGroup.completedCount,
                 reloadable: workerGroup.config.reloadable, state: state,
                 reason: problems.isEmpty ? nil : problems.joined(separator: "; "),
                 listen: workerGroup.config.listen.map(\.description),
@@ -155,13 +161,11 @@ final class StatusService {
                                                   at: wallTime(exit.at), uptime: 0)
                 }
             })
+        process.state = ProcessStatus.State(slot)
         switch slot.state {
-        case .empty:
+        case .empty, .spawning, .finished:
             break
-        case .spawning:
-            process.state = .starting
         case .backingOff(let until):
-            process.state = .backoff
             process.backoffRemaining = until.seconds(since: now)
         case .live(let live):
             describe(live, into: &process, stats: stats, reports: reports, now: now)
@@ -176,18 +180,13 @@ final class StatusService {
     ) {
         process.pid = live.pid
         process.uptime = now.seconds(since: live.startedAt)
-        switch live.phase {
-        case .awaitingReady, .warmingUp: process.state = .starting
-        case .ready: process.state = .running
-        case .stopping: process.state = .stopping
-        }
+        process.state = ProcessStatus.State(live)
         if let figures = stats[live.pid] {
             process.rss = figures.rss
             process.cpu = figures.cpuPercent
             process.fds = figures.openFDs
             process.threads = figures.threads
-            process.tcp = figures.connections.filter { $0.state != .listen }
-                .reduce(into: [:]) { $0[$1.state.key, default: 0] += 1 }
+            process.tcp = figures.connectionCounts
         }
         if let report = reports[live.pid] {
             process.statusText = report.statusText

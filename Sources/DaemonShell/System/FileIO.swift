@@ -78,6 +78,12 @@ enum FileIO {
         _ = Glibc.close(fd)
     }
 
+    /// Shuts the sending side of a connected socket: the peer reads EOF
+    /// after what was written, while this side can still read what it sends.
+    static func shutdownWriting(_ fd: Int32) {
+        _ = shutdown(fd, Int32(SHUT_WR))
+    }
+
     static func setNonBlocking(_ fd: Int32) throws(SystemError) {
         let flags = try checked("fcntl(fd \(fd), F_GETFL)", fcntl(fd, F_GETFL))
         try checked("fcntl(fd \(fd), F_SETFL)", fcntl(fd, F_SETFL, flags | O_NONBLOCK))

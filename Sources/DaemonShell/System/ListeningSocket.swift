@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 import Shared
 import SupervisorCore
@@ -62,6 +63,19 @@ enum ListeningSocket {
             throw error
         }
         return fd
+    }
+
+    /// A new connection on a listening socket the master reads itself (the
+    /// control socket, the metrics listener), non-blocking and
+    /// close-on-exec; nil when none is waiting. `name` says which listener,
+    /// for the error.
+    static func accept(_ fd: Int32, name: String) throws(SystemError) -> Int32? {
+        let client = retryingInterrupts { cs_accept(fd) }
+        if client >= 0 { return client }
+        switch errno {
+        case EAGAIN, EWOULDBLOCK, ECONNABORTED: return nil
+        default: throw SystemError.last("accept(\(name))")
+        }
     }
 
     /// The port a TCP socket is bound to: how a caller learns the port the

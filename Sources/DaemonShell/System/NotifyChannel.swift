@@ -31,10 +31,14 @@ struct NotifyChannel {
 
     let fd: Int32
     let path: String
+    /// The user the socket file belongs to: appd's, or the worker's when
+    /// it runs as another user (`NotifyDirectory.handOver`). Only that user
+    /// and root can send on it.
+    var owner: UInt32 = geteuid()
 
     /// Binds a non-blocking, close-on-exec datagram socket at `path`, mode
-    /// 0600 from birth (workers run as the master's user), or in the
-    /// abstract namespace when `path` starts with "@".
+    /// 0600 from birth, or in the abstract namespace when `path` starts
+    /// with "@".
     init(path: String) throws(SystemError) {
         let name = "bind(notify channel \(path))"
         fd = try UnixSocketFile.bind(path: path, type: SOCK_DGRAM, privateMode: true, name: name)

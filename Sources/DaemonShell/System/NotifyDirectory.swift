@@ -1,5 +1,6 @@
 import CSystem
 import Glibc
+import Shared
 
 /// The directory the workers' notify channels are bound in, beside the
 /// control socket (`<controlSocket>.notify.d`): mode 0700, owned by the
@@ -49,6 +50,49 @@ struct NotifyDirectory {
 
     /// The path of an entry named `name`.
     func path(of name: String) -> String { path + "/" + name }
+
+    /// Gives the socket `name` to a worker that runs as another user
+    /// (`user` of its group), so that it can send there: the socket file
+    /// becomes that user's (mode 0600 stays: no one else may send), and
+    /// this directory and the control socket's, which holds it, get search
+    /// permission for others (`o+x`, added only: a name in them can be
+    /// reached, none listed, none made). Through the directory's fd, on a
+    /// socket appd has just bound in a directory only appd can write: no
+    /// link can stand in for it.
+    func handOver(_ name: String, to identity: WorkerIdentity) throws(SystemError) {
+        try Self.letOthersSearch(fd, path: path)
+        let parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else { throw .last("open(\(path)/..)") }
+        defer { close(parent) }
+        try Self.letOthersSearch(parent, path: RuntimeDirectory.split(path).directory)
+        try checked("fchownat(\(self.path(of: name)), uid \(identity.uid), gid \(identity.gid))",
+                    fchownat(fd, name, identity.uid, identity.gid, AT_SYMLINK_NOFOLLOW))
+    }
+
+    /// The first directory on the way to this one that `identity` may not
+    /// pass (no search permission for it), with its mode and owner; nil
+    /// when it may reach its socket. The two directories `handOver` opens
+    /// are passable by then; those above them are the operator's.
+    func firstDirectoryBlocking(_ identity: WorkerIdentity) -> (path: String, mode: mode_t, owner: uid_t)? {
+        guard identity.uid != 0 else { return nil }
+        let components = path.split(separator: "/")
+        for prefix in ["/"] + components.indices.map({ "/" + components[...$0].joined(separator: "/") }) {
+            var info = stat()
+            guard stat(prefix, &info) == 0 else { return nil }
+            let bit: mode_t = info.st_uid == identity.uid ? S_IXUSR
+                : identity.groups.contains(info.st_gid) || info.st_gid == identity.gid ? S_IXGRP : S_IXOTH
+            if info.st_mode & bit == 0 { return (prefix, info.st_mode & 0o7777, info.st_uid) }
+        }
+        return nil
+    }
+
+    /// Adds `o+x` to the directory `fd` unless it has it.
+    private static func letOthersSearch(_ fd: Int32, path: String) throws(SystemError) {
+        var info = stat()
+        try checked("fstat(\(path))", fstat(fd, &info))
+        guard info.st_mode & S_IXOTH == 0 else { return }
+        try checked("fchmod(\(path), o+x)", fchmod(fd, (info.st_mode & 0o7777) | S_IXOTH))
+    }
 
     /// Closes the directory and removes it; it is empty by then (each
     /// channel unlinks its own file). A directory that is not empty stays.

@@ -1,5 +1,6 @@
 import CSystem
 import Glibc
+import Shared
 
 /// One child to start: argv, environment and fds, already resolved.
 struct SpawnRequest: Sendable {
@@ -22,6 +23,12 @@ struct SpawnRequest: Sendable {
     var stderr: Int32
     /// The child's soft RLIMIT_NOFILE; 0 leaves the master's.
     var openFileLimit: UInt64 = Spawner.childOpenFileLimit
+    /// Set after `openFileLimit`, so a configured `nofile` wins.
+    var resourceLimits: [ResourceLimitName: ResourceLimit] = [:]
+    var nice: Int?
+    var umask: UInt32?
+    /// Who the child becomes before it execs; nil: the master's user.
+    var identity: WorkerIdentity?
 }
 
 /// Starts children with `cs_spawn`, an async-signal-safe fork/exec.
@@ -31,7 +38,10 @@ struct SpawnRequest: Sendable {
 /// own reaping collides with the master's `waitpid(-1)` reaper. Each child
 /// gets stdin from /dev/null, its own process group, SIGKILL when the master
 /// dies (PR_SET_PDEATHSIG), default signal handling, no fd but 0..2 and
-/// its listen sockets, and appd's original open-file soft limit.
+/// its listen sockets, and appd's original open-file soft limit; then the
+/// group's rlimits, nice value, umask, and its user and groups, set in the
+/// child (the parent looked them up: the child may not ask the user
+/// database), last of all the user.
 enum Spawner {
     /// The variables that describe the fds being handed down; never passed
     /// through from `environment`, where a stale value would lie to the child.
@@ -67,37 +77,67 @@ enum Spawner {
             envp.pointers[firstPidVariable + offset]! + name.utf8.count + 1
         }
 
+        let limits = request.resourceLimits.sorted { $0.key < $1.key }
+        let cLimits = limits.map { cs_resource_limit(resource: $0.key.resource, soft: $0.value.soft, hard: $0.value.hard) }
+        let groups = request.identity?.groups ?? []
+
         var pid: pid_t = 0
-        var failedStep: Int32 = 0
+        var failure = cs_spawn_failure()
         let error = request.executable.withCString { path in
             request.workingDirectory.withCString { cwd in
                 request.listenFDs.withUnsafeBufferPointer { fds in
                     pidSlots.withUnsafeBufferPointer { slots in
-                        var spawn = cs_spawn_request(
-                            path: path, argv: argv.pointers, envp: envp.pointers, cwd: cwd,
-                            listen_fds: fds.baseAddress, listen_count: Int32(fds.count),
-                            stdin_fd: stdin, stdout_fd: request.stdout, stderr_fd: request.stderr,
-                            pid_slots: slots.baseAddress, pid_slot_count: Int32(slots.count),
-                            child_nofile_soft: request.openFileLimit
-                        )
-                        return cs_spawn(&spawn, &pid, &failedStep)
+                        cLimits.withUnsafeBufferPointer { limitList in
+                            groups.withUnsafeBufferPointer { groupList in
+                                var spawn = cs_spawn_request(
+                                    path: path, argv: argv.pointers, envp: envp.pointers, cwd: cwd,
+                                    listen_fds: fds.baseAddress, listen_count: Int32(fds.count),
+                                    stdin_fd: stdin, stdout_fd: request.stdout, stderr_fd: request.stderr,
+                                    pid_slots: slots.baseAddress, pid_slot_count: Int32(slots.count),
+                                    child_nofile_soft: request.openFileLimit,
+                                    limits: limitList.baseAddress, limit_count: Int32(limitList.count),
+                                    set_nice: request.nice == nil ? 0 : 1, nice: Int32(request.nice ?? 0),
+                                    set_umask: request.umask == nil ? 0 : 1, umask: mode_t(request.umask ?? 0),
+                                    set_identity: request.identity == nil ? 0 : 1,
+                                    uid: request.identity?.uid ?? 0, gid: request.identity?.gid ?? 0,
+                                    groups: groupList.baseAddress, group_count: Int32(groupList.count)
+                                )
+                                return cs_spawn(&spawn, &pid, &failure)
+                            }
+                        }
                     }
                 }
             }
         }
         withExtendedLifetime((argv, envp)) {}
         guard error == 0 else {
-            let call = switch Int(failedStep) {
-            case Int(CS_STEP_FORK): "fork(\(request.executable))"
-            case Int(CS_STEP_CHDIR): "chdir(\(request.workingDirectory))"
-            case Int(CS_STEP_FDS): "dup2(\(request.executable))"
-            case Int(CS_STEP_EXEC): "execve(\(request.executable))"
-            case Int(CS_STEP_LIMIT): "setrlimit(\(request.executable))"
-            default: "setpgid/prctl(\(request.executable))"
-            }
-            throw SystemError(call: call, errno: error)
+            throw SystemError(call: failedCall(failure, of: request, limits: limits), errno: error)
         }
         return pid
+    }
+
+    /// The failed step as an operator reads it, with what it was given:
+    /// `setuid(65534)`, `setrlimit(RLIMIT_NOFILE, 2000000)`, `chdir(/srv/app)`.
+    private static func failedCall(
+        _ failure: cs_spawn_failure, of request: SpawnRequest, limits: [(key: ResourceLimitName, value: ResourceLimit)]
+    ) -> String {
+        switch Int(failure.step) {
+        case Int(CS_STEP_FORK): return "fork(\(request.executable))"
+        case Int(CS_STEP_CHDIR): return "chdir(\(request.workingDirectory))"
+        case Int(CS_STEP_FDS): return "dup2(\(request.executable))"
+        case Int(CS_STEP_EXEC): return "execve(\(request.executable))"
+        case Int(CS_STEP_LIMIT):
+            guard limits.indices.contains(Int(failure.detail)) else {
+                return "setrlimit(RLIMIT_NOFILE, soft \(request.openFileLimit))"
+            }
+            let (name, limit) = limits[Int(failure.detail)]
+            return "setrlimit(\(name.constantName), \(limit))"
+        case Int(CS_STEP_NICE): return "setpriority(\(request.nice ?? 0))"
+        case Int(CS_STEP_SETGROUPS): return "setgroups(\((request.identity?.groups ?? []).map(String.init).joined(separator: ", ")))"
+        case Int(CS_STEP_SETGID): return "setgid(\(request.identity?.gid ?? 0))"
+        case Int(CS_STEP_SETUID): return "setuid(\(request.identity?.uid ?? 0))"
+        default: return "setpgid/prctl(\(request.executable))"
+        }
     }
 
     /// Where `name` runs from: a name with a slash as is, else the first

@@ -13,30 +13,35 @@ struct UnixControlListener {
     /// Binds and listens at `path`, replacing a stale socket file a crashed
     /// daemon left behind. A live socket there means another daemon is
     /// serving it: that throws, and its socket is left alone.
+    ///
+    /// The socket is bound at `path` + ".new", listens, and only then is
+    /// renamed to `path`: a client (appctl run the moment the file appears,
+    /// a test waiting for it) never finds a socket file that refuses its
+    /// connection because listen(2) has not been called yet. The socket's
+    /// lock file (`DaemonResources`) keeps a second daemon from racing this.
     init(path: String, backlog: Int32 = 128) throws(SystemError) {
         do throws(SystemError) {
-            fd = try UnixSocketFile.bind(path: path, type: SOCK_STREAM, privateMode: true, name: "bind(\(path))")
+            try UnixSocketFile.removeStaleSocket(at: path, type: SOCK_STREAM, name: "bind(\(path))")
         } catch where error.errno == EADDRINUSE {
             throw SystemError(call: "control socket \(path)", errno: EADDRINUSE, reason: "another daemon is listening there")
         }
+        let staging = path + ".new"
+        fd = try UnixSocketFile.bind(path: staging, type: SOCK_STREAM, privateMode: true, name: "bind(\(staging))")
         self.path = path
         do throws(SystemError) {
             try checked("listen(\(path))", listen(fd, backlog))
             try FileIO.setNonBlocking(fd)
+            try checked("rename(\(staging), \(path))", rename(staging, path))
         } catch {
-            remove()
+            close(fd)
+            unlink(staging)
             throw error
         }
     }
 
     /// A new client, non-blocking and close-on-exec; nil when none is waiting.
     func accept() throws(SystemError) -> Int32? {
-        let client = retryingInterrupts { cs_accept(fd) }
-        if client >= 0 { return client }
-        switch errno {
-        case EAGAIN, EWOULDBLOCK, ECONNABORTED: return nil
-        default: throw SystemError.last("accept(\(path))")
-        }
+        try ListeningSocket.accept(fd, name: path)
     }
 
     /// Closes the socket and unlinks its file: only the daemon that bound it

@@ -53,7 +53,9 @@ enum UnixSocketFile {
         }
     }
 
-    private static func removeStaleSocket(at path: String, type: __socket_type, name: String) throws(SystemError) {
+    /// Unlinks a stale socket file at `path`; a live socket throws
+    /// EADDRINUSE, a file that is not a socket EEXIST.
+    static func removeStaleSocket(at path: String, type: __socket_type, name: String) throws(SystemError) {
         var info = stat()
         if lstat(path, &info) != 0 {
             if errno == ENOENT { return }

@@ -1,5 +1,6 @@
-import SupervisorCore
 import Glibc
+import Shared
+import SupervisorCore
 
 /// The workers' notify channels: one datagram socket per worker, bound in
 /// `<controlSocket>.notify.d/` under a short name of its own ("w" and a
@@ -62,9 +63,10 @@ final class NotifyChannels {
     subscript(fd: Int32) -> Channel? { channels[fd] }
 
     /// A new channel for a worker about to be spawned: bound, not yet tied
-    /// to a pid. The caller either `adopt`s it once the worker runs or
-    /// `discard`s it.
-    func makeChannel() throws(SystemError) -> NotifyChannel {
+    /// to a pid, and handed over to the worker's user when it runs as
+    /// another one (`NotifyDirectory.handOver`). The caller either `adopt`s
+    /// it once the worker runs or `discard`s it.
+    func makeChannel(for identity: WorkerIdentity?) throws(SystemError) -> NotifyChannel {
         var name: String
         repeat {
             name = "w" + String(nextSerial, radix: 36)
@@ -75,7 +77,16 @@ final class NotifyChannels {
             throw SystemError(call: "notify socket \(path)", errno: ENAMETOOLONG,
                               reason: "the path is \(path.utf8.count) bytes; Unix sockets allow at most \(UnixSocketAddress.maximumPathBytes)")
         }
-        let channel = try NotifyChannel(path: path)
+        var channel = try NotifyChannel(path: path)
+        if let identity, identity.uid != channel.owner {
+            do {
+                try directory.handOver(name, to: identity)
+            } catch {
+                channel.remove()
+                throw error
+            }
+            channel.owner = identity.uid
+        }
         namesInUse.insert(name)
         return channel
     }
@@ -129,21 +140,23 @@ final class NotifyChannels {
     ///   `systemd-notify --ready` in a shell worker, a helper process;
     /// - a sender that has exited by now (`systemd-notify` exits right after
     ///   sending, so its group can no longer be asked) whose uid is the
-    ///   master's or root's. The channel is mode 0600 in a 0700 directory of
-    ///   the master's user: only that user and root can have sent on it at
-    ///   all, so this admits no one the socket's permissions did not.
+    ///   socket's owner (`NotifyChannel.owner`: the master's, or the worker's
+    ///   user's when it runs as another) or root's. The channel is mode 0600:
+    ///   only its owner and root can have sent on it at all, so this admits
+    ///   no one the socket's permissions did not. (Any process of a worker's
+    ///   user could; it could as well ptrace the worker.)
     ///
     /// Anyone else (another worker, a process that left the group with
     /// `setsid`, a sender whose pid the kernel could not map) is a stranger.
     static func speaksForWorker(
-        _ datagram: NotifyChannel.Datagram, workerPid: Int32, masterUID: UInt32,
+        _ datagram: NotifyChannel.Datagram, workerPid: Int32, socketOwner: UInt32,
         processGroup: (Int32) -> ProcessControl.ProcessGroupLookup = ProcessControl.processGroup(of:)
     ) -> Bool {
         if datagram.pid == workerPid { return true }
         guard datagram.pid > 0 else { return false }
         switch processGroup(datagram.pid) {
         case .group(let group): return group == workerPid
-        case .gone: return datagram.uid == masterUID || datagram.uid == 0
+        case .gone: return datagram.uid == socketOwner || datagram.uid == 0
         case .unknown: return false
         }
     }

@@ -24,6 +24,8 @@ final class WorkerIO {
     /// What each worker last reported on its notify channel, by pid.
     private(set) var reports: [Int32: WorkerReport] = [:]
     private let notifyLogLimiter = RateLimiter(interval: 10)
+    /// The uids of workers whose way to their notify socket was checked.
+    private var checkedNotifyReach: Set<UInt32> = []
     /// The master's environment as children inherit it, read once: without
     /// NOTIFY_SOCKET, which belongs to whoever started the master (each child
     /// gets a notify socket of its own instead).
@@ -53,12 +55,14 @@ final class WorkerIO {
         guard let executable = resolve(group.command[0], cwd: group.cwd, path: environment["PATH"]) else {
             return .spawnFailed(order.worker, order.role, reason: "command '\(group.command[0])' not found or not executable")
         }
+        let identity = Self.identityToTake(group.identity)
         let notifySocket: NotifyChannel
         do {
-            notifySocket = try notifyChannels.makeChannel()
+            notifySocket = try notifyChannels.makeChannel(for: identity)
         } catch {
             return .spawnFailed(order.worker, order.role, reason: "cannot make its notify socket: \(error)")
         }
+        if let identity { warnIfNotifySocketUnreachable(by: identity, group: group.name) }
         environment["NOTIFY_SOCKET"] = notifySocket.path
         var pipes: [(read: Int32, write: Int32)] = []
         let pid: Int32
@@ -70,7 +74,8 @@ final class WorkerIO {
                 executable: executable, arguments: group.command, environment: environment,
                 ownPidVariables: group.watchdogSeconds == nil ? [] : ["WATCHDOG_PID"],
                 workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
-                stdout: pipes[0].write, stderr: pipes[1].write))
+                stdout: pipes[0].write, stderr: pipes[1].write, resourceLimits: group.resourceLimits,
+                nice: group.nice, umask: group.umask, identity: identity))
         } catch {
             for pipe in pipes {
                 FileIO.close(pipe.write)
@@ -92,12 +97,38 @@ final class WorkerIO {
         return .spawned(order.worker, order.role, pid: pid)
     }
 
+    /// The identity a child takes on: its group's `user` and `group`,
+    /// unless they are appd's own and appd is not root, which could not
+    /// call setgroups and would change nothing (a user change needs root:
+    /// `ConfigLoader.privilegeProblems` refuses such a config). Root always
+    /// takes the whole identity, so the supplementary groups are the user's.
+    private static func identityToTake(_ identity: WorkerIdentity?) -> WorkerIdentity? {
+        guard let identity, geteuid() != 0, identity.uid == geteuid(), identity.gid == getegid() else { return identity }
+        return nil
+    }
+
+    /// Says once per user when a directory above the notify sockets keeps
+    /// workers of that user from reaching theirs (appd opens only its own
+    /// two: see `NotifyDirectory.handOver`): their READY=1 would fail with
+    /// "permission denied", and a `notify` group would never get ready.
+    private func warnIfNotifySocketUnreachable(by identity: WorkerIdentity, group: String) {
+        guard !checkedNotifyReach.contains(identity.uid) else { return }
+        checkedNotifyReach.insert(identity.uid)
+        guard let blocking = notifyChannels.directory.firstDirectoryBlocking(identity) else { return }
+        log.warning("group \(group) runs as \(identity.user) (uid \(identity.uid)), which cannot reach its notify socket: "
+                    + "\(blocking.path) (mode 0\(String(blocking.mode, radix: 8)), owner uid \(blocking.owner)) has no search permission "
+                    + "for it; give it one (chmod o+x \(blocking.path)) or move controlSocket")
+    }
+
     /// The master's environment, without what describes the master's own
-    /// activation, plus the group's `env` and the worker protocol variables
-    /// (but NOTIFY_SOCKET, which `spawn` adds: each worker has its own).
+    /// activation, with the login variables of the group's `user`, plus the
+    /// group's `envFile`s and `env` (its templates expanded for this worker)
+    /// and the worker protocol variables (but NOTIFY_SOCKET, which `spawn`
+    /// adds: each worker has its own).
     private func childEnvironment(for order: SpawnOrder) -> [String: String] {
         var environment = inheritedEnvironment
-        environment.merge(order.config.env) { _, group in group }
+        for (name, value) in order.config.identity?.loginEnvironment ?? [:] { environment[name] = value }
+        environment.merge(order.config.environment(forWorker: order.worker.id)) { _, group in group }
         environment["APP_GROUP"] = order.worker.group
         environment["APP_WORKER_ID"] = String(order.worker.id)
         environment["APP_WORKER_GENERATION"] = String(order.generation)
@@ -182,13 +213,13 @@ final class WorkerIO {
     private func hear(_ datagram: NotifyChannel.Datagram, on channel: NotifyChannels.Channel, now: MonotonicInstant) {
         let worker = channel.pid
         let label = "\(channel.worker)[\(worker)]"
-        guard NotifyChannels.speaksForWorker(datagram, workerPid: worker, masterUID: geteuid()) else {
+        guard NotifyChannels.speaksForWorker(datagram, workerPid: worker, socketOwner: channel.socket.owner) else {
             complainAboutNotification(
                 "ignored a notify datagram from pid \(datagram.pid) on the notify socket of worker \(label): "
                     + "the sender is neither that worker nor in its process group", now: now)
             return
         }
-        let sender = datagram.pid == worker ? label : "pid \(datagram.pid) of worker \(label)"
+        let sender = datagram.pid == worker ? "worker \(label)" : "pid \(datagram.pid) of worker \(label)"
         guard !datagram.truncated else {
             complainAboutNotification("ignored a notify datagram from \(sender) longer than \(NotifyChannel.maximumDatagram) bytes", now: now)
             return

@@ -30,6 +30,8 @@ final class WorkerOutputs {
     /// The lines of the read being handled (kept to save an allocation per read).
     private var spans: [LineSpan] = []
     private var kept: [LineSpan] = []
+    /// Lines the output budgets dropped, by group (for metrics).
+    private(set) var droppedLines: [String: Int] = [:]
 
     init(loop: EventLoop, logs: GroupLogs) {
         self.loop = loop
@@ -136,7 +138,7 @@ final class WorkerOutputs {
             case .keep:
                 kept.append(line)
             case .drop:
-                continue
+                droppedLines[source.group, default: 0] += 1
             case .keepAfterDropping(let dropped):
                 // The marker goes between the lines before the drop and those after.
                 if !kept.isEmpty { logs.recordOutput(kept, of: bytes, from: source, at: stamp) }

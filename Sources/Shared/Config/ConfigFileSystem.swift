@@ -56,9 +56,12 @@ enum ConfigFileSystem {
     struct ReadFailure: Error {
         /// strerror's text ("No such file or directory"), or appd's own reason.
         var reason: String
+        /// Nothing is at the path (ENOENT): what an optional file may be.
+        var isMissing = false
 
         init(errno: Int32) {
             reason = strerror(errno).map { String(cString: $0) } ?? "error \(errno)"
+            isMissing = errno == ENOENT
         }
 
         init(reason: String) { self.reason = reason }

@@ -189,6 +189,26 @@ extension ConfigLoader.Rule where Output: RawRepresentable & CaseIterable, Outpu
     }
 }
 
+extension ConfigLoader.Rule where Output == UInt32 {
+    /// `"0660"` or `"660"`: octal digits in a string (a JSON number 0660 would
+    /// be read as decimal 660), permission bits only. `example` is what the
+    /// refusal suggests: `"0660"` for a socket, `"0027"` for a umask.
+    static func octalMode(example: String) -> Self {
+        ConfigLoader.Rule<String>.kind("an octal mode in a string, such as \"\(example)\"") { value in
+            if case .string(let text) = value { return text }
+            return nil
+        }
+        .then { text in
+            guard (1...4).contains(text.count), text.allSatisfy({ ("0"..."7").contains($0) }), let mode = UInt32(text, radix: 8),
+                  mode <= 0o777
+            else {
+                return .failure(ConfigLoader.Refusal("must be an octal mode from \"0000\" to \"0777\", such as \"\(example)\", got \"\(text)\""))
+            }
+            return .success(mode)
+        }
+    }
+}
+
 extension ConfigLoader.Rule where Output == UnixSignal {
     /// A signal by name ("TERM", "SIGTERM") or number (15).
     static var signal: Self {

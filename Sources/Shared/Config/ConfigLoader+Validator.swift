@@ -28,11 +28,13 @@ extension ConfigLoader {
     /// the first. Each reader returns what it could make of a value (nil when
     /// nothing); whatever it returns is only used when no problem was found.
     final class Validator {
-        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "log", "stopTimeout", "groups"]
+        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "log", "stopTimeout", "groups", "metrics"]
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
-            "watchdogSeconds", "outputBytesPerSecond", "log", "stderr", "history",
+            "watchdogSeconds", "outputBytesPerSecond", "restart", "successExitCodes", "maxRestarts", "restartWindow",
+            "dependsOn", "autostart",
+            "user", "group", "umask", "rlimits", "nice", "envFile", "log", "stderr", "history",
         ]
 
         let file: String
@@ -41,6 +43,8 @@ extension ConfigLoader {
         private(set) var problems: [ConfigProblem] = []
         /// First place each group name was seen, to point duplicates at it.
         private var groupNames: [String: FieldPath] = [:]
+        /// Where each group's `dependsOn` entries are, to point at a bad one.
+        private var dependencyPaths: [String: [(name: String, path: FieldPath)]] = [:]
         /// First place each socket was seen, the control socket included: two
         /// groups cannot both bind one address.
         var sockets: [ListenAddress: FieldPath] = [:]
@@ -72,14 +76,31 @@ extension ConfigLoader {
             ])
             for copy in daemonLog.rotatedPaths { runtimeFiles[copy] = "a rotated copy of logFile" }
             let groupLogDefaults = top["log"].flatMap { readGroupLogDefaults($0.value, at: $0.path) } ?? LogFileFields()
+            let metrics = top["metrics"].flatMap { metricsSettings($0.value, at: $0.path) }
             guard let groupList = required("groups", in: top) else { return nil }
             let groups = elements(of: groupList.value, at: groupList.path, .array("an array of groups", allowsEmpty: false)) {
                 group($0, at: $1, defaultStopTimeout: stopTimeout, logDefaults: groupLogDefaults)
             }
+            checkDependencies()
             return DaemonConfig(
                 sourcePath: file, controlSocket: controlSocket, pidFile: pidFile, statusFile: statusFile,
-                daemonLog: daemonLog, stopTimeout: stopTimeout, groups: groups
+                daemonLog: daemonLog, stopTimeout: stopTimeout, groups: groups, metrics: metrics
             )
+        }
+
+        /// `metrics: {listen: "tcp://HOST:PORT"}`: written as a group's
+        /// listen address is, but TCP only (scrapers and probes speak HTTP
+        /// over TCP), and claimed like one, so no group can bind it too.
+        private func metricsSettings(_ value: Value, at path: FieldPath) -> MetricsSettings? {
+            guard let fields = object(value, at: path, known: ["listen"]),
+                  let address = required("listen", in: fields, .listenAddress(relativeTo: directory)),
+                  let listenPath = fields["listen"]?.path else { return nil }
+            guard case .tcp = address else {
+                report(listenPath, "must be a tcp://HOST:PORT address (scrapers and probes speak HTTP over TCP), got '\(address)'")
+                return nil
+            }
+            claim(address, at: listenPath, in: &sockets) { "'\(address)' is already used at \($0)" }
+            return MetricsSettings(listen: address)
         }
 
         private func group(_ value: Value, at path: FieldPath, defaultStopTimeout: Double, logDefaults: LogFileFields) -> GroupConfig? {
@@ -124,6 +145,26 @@ extension ConfigLoader {
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
             let history = group["history"].flatMap { readHistory($0.value, at: $0.path) }
+            let restart = optional("restart", in: group, .oneOf(RestartPolicy.self))
+            let successExitCodes = group["successExitCodes"].map { field in
+                elements(of: field.value, at: field.path, .array("an array of exit codes")) {
+                    check($0, at: $1, .integer.atLeast(0).atMost(255))
+                }
+            }
+            let maxRestarts = optional("maxRestarts", in: group, .integer.atLeast(0).atMost(1_000_000))
+            let restartWindow = optional("restartWindow", in: group, .seconds)
+            let dependsOn = group["dependsOn"].map { field in
+                elements(of: field.value, at: field.path, .array("an array of group names")) { item, itemPath in
+                    check(item, at: itemPath, .groupName).map { ($0, itemPath) }
+                }
+            }
+            let autostart = optional("autostart", in: group, .boolean)
+            if let name, let dependsOn { dependencyPaths[name] = dependsOn }
+            let identity = readIdentity(in: group)
+            let umask = optional("umask", in: group, .octalMode(example: "0027"))
+            let resourceLimits = group["rlimits"].map { readResourceLimits($0.value, at: $0.path) }
+            let nice = optional("nice", in: group, .integer.atLeast(-20).atMost(19))
+            let envFiles = group["envFile"].map { readEnvironmentFiles($0.value, at: $0.path) }
             guard let name, let command else { return nil }
             let (log, stderrLog) = groupLogs(group, name: name, defaults: logDefaults)
             var config = GroupConfig(
@@ -138,6 +179,17 @@ extension ConfigLoader {
             config.log = log
             config.stderrLog = stderrLog
             config.history = history ?? .standard
+            config.restart = restart ?? .always
+            config.successExitCodes = Set((successExitCodes ?? [0]).map(Int32.init))
+            config.maxRestarts = maxRestarts ?? GroupConfig.defaultMaxRestarts
+            config.restartWindow = restartWindow ?? GroupConfig.defaultRestartWindow
+            config.dependsOn = (dependsOn ?? []).map(\.0)
+            config.autostart = autostart ?? true
+            config.identity = identity
+            config.umask = umask
+            config.resourceLimits = resourceLimits ?? [:]
+            config.nice = nice
+            config.envFiles = envFiles ?? []
             return config
         }
 
@@ -150,7 +202,7 @@ extension ConfigLoader {
             guard let fields = object(value, at: path, known: ["address", "mode", "owner", "group"]) else { return nil }
             let address = required("address", in: fields, .listenAddress(relativeTo: directory))
             let given = UnixSocketPermissions(
-                mode: optional("mode", in: fields, .socketMode), owner: optional("owner", in: fields, .userID),
+                mode: optional("mode", in: fields, .octalMode(example: "0660")), owner: optional("owner", in: fields, .userID),
                 group: optional("group", in: fields, .groupID))
             guard let address else { return nil }
             if case .tcp = address {
@@ -213,13 +265,50 @@ extension ConfigLoader {
                 if name.isEmpty || name.contains("=") || name.contains("\0") {
                     report(path.key(name), "is not a valid environment variable name")
                 } else {
-                    environment[name] = check(value, at: path.key(name), .string)
+                    environment[name] = check(value, at: path.key(name), .environmentValue)
                 }
             }
             return environment
         }
 
         // MARK: Readers shared by every field (and by the log settings, `ConfigLoader+LogSettings`)
+
+        /// Each `dependsOn` entry names another group, and no group depends
+        /// on itself through others: a cycle could never start.
+        private func checkDependencies() {
+            for (group, entries) in dependencyPaths {
+                for (name, path) in entries {
+                    if name == group {
+                        report(path, "a group cannot depend on itself")
+                    } else if groupNames[name] == nil {
+                        report(path, "no group named '\(name)'" + (Suggestion.closest(to: name, among: Array(groupNames.keys)).map { " (did you mean '\($0)'?)" } ?? ""))
+                    }
+                }
+            }
+            let edges = dependencyPaths.mapValues { $0.map(\.name) }
+            var reported: Set<String> = []
+            for start in edges.keys.sorted() {
+                guard let cycle = Self.cycle(from: start, edges: edges), !reported.contains(cycle.sorted().joined(separator: ",")) else { continue }
+                reported.insert(cycle.sorted().joined(separator: ","))
+                let at = dependencyPaths[start]?.first?.path ?? .root
+                report(at, "dependsOn makes a cycle: " + (cycle + [cycle[0]]).joined(separator: " → ") + "; none of them could start")
+            }
+        }
+
+        /// The groups of a dependency cycle through `start`, in order, if any.
+        static func cycle(from start: String, edges: [String: [String]]) -> [String]? {
+            var path: [String] = []
+            func visit(_ node: String) -> [String]? {
+                if let index = path.firstIndex(of: node) { return node == start ? Array(path[index...]) : nil }
+                path.append(node)
+                defer { path.removeLast() }
+                for next in edges[node] ?? [] where next != node {
+                    if let found = visit(next) { return found }
+                }
+                return nil
+            }
+            return visit(start)
+        }
 
         func report(_ path: FieldPath, _ message: String) {
             problems.append(ConfigProblem(file: file, fieldPath: path.description, message: message))
@@ -265,7 +354,7 @@ extension ConfigLoader {
 
         /// Reads an array with `arrayRule`, then each element with `element`
         /// at its own index, keeping the elements that could be read.
-        private func elements<T>(
+        func elements<T>(
             of value: Value, at path: FieldPath, _ arrayRule: Rule<[Value]>, _ element: (Value, FieldPath) -> T?
         ) -> [T] {
             let items = check(value, at: path, arrayRule) ?? []

@@ -13,10 +13,12 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Default seconds between a group's stopSignal and SIGKILL.
     public var stopTimeout: Double
     public var groups: [GroupConfig]
+    /// The HTTP listener for scrapers and probes; nil: none.
+    public var metrics: MetricsSettings?
 
     public init(
         sourcePath: String?, controlSocket: String, pidFile: String, statusFile: String,
-        daemonLog: LogFileConfig, stopTimeout: Double, groups: [GroupConfig]
+        daemonLog: LogFileConfig, stopTimeout: Double, groups: [GroupConfig], metrics: MetricsSettings? = nil
     ) {
         self.sourcePath = sourcePath
         self.controlSocket = controlSocket
@@ -25,6 +27,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.daemonLog = daemonLog
         self.stopTimeout = stopTimeout
         self.groups = groups
+        self.metrics = metrics
     }
 
     public func group(named name: String) -> GroupConfig? { groups.first { $0.name == name } }
@@ -94,6 +97,49 @@ public struct GroupConfig: Sendable, Equatable {
     public var stderrLog: LogFileConfig?
     /// The recent output kept in memory for `appctl logs`.
     public var history: HistoryLimits
+    /// Which exits of a process appd did not ask for are followed by a new one.
+    public var restart: RestartPolicy = .always
+    /// Exit codes that count as success (systemd's SuccessExitStatus): not
+    /// a failure in the tally, and the end of an `on-failure` worker.
+    public var successExitCodes: Set<Int32> = [0]
+    /// A worker id restarted after a failure more than this many times
+    /// within `restartWindow` seconds is given up on: it stays `failed`
+    /// until the operator starts, restarts or reloads it (systemd's
+    /// StartLimitBurst and StartLimitIntervalSec, supervisord's
+    /// startretries). Success exits do not count: a worker that exits to be
+    /// recycled is restarted for as long as it does so.
+    public var maxRestarts = GroupConfig.defaultMaxRestarts
+    public var restartWindow = GroupConfig.defaultRestartWindow
+    /// Ten restarts in a minute: a crash loop's backoff (0.1 s doubling)
+    /// gets there in about 50 s, a worker that crashes once in a while never.
+    public static let defaultMaxRestarts = 10
+    public static let defaultRestartWindow = 60.0
+
+    /// Groups this one starts after (once each has its count of processes
+    /// ready, or completed) and stops before, when the daemon stops
+    /// (systemd's `After=`/`Wants=`, process-compose's `depends_on`).
+    public var dependsOn: [String] = []
+    /// false: the group is defined but stopped until `appctl start`.
+    public var autostart = true
+
+    /// Whether an exit counts as success: an exit code in `successExitCodes`.
+    public func isSuccess(_ status: ExitStatus) -> Bool {
+        if case .exited(let code) = status { return successExitCodes.contains(code) }
+        return false
+    }
+
+    /// Who the processes run as (`user`, `group`); nil: appd's own user.
+    public var identity: WorkerIdentity?
+    /// The processes' umask; nil: appd's own.
+    public var umask: UInt32?
+    /// `rlimits`, set in the child before exec. A configured `nofile` wins
+    /// over the soft limit appd gives children back (it raises its own).
+    public var resourceLimits: [ResourceLimitName: ResourceLimit] = [:]
+    /// The processes' nice value, -20 (first) to 19 (last); nil: appd's own.
+    public var nice: Int?
+    /// `envFile`, in the config's order: later files win over earlier
+    /// ones, and `env` over them all.
+    public var envFiles: [EnvironmentFile] = []
 
     public init(
         name: String, command: [String], count: Int, reloadable: Bool = true,
@@ -131,8 +177,36 @@ public struct GroupConfig: Sendable, Equatable {
     /// alone is a resize, not a new release).
     public func startsTheSameProcessAs(_ other: GroupConfig) -> Bool {
         command == other.command && env == other.env && cwd == other.cwd && listen == other.listen
-            && watchdogSeconds == other.watchdogSeconds
+            && watchdogSeconds == other.watchdogSeconds && identity == other.identity && umask == other.umask
+            && resourceLimits == other.resourceLimits && nice == other.nice && envFiles == other.envFiles
     }
+
+    /// What the `envFile`s set together, a later file winning.
+    public var environmentFromFiles: [String: String] {
+        envFiles.reduce(into: [:]) { environment, file in environment.merge(file.variables) { _, later in later } }
+    }
+
+    /// The variables the group sets for worker `id`: its `envFile`s, then
+    /// its `env` with templates (`{{8000 + id}}`) expanded for that id.
+    public func environment(forWorker id: Int) -> [String: String] {
+        var environment = environmentFromFiles
+        for (name, value) in env { environment[name] = EnvironmentTemplate.expand(value, workerID: id) }
+        return environment
+    }
+}
+
+/// Which exits appd did not ask for are followed by a new process
+/// (systemd's `Restart=`, supervisord's `autorestart`).
+public enum RestartPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Every exit, success or not (the default: a worker is meant to run).
+    case always
+    /// Exits that are failures (an exit code not in `successExitCodes`, a
+    /// signal, a missed readiness or watchdog); a success ends the worker
+    /// as `completed`.
+    case onFailure = "on-failure"
+    /// None: a success ends it as `completed`, a failure as `failed` (a
+    /// one-shot job: a migration, a cache warm-up).
+    case never
 }
 
 /// How a rolling reload replaces one slot's process.

@@ -23,6 +23,10 @@ public enum ControlCommand: Hashable, Sendable {
     case reopenLogs
     /// Each group's settings in force, how the config file differs, and its last reload.
     case describe(group: String?)
+    /// Whether every group has its count of ready processes (an exec probe's question).
+    case health
+    /// The Prometheus text exposition of every group and process.
+    case metrics
 
     /// `lines` when a `logs` request does not say.
     public static let defaultLogLines = 100
@@ -50,19 +54,21 @@ public enum ControlCommand: Hashable, Sendable {
         case .logs: return "logs"
         case .reopenLogs: return "reopenLogs"
         case .describe: return "describe"
+        case .health: return "health"
+        case .metrics: return "metrics"
         }
     }
 
     /// Every command name, in the order the documentation lists them.
     public static let names = [
         "ping", "version", "status", "connections", "reload", "restart", "stop", "start", "scale", "signal", "logs",
-        "reopenLogs", "describe",
+        "reopenLogs", "describe", "health", "metrics",
     ]
 
     /// The group the command is limited to, if any.
     public var group: String? {
         switch self {
-        case .ping, .version, .reopenLogs: return nil
+        case .ping, .version, .reopenLogs, .health, .metrics: return nil
         case .status(let group, _), .connections(let group), .reload(let group), .restart(let group),
              .stop(let group), .signal(let group, _), .describe(let group):
             return group
@@ -79,7 +85,7 @@ public enum ControlCommand: Hashable, Sendable {
         var members: [String: JSONValue] = [:]
         if let group { members["group"] = .string(group) }
         switch self {
-        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe, .reopenLogs:
+        case .ping, .version, .connections, .reload, .restart, .stop, .start, .describe, .reopenLogs, .health, .metrics:
             break
         case .status(_, let watch):
             if let watch { members["watch"] = .number(watch) }
@@ -138,6 +144,10 @@ extension ControlCommand {
             self = .reopenLogs
         case "describe":
             self = .describe(group: try arguments.optionalGroup())
+        case "health":
+            self = .health
+        case "metrics":
+            self = .metrics
         default:
             throw ProtocolError(.unknownCommand, "unknown command '\(name)'; known: \(ControlCommand.names.joined(separator: ", "))")
         }

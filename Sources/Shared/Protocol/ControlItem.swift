@@ -18,6 +18,8 @@ public enum ControlItem: Hashable, Sendable {
     case log(LogEntry)
     /// `describe`: one group's settings, differences from the file, last reload.
     case groupDescription(GroupDescription)
+    /// `metrics`: a piece of the Prometheus text exposition.
+    case metrics(MetricsText)
     /// A type this build does not know, from a newer daemon: kept whole
     /// (`type` member included) so a client can skip or print it.
     case unknown(type: String, JSONValue)
@@ -33,6 +35,7 @@ public enum ControlItem: Hashable, Sendable {
         case .reloaded: return "reloaded"
         case .log: return "log"
         case .groupDescription: return "groupDescription"
+        case .metrics: return "metrics"
         case .unknown(let type, _): return type
         }
     }
@@ -60,6 +63,7 @@ extension ControlItem: Codable {
         case .reloaded(let payload): try payload.encode(to: encoder)
         case .log(let payload): try payload.encode(to: encoder)
         case .groupDescription(let payload): try payload.encode(to: encoder)
+        case .metrics(let payload): try payload.encode(to: encoder)
         case .unknown(_, let value):
             try value.encode(to: encoder)
             return
@@ -79,6 +83,7 @@ extension ControlItem: Codable {
         case "reloaded": self = .reloaded(try GroupReloaded(from: decoder))
         case "log": self = .log(try LogEntry(from: decoder))
         case "groupDescription": self = .groupDescription(try GroupDescription(from: decoder))
+        case "metrics": self = .metrics(try MetricsText(from: decoder))
         default: self = .unknown(type: type, try JSONValue(from: decoder))
         }
     }

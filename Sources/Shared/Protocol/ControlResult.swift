@@ -33,12 +33,20 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public var lines: Int?
     /// reopenLogs: how many log files were opened again.
     public var reopened: Int?
+    /// health: whether every group has its count of ready processes, a
+    /// one-line summary, and what is wrong with each group that does not.
+    public var healthy: Bool?
+    public var summary: String?
+    public var problems: [String]?
+    /// metrics: the size of the exposition sent, bytes.
+    public var bytes: Int?
 
     public init(
         pong: Bool? = nil, version: String? = nil, protocolVersion: Int? = nil, processes: Int? = nil,
         connections: Int? = nil, groups: Int? = nil, stopped: String? = nil, stopping: Bool? = nil,
         started: String? = nil, group: String? = nil, count: Int? = nil, signalled: Int? = nil, lines: Int? = nil,
-        reopened: Int? = nil
+        reopened: Int? = nil, healthy: Bool? = nil, summary: String? = nil, problems: [String]? = nil,
+        bytes: Int? = nil
     ) {
         self.pong = pong
         self.version = version
@@ -54,11 +62,15 @@ public struct ControlResult: Hashable, Sendable, Codable {
         self.signalled = signalled
         self.lines = lines
         self.reopened = reopened
+        self.healthy = healthy
+        self.summary = summary
+        self.problems = problems
+        self.bytes = bytes
     }
 
     private enum CodingKeys: String, CodingKey {
         case pong, version, protocolVersion = "protocol", processes, connections, groups, stopped, stopping,
-             started, group, count, signalled, lines, reopened
+             started, group, count, signalled, lines, reopened, healthy, summary, problems, bytes
     }
 
     /// `{"pong": true}`
@@ -89,4 +101,10 @@ public struct ControlResult: Hashable, Sendable, Codable {
     public static func logs(lines: Int) -> ControlResult { ControlResult(lines: lines) }
     /// `{"reopened": 3}`
     public static func reopenedLogs(files: Int) -> ControlResult { ControlResult(reopened: files) }
+    /// `{"healthy": false, "summary": "web 3/4, 1 backing off", "problems": ["web: 3/4 ready (…)"]}`
+    public static func health(healthy: Bool, summary: String, problems: [String]) -> ControlResult {
+        ControlResult(healthy: healthy, summary: summary, problems: problems)
+    }
+    /// `{"bytes": 5120}`: the size of the exposition the `metrics` items held.
+    public static func metrics(bytes: Int) -> ControlResult { ControlResult(bytes: bytes) }
 }

@@ -121,6 +121,39 @@ public struct GroupSettings: Hashable, Sendable, Codable {
     /// are replaced by `GroupSettings.mask`.
     public var env: [String: String]
     public var cwd: String
+    /// `"always"`, `"on-failure"` or `"never"`, and the limit on restarts
+    /// after failures. Optional: older daemons leave them out.
+    public var restart: String?
+    public var successExitCodes: [Int32]?
+    public var maxRestarts: Int?
+    public var restartWindow: Double?
+    /// Who the processes run as; nil: appd's own user.
+    public var identity: WorkerIdentity?
+    /// `"0027"`; nil: appd's own umask.
+    public var umask: String?
+    /// Each limit as `65536`, `1024/4096` (soft/hard) or `infinity`; nil: none set.
+    public var rlimits: [String: String]?
+    public var nice: Int?
+    /// The `envFile`s, with the names of what they set (their values are
+    /// never shown: such files are where secrets live); nil: none.
+    public var envFile: [EnvironmentFileSettings]?
+
+    /// One `envFile` for `describe`.
+    public struct EnvironmentFileSettings: Hashable, Sendable, Codable {
+        public var path: String
+        public var optional: Bool
+        /// False for an optional file that did not exist when the config was read.
+        public var exists: Bool
+        /// The names it sets, sorted.
+        public var variables: [String]
+
+        init(_ file: EnvironmentFile) {
+            path = file.path
+            optional = file.isOptional
+            exists = file.exists
+            variables = file.variables.keys.sorted()
+        }
+    }
 
     /// What a secret value is shown as.
     public static let mask = "********"
@@ -146,6 +179,33 @@ public struct GroupSettings: Hashable, Sendable, Codable {
         watchdogSeconds = config.watchdogSeconds
         env = Dictionary(uniqueKeysWithValues: config.env.map { ($0.key, Self.isSecret($0.key) ? Self.mask : $0.value) })
         cwd = config.cwd
+        restart = config.restart.rawValue
+        successExitCodes = config.successExitCodes.sorted()
+        maxRestarts = config.maxRestarts
+        restartWindow = config.restartWindow
+        identity = config.identity
+        umask = config.umask.map(Self.octal)
+        rlimits = config.resourceLimits.isEmpty ? nil
+            : Dictionary(uniqueKeysWithValues: config.resourceLimits.map { ($0.key.rawValue, $0.value.description) })
+        nice = config.nice
+        envFile = config.envFiles.isEmpty ? nil : config.envFiles.map(EnvironmentFileSettings.init)
+    }
+
+    /// `always; at most 10 restarts after failures in 1m00s; success: exit 0`.
+    public var restartText: String? {
+        guard let restart else { return nil }
+        var parts = [restart]
+        if restart != RestartPolicy.never.rawValue, let maxRestarts, let restartWindow {
+            parts.append("at most \(counted(maxRestarts, "restart", "restarts")) after failures in \(HumanFormat.duration(seconds: restartWindow))")
+        }
+        if let codes = successExitCodes { parts.append("success: exit " + codes.map(String.init).joined(separator: ", ")) }
+        return parts.joined(separator: "; ")
+    }
+
+    /// `0027`: a mode as `chmod` and `umask` write it.
+    static func octal(_ mode: UInt32) -> String {
+        let digits = String(mode, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     static func readiness(_ readiness: Readiness) -> JSONValue {
@@ -176,18 +236,32 @@ public struct GroupSettings: Hashable, Sendable, Codable {
         compare("stopTimeout", seconds(a.stopTimeout), seconds(b.stopTimeout))
         compare("watchdogSeconds", a.watchdogSeconds.map(seconds), b.watchdogSeconds.map(seconds))
         compare("cwd", a.cwd, b.cwd)
-        for key in Set(running.env.keys).union(file.env.keys).sorted() {
-            let (left, right) = (running.env[key], file.env[key])
-            guard left != right else { continue }
-            if isSecret(key) {
-                differences.append(.init(field: "env.\(key)", running: left.map { _ in mask }, file: right.map { _ in
-                    left == nil ? mask : "\(mask) (changed)"
-                }))
-            } else {
-                differences.append(.init(field: "env.\(key)", running: left, file: right))
-            }
+        compare("restart", a.restartText, b.restartText)
+        compare("user", a.identity?.description, b.identity?.description)
+        compare("umask", a.umask, b.umask)
+        for name in Set(running.resourceLimits.keys).union(file.resourceLimits.keys).sorted() {
+            compare("rlimits.\(name.rawValue)", running.resourceLimits[name]?.description, file.resourceLimits[name]?.description)
         }
+        compare("nice", a.nice.map(String.init), b.nice.map(String.init))
+        differences += variableDifferences("env", running.env, file.env, masking: isSecret)
+        compare("envFile", running.envFiles.map(\.path).joined(separator: " "), file.envFiles.map(\.path).joined(separator: " "))
+        differences += variableDifferences("envFile", running.environmentFromFiles, file.environmentFromFiles, masking: { _ in true })
         return differences
+    }
+
+    /// Each variable set differently, as `field.NAME`; those `masking`
+    /// picks are compared whole but shown masked.
+    private static func variableDifferences(
+        _ field: String, _ running: [String: String], _ file: [String: String], masking isMasked: (String) -> Bool
+    ) -> [GroupDescription.SettingDifference] {
+        Set(running.keys).union(file.keys).sorted().compactMap { key in
+            let (left, right) = (running[key], file[key])
+            guard left != right else { return nil }
+            guard isMasked(key) else { return .init(field: "\(field).\(key)", running: left, file: right) }
+            return .init(field: "\(field).\(key)", running: left.map { _ in mask }, file: right.map { _ in
+                left == nil ? mask : "\(mask) (changed)"
+            })
+        }
     }
 
     /// `notify`, `none`, `after 1s`.

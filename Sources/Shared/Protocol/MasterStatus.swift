@@ -54,6 +54,10 @@ public struct GroupSummary: Hashable, Sendable, Codable {
     /// How many worker ids have no process because they wait out a
     /// restart backoff after failing (quick exits, failed spawns). Optional.
     public var backoff: Int?
+    /// Worker ids given up on (`failed`: not restarted by policy or
+    /// limit) and one-shot ids that completed. Optional.
+    public var failed: Int?
+    public var completed: Int?
     public var reloadable: Bool
     public var state: State
     /// For `degraded`: why, e.g. the last reload's failure, or the
@@ -66,6 +70,10 @@ public struct GroupSummary: Hashable, Sendable, Codable {
 
     public enum State: String, Hashable, Sendable, Codable {
         case running, stopped, reloading
+        /// Every worker id ran its one-shot process to success.
+        case completed
+        /// Asked to start, it waits for the groups of its `dependsOn` to be ready.
+        case waiting
         /// Not every process serves as it should: some wait out a restart
         /// backoff after failing (`backoff`), or the last reload failed
         /// (the processes it did not replace run the previous release;
@@ -95,6 +103,7 @@ public struct GroupSummary: Hashable, Sendable, Codable {
 
     public init(
         name: String, count: Int, running: Int, ready: Int? = nil, starting: Int? = nil, backoff: Int? = nil,
+        failed: Int? = nil, completed: Int? = nil,
         reloadable: Bool, state: State, reason: String? = nil, listen: [String], exits: [ExitCount]
     ) {
         self.name = name
@@ -103,6 +112,8 @@ public struct GroupSummary: Hashable, Sendable, Codable {
         self.ready = ready
         self.starting = starting
         self.backoff = backoff
+        self.failed = failed
+        self.completed = completed
         self.reloadable = reloadable
         self.state = state
         self.reason = reason

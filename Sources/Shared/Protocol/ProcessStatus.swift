@@ -33,7 +33,7 @@ public struct ProcessStatus: Hashable, Sendable, Codable {
     /// The text the worker last sent as `STATUS=`.
     public var statusText: String?
 
-    public enum State: String, Hashable, Sendable, Codable {
+    public enum State: String, Hashable, Sendable, Codable, CaseIterable {
         /// Spawned, not yet ready by its group's readiness rule.
         case starting
         case running
@@ -43,6 +43,10 @@ public struct ProcessStatus: Hashable, Sendable, Codable {
         case backoff
         /// No process, none wanted (group stopped or daemon stopping).
         case stopped
+        /// Failed, and not restarted by its restart policy or limit.
+        case failed
+        /// A one-shot process that exited with success; none follows.
+        case completed
     }
 
     /// How the previous process of this slot ended.

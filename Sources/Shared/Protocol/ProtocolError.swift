@@ -50,6 +50,8 @@ public struct ProtocolError: Error, Hashable, Sendable, Codable, CustomStringCon
         /// says which and why); it is written on where it was, the others
         /// were reopened.
         public static let reopenFailed = Code(rawValue: "reopen_failed")
+        /// `scale` to the count the group already has: nothing changed.
+        public static let alreadyAtCount = Code(rawValue: "already_at_count")
         /// A fault inside the daemon.
         public static let `internal` = Code(rawValue: "internal")
     }

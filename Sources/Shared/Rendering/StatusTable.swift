@@ -115,7 +115,9 @@ public enum StatusTable {
             ]
         }
         let reasons = groups.compactMap { group -> String? in
-            guard let reason = group.reason, group.state == .degraded else { return nil }
+            guard let reason = group.reason else { return nil }
+            if group.state == .waiting { return "\(group.name) is \(reason)" }
+            guard group.state == .degraded else { return nil }
             let label = state(of: group)
             let verb = label == "failed" ? "has" : "is"
             return "\(group.name) \(verb) \(label): \(reason)"
@@ -137,7 +139,7 @@ public enum StatusTable {
     /// `stopped`. A daemon that sends no counts gets its state as sent.
     public static func state(of group: GroupSummary) -> String {
         switch group.state {
-        case .stopped, .reloading:
+        case .stopped, .reloading, .completed, .waiting:
             return group.state.rawValue
         case .running, .degraded:
             guard let ready = group.ready else { return group.state.rawValue }
@@ -152,7 +154,8 @@ public enum StatusTable {
     public static func ready(of group: GroupSummary) -> String {
         guard let ready = group.ready else { return "\(group.running)/\(group.count)" }
         let others = [
-            (group.backoff ?? 0, "backing off"), (group.starting ?? 0, "starting"),
+            (group.failed ?? 0, "failed"), (group.backoff ?? 0, "backing off"), (group.starting ?? 0, "starting"),
+            (group.completed ?? 0, "completed"),
         ].filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
         return "\(ready)/\(group.count)" + (others.isEmpty ? "" : " (\(others.joined(separator: ", ")))")
     }

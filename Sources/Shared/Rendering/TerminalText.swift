@@ -166,6 +166,8 @@ extension ControlResult {
         copy.stopped = stopped.map(TerminalText.escaped)
         copy.started = started.map(TerminalText.escaped)
         copy.group = group.map(TerminalText.escaped)
+        copy.summary = summary.map(TerminalText.escaped)
+        copy.problems = problems?.map(TerminalText.escaped)
         return copy
     }
 }

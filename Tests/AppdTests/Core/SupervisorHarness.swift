@@ -34,6 +34,9 @@ struct SupervisorHarness {
     var queuedSpawns: [SpawnOrder] = []
     /// Reload outcomes each group is still owed (`reloadBegan` adds, `reloadFinished` takes).
     var reloadsOwed: [String: Int] = [:]
+    /// The counters metrics expose, per group, as last seen by the
+    /// randomized test: they may never go down while the group lives.
+    var countersSeen: [String: [Int]] = [:]
 
     init(_ groups: [GroupConfig], backoff: RestartBackoff = RestartBackoff()) {
         supervisor = Supervisor(config: Self.config(groups), backoff: backoff)

@@ -27,6 +27,31 @@ import Testing
         #expect(h.request(.stopGroup("queue")) == .alreadyStopped("queue"))
     }
 
+    @Test func scalingToTheCountTheGroupHasIsRefusedAndChangesNothing() {
+        var h = SupervisorHarness([SupervisorHarness.group("web", count: 4)])
+        let before = (0..<4).map { h.pid("web", $0) }
+        let logged = h.logs.count
+        #expect(h.request(.scale(group: "web", count: 4)) == .alreadyAtCount(group: "web", count: 4))
+        #expect((0..<4).map { h.pid("web", $0) } == before && h.signals.isEmpty)
+        #expect(h.logs.count == logged, "nothing logged as scaled: \(h.logs.suffix(from: logged))")
+        #expect(RequestRejection.alreadyAtCount(group: "web", count: 4).description
+            == "group 'web' is already scaled to 4 processes; nothing was scaled")
+        #expect(RequestRejection.alreadyAtCount(group: "web", count: 1).description.contains("scaled to 1 process;"))
+        // A count out of range is that, first.
+        #expect(h.request(.scale(group: "web", count: -1)) == .invalidCount(-1))
+        // Scaled down, with the processes beyond still on their way out: the
+        // count is what was asked, so asking again changes nothing.
+        #expect(h.request(.scale(group: "web", count: 2)) == nil)
+        #expect(h.request(.scale(group: "web", count: 2)) == .alreadyAtCount(group: "web", count: 2))
+        h.obeySignals()
+        // A stopped group keeps its count: the same one changes nothing, another is taken.
+        h.request(.stopGroup("web"))
+        h.obeySignals()
+        #expect(h.request(.scale(group: "web", count: 2)) == .alreadyAtCount(group: "web", count: 2))
+        #expect(h.request(.scale(group: "web", count: 3)) == nil)
+        #expect(h.supervisor.group(named: "web")?.config.count == 3)
+    }
+
     @Test func signallingNoProcessIsRefused() {
         var h = SupervisorHarness([SupervisorHarness.group("web", count: 2), SupervisorHarness.group("cron", count: 1)])
         h.request(.stopGroup("cron"))

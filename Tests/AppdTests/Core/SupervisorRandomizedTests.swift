@@ -158,6 +158,7 @@ struct SeededGenerator: RandomNumberGenerator {
         }
         // A removed group takes its tally with it; a re-added one starts afresh.
         for name in h.exitsFed.keys where s.group(named: name) == nil { h.exitsFed[name] = nil }
+        for name in h.countersSeen.keys where s.group(named: name) == nil { h.countersSeen[name] = nil }
         for group in s.groups {
             let count = group.config.count
             for (index, slot) in group.slots.enumerated() {
@@ -193,6 +194,15 @@ struct SeededGenerator: RandomNumberGenerator {
             if group.exits.exits != h.exitsFed[group.name, default: 0] {
                 return "\(group.name): tally \(group.exits.exits) != exits fed \(h.exitsFed[group.name, default: 0])"
             }
+            if group.exits.exitsByReason.values.reduce(0, +) != group.exits.exits {
+                return "\(group.name): exits by reason \(group.exits.exitsByReason) do not add up to \(group.exits.exits)"
+            }
+            let counters = [group.exits.exits, group.exits.restarts, group.exits.failures.reduce(0) { $0 + $1.count },
+                            group.reloads.completed, group.reloads.signalled, group.reloads.aborted]
+            if let seen = h.countersSeen[group.name], zip(seen, counters).contains(where: { $0 > $1 }) {
+                return "\(group.name): a counter went down: \(seen) → \(counters)"
+            }
+            h.countersSeen[group.name] = counters
         }
         if s.isFinished != (h.exitCode != nil) { return "finished flag and exit effect disagree" }
         return nil

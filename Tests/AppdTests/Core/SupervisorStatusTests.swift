@@ -72,7 +72,7 @@ import Testing
         #expect(h.supervisor.group(named: "web")?.lastReload == nil)
         let asked = h.now
         h.request(.reload(group: nil, config: nil))
-        #expect(h.supervisor.group(named: "q")?.lastReload == FinishedReload(at: asked, result: ReloadResult(outcome: .signalled(processes: 1))))
+        #expect(h.supervisor.group(named: "q")?.lastReload == FinishedReload(at: asked, result: ReloadResult(outcome: .signalled(processes: 1)), duration: 0))
         h.advance(1)
         h.send(.ready(pid: h.successor("web", 0)!))
         h.obeySignals()

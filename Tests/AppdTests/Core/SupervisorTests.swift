@@ -193,7 +193,7 @@ extension Double {
     @Test func failuresLeaveOutCleanAndRequestedExitsAndPutTheMostFrequentFirst() {
         var tally = ExitTally()
         for failure: FailureKind? in [nil, .status(.exited(code: 3)), .watchdog, .status(.exited(code: 3)), nil] {
-            tally.recordExit(failure: failure)
+            tally.recordExit(failure: failure, reason: failure?.key ?? "exit:0")
         }
         tally.recordSpawnFailure()
         #expect(tally.exits == 5)

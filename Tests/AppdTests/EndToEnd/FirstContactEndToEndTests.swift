@@ -12,7 +12,7 @@ extension EndToEnd {
     struct FirstContactEndToEndTests {
         typealias Helpers = ControlEndToEndTests
 
-        @Test("start of a running group, stop of a stopped one, signal with no process: exit 1, said so, nothing changes; signal 0 counts the living")
+        @Test("start of a running group, stop of a stopped one, scale to the count it has, signal with no process: exit 1, said so, nothing changes; signal 0 counts the living")
         func commandsThatChangeNothingSaySo() async throws {
             let spec = DaemonSpec(groups: [
                 GroupSpec(name: "queue", command: Commands.sleepForever, count: 2, readiness: GroupSpec.Readiness.none),
@@ -31,6 +31,15 @@ extension EndToEnd {
                 let startError = try startJSON.jsonObject()["error"] as? [String: Any]
                 #expect(startJSON.exited(1) && startError?["code"] as? String == "already_running", "\(startJSON)")
                 #expect(daemon.children().inGroup("queue") == queue, "nothing was restarted")
+
+                let scale = try await daemon.appctl("scale", "queue", "2")
+                #expect(scale.exited(1) && scale.stdout.isEmpty, "\(scale)")
+                #expect(scale.stderr == "appctl: group 'queue' is already scaled to 2 processes; nothing was scaled (already_at_count)\n", "\(scale)")
+                let scaleJSON = try await daemon.appctl("scale", "--group", "queue", "2", "--json")
+                let scaleError = try scaleJSON.jsonObject()["error"] as? [String: Any]
+                #expect(scaleJSON.exited(1) && scaleError?["code"] as? String == "already_at_count", "\(scaleJSON)")
+                #expect(daemon.children().inGroup("queue") == queue, "nothing was started or stopped")
+                #expect(!daemon.log.contains("group queue scaled"), "and nothing logged as scaled: \(daemon.log)")
 
                 let stop = try await daemon.appctl("stop", "cron")
                 #expect(stop.exited(0) && stop.stdout == "stopped group cron\n", "\(stop)")

@@ -206,7 +206,7 @@ extension EndToEnd {
                     daemon.logLines.master.first { $0.message.contains("late notify datagram from pid \(helper)") }
                 }
                 #expect(line.level == "debug", "\(line)")
-                #expect(line.message.contains("worker late#0[\(worker)], which has exited") && line.message.contains("STATUS=too late"), "\(line)")
+                #expect(line.message.contains("for worker late#0[\(worker)], which has exited") && line.message.contains("STATUS=too late"), "\(line)")
                 let replacement = try await StatsPolling.value(timeout: 10, "late#0 replaced", context: { daemon.diagnostics }) { () -> StatsProcess? in
                     let process = try await StatsCtl.status(daemon).inGroup("late").first
                     return process?.pid != nil && process?.pid != worker ? process : nil

@@ -268,7 +268,7 @@ extension EndToEnd {
                 #expect(StatsJSON.text(talker.appStats) == #"{"phase":1}"#, "the last valid APPSTATS stands: \(talker)")
                 #expect(daemon.isRunning && ProcFS.isAlive(pid))
 
-                let complaints = daemon.logLines.master.filter { $0.message.contains("notify datagram from talker#0[\(pid)]") }
+                let complaints = daemon.logLines.master.filter { $0.message.contains("notify datagram from worker talker#0[\(pid)]") }
                 #expect(!complaints.isEmpty, "the bad datagrams are logged\n\(daemon.log)")
                 #expect(complaints.count <= 5, "50 bad datagrams, rate-limited to a few lines: \(complaints)")
                 #expect(complaints.first?.message.contains("APPSTATS= must be a JSON object") == true, "\(complaints)")

@@ -19,7 +19,20 @@ extension EndToEnd {
         var maxSurge: Int? = nil
         var watchdogSeconds: Double? = nil
         var outputBytesPerSecond: Int? = nil
+        /// "always", "on-failure" or "never" (appd's default: always).
+        var restart: String? = nil
+        var maxRestarts: Int? = nil
+        var dependsOn: [String] = []
+        var autostart: Bool? = nil
         var env: [String: String] = [:]
+        var envFile: [String] = []
+        /// Absolute; nil: the config file's directory.
+        var cwd: String? = nil
+        var user: String? = nil
+        var umask: String? = nil
+        var nice: Int? = nil
+        /// Each resource as `{soft, hard}`.
+        var rlimits: [String: (soft: Int, hard: Int)] = [:]
         /// `log`, `stderr` and `history` as the config writes them.
         var log: LogSpec? = nil
         var stderrLog: LogSpec? = nil
@@ -41,7 +54,17 @@ extension EndToEnd {
             if let maxSurge { object["maxSurge"] = maxSurge }
             if let watchdogSeconds { object["watchdogSeconds"] = watchdogSeconds }
             if let outputBytesPerSecond { object["outputBytesPerSecond"] = outputBytesPerSecond }
+            if let restart { object["restart"] = restart }
+            if let maxRestarts { object["maxRestarts"] = maxRestarts }
+            if !dependsOn.isEmpty { object["dependsOn"] = dependsOn }
+            if let autostart { object["autostart"] = autostart }
             if !env.isEmpty { object["env"] = env }
+            if !envFile.isEmpty { object["envFile"] = envFile }
+            if let cwd { object["cwd"] = cwd }
+            if let user { object["user"] = user }
+            if let umask { object["umask"] = umask }
+            if let nice { object["nice"] = nice }
+            if !rlimits.isEmpty { object["rlimits"] = rlimits.mapValues { ["soft": $0.soft, "hard": $0.hard] } }
             if let log { object["log"] = log.json }
             if let stderrLog { object["stderr"] = stderrLog.json }
             if let history { object["history"] = ["lines": history.lines, "bytes": history.bytes] }
@@ -77,22 +100,26 @@ extension EndToEnd {
     struct DaemonSpec: Sendable {
         var stopTimeout: Double = 2
         var groups: [GroupSpec]
+        /// `metrics: {listen: ...}`, e.g. "tcp://127.0.0.1:9469"; nil: no metrics listener.
+        var metricsListen: String?
         /// `logFile` in its object form (its `file` is the daemon's log file); nil: the string form.
         var logRotation: (maxBytes: Int, keep: Int)? = nil
 
-        init(stopTimeout: Double = 2, groups: [GroupSpec], logRotation: (maxBytes: Int, keep: Int)? = nil) {
+        init(stopTimeout: Double = 2, groups: [GroupSpec], metricsListen: String? = nil, logRotation: (maxBytes: Int, keep: Int)? = nil) {
             self.stopTimeout = stopTimeout
             self.groups = groups
+            self.metricsListen = metricsListen
             self.logRotation = logRotation
         }
 
         /// JSON5 text (a comment and JSON; JSON is JSON5).
         func render(controlSocket: String, pidFile: String, statusFile: String, logFile: String) -> String {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "controlSocket": controlSocket, "pidFile": pidFile, "statusFile": statusFile,
                 "logFile": logRotation.map { ["file": logFile, "maxBytes": $0.maxBytes, "keep": $0.keep] as [String: Any] } ?? logFile,
                 "stopTimeout": stopTimeout, "groups": groups.map(\.json),
             ]
+            if let metricsListen { object["metrics"] = ["listen": metricsListen] }
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return "// written by the appd end-to-end tests\n" + String(decoding: data, as: UTF8.self) + "\n"
         }

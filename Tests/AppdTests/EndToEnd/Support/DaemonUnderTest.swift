@@ -87,10 +87,14 @@ extension EndToEnd {
         /// child and waits until it is up: the pid file holds its pid and the
         /// control socket exists.
         /// `stderr`: another path for appd's standard error (a FIFO nobody reads, say).
+        /// `extraEnvironment`: set for this appd (and so its children) alone:
+        /// NOTIFY_SOCKET to play systemd, a `PATH` with a venv first.
         func start(
-            arguments: [String] = [], stderr: String? = nil, timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation
+            arguments: [String] = [], stderr: String? = nil, timeout: Double = 10, extraEnvironment: [String: String] = [:],
+            sourceLocation: SourceLocation = #_sourceLocation
         ) async throws {
-            let process = try ChildProcess.spawn(Binaries.appd, ["--config", configFile] + arguments, environment: environment,
+            let process = try ChildProcess.spawn(Binaries.appd, ["--config", configFile] + arguments,
+                                                 environment: environment.merging(extraEnvironment) { _, extra in extra },
                                                  stdout: outputFile, stderr: stderr ?? outputFile)
             let pid = process.pid
             state.withLock {

@@ -64,7 +64,13 @@ extension EndToEnd {
         /// Sends `GET path`, with `Connection: close` unless `keepAlive`; nil when sent.
         func sendRequest(path: String = "/", keepAlive: Bool = false) -> Outcome? {
             let connection = keepAlive ? "" : "Connection: close\r\n"
-            let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\(connection)\r\n".utf8)
+            return sendRaw("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\(connection)\r\n")
+        }
+
+        /// Sends `request` as it is (a method other than GET, a broken
+        /// request line); nil when sent.
+        func sendRaw(_ request: String) -> Outcome? {
+            let request = Array(request.utf8)
             var sent = 0
             while sent < request.count {
                 let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
