@@ -228,8 +228,8 @@ private let fixture = StatusReport(
 }
 
 @Test func reloadProgressReadsAsItStreams() {
-    #expect(ReloadProgressText.line(ProcessReplaced(group: "web", id: 0, oldPid: 4711, newPid: 4790)) == "web#0  pid 4711 → 4790")
-    #expect(ReloadProgressText.line(ProcessReplaced(group: "web", id: 1, oldPid: nil, newPid: 4791)) == "web#1  not running → started 4791")
+    #expect(ReloadProgressText.line(ProcessReplaced(group: "web", id: 0, oldPid: 4711, newPid: 4790)) == "web#0[4711] → web#0[4790]")
+    #expect(ReloadProgressText.line(ProcessReplaced(group: "web", id: 1, oldPid: nil, newPid: 4791)) == "web#1 not running → web#1[4791]")
     #expect(ReloadProgressText.line(GroupReloaded(group: "web", outcome: .completed, replaced: 0, started: 1, notes: ["count 4 → 1 from the config"]))
         == "web: reloaded, 0 processes replaced, 1 slot that was not running started\n  note: count 4 → 1 from the config")
     #expect(ReloadProgressText.line(GroupReloaded(group: "web", outcome: .completed, replaced: 4))
@@ -387,7 +387,7 @@ private func done(_ result: ControlResult, id: Int = 1) -> String {
     ])
     let transcript = try runAgainst(daemon, "reload")
     #expect(transcript.out == """
-        web#0  pid 4711 → 4790
+        web#0[4711] → web#0[4790]
         web: reload aborted after 1 process replaced: web#1 was not ready within 30s
 
         """)

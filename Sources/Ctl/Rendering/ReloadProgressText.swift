@@ -3,11 +3,13 @@ import Shared
 /// `appctl reload` prints a line as each process is replaced, so a long
 /// rolling reload shows where it is, then one line per group's outcome.
 enum ReloadProgressText {
-    /// `web#0  pid 4711 → 4790`, or `web#1  not running → started 4791`
+    /// `web#0[4711] → web#0[4790]`, or `web#1 not running → web#1[4791]`:
+    /// a worker spelled as in every log, so the line greps with them.
     static func line(_ replaced: ProcessReplaced) -> String {
         let replaced = replaced.escapedForTerminal()
-        guard let old = replaced.oldPid else { return "\(replaced.group)#\(replaced.id)  not running → started \(replaced.newPid)" }
-        return "\(replaced.group)#\(replaced.id)  pid \(old) → \(replaced.newPid)"
+        let worker = "\(replaced.group)#\(replaced.id)"
+        let old = replaced.oldPid.map { "\(worker)[\($0)]" } ?? "\(worker) not running"
+        return "\(old) → \(worker)[\(replaced.newPid)]"
     }
 
     /// `web: reloaded, 4 processes replaced`, then one indented line per note.

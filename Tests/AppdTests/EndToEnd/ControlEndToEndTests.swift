@@ -909,13 +909,20 @@ extension EndToEnd {
             ((status["master"] as? [String: Any])?["groupSummaries"] as? [[String: Any]]) ?? []
         }
 
-        /// `group#id  pid OLD → NEW`, appctl reload's progress line.
+        /// `group#id[OLD] → group#id[NEW]`, appctl reload's progress line.
         static func progressLine(_ line: String) -> (id: Int, oldPid: Int32, newPid: Int32)? {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count == 5, parts[1] == "pid", parts[3] == "→", let hash = parts[0].lastIndex(of: "#"),
-                  let id = Int(parts[0][parts[0].index(after: hash)...]), let old = Int32(parts[2]), let new = Int32(parts[4])
+            guard parts.count == 3, parts[1] == "→", let old = worker(parts[0]), let new = worker(parts[2]), old.id == new.id
             else { return nil }
-            return (id, old, new)
+            return (old.id, old.pid, new.pid)
+        }
+
+        /// `group#id[pid]` → (id, pid).
+        static func worker(_ text: Substring) -> (id: Int, pid: Int32)? {
+            guard let hash = text.lastIndex(of: "#"), let open = text.lastIndex(of: "["), text.last == "]",
+                  let id = Int(text[text.index(after: hash)..<open]), let pid = Int32(text[text.index(after: open)..<text.index(before: text.endIndex)])
+            else { return nil }
+            return (id, pid)
         }
 
         /// Fails the wait at once, with appd's output (a crash's backtrace), when appd is gone.

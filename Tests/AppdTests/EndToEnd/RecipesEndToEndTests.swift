@@ -186,7 +186,7 @@ extension EndToEnd {
                 for round in 1...2 {
                     let reload = try await daemon.appctl("reload", group, timeout: 30)
                     #expect(reload.exited(0), "reload \(round): \(reload)")
-                    #expect(reload.stdout.contains("\(group)#0  pid \(workers.last!) → "), "reload \(round) names the process it replaced: \(reload)")
+                    #expect(reload.stdout.contains("\(group)#0[\(workers.last!)] → "), "reload \(round) names the process it replaced: \(reload)")
                     let next = try await daemon.waitFor("reload \(round)'s new \(recipe) server alone") { () -> Int32? in
                         let now = daemon.children().inGroup(group)
                         return now.count == 1 && !workers.contains(now[0].pid) ? now[0].pid : nil
