@@ -25,8 +25,9 @@ extension Supervisor {
             log(.info, about: ref, pid: pid, "started")
         case .successor:
             groups[g].slots[ref.id].successor = .live(process)
-            let old = groups[g].slots[ref.id].process.map { "[\($0.pid)]" } ?? ""
-            log(.info, about: ref, pid: pid, "started beside \(ref)\(old) (generation \(process.generation))")
+            // Not `process.map { ... }`: that form crashes the Swift 6.3.1 optimizer in a release build.
+            let incumbent = groups[g].slots[ref.id].process?.pid
+            log(.info, about: ref, pid: pid, "started beside \(ref)\(incumbent.map { "[\($0)]" } ?? "") (generation \(process.generation))")
         case .outgoing:
             preconditionFailure("an outgoing process is never spawned")
         }

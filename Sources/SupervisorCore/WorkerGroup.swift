@@ -50,7 +50,12 @@ public struct WorkerGroup: Sendable, Equatable {
 
     /// Current processes on their way to ready: spawned, not ready, not stopping.
     public var startingCount: Int {
-        slots.prefix(config.count).filter { $0.process.map { !$0.isReady && !$0.isStopping } == true }.count
+        // Not `process.map { ... } == true`: that form crashes the Swift 6.3.1
+        // optimizer (CopyPropagation's ownership check) in a release build.
+        slots.prefix(config.count).filter { slot in
+            guard let process = slot.process else { return false }
+            return !process.isReady && !process.isStopping
+        }.count
     }
 
     /// Worker ids waiting out a restart backoff: nothing runs there.
