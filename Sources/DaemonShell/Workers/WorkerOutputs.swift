@@ -23,6 +23,9 @@ final class WorkerOutputs {
     private let loop: EventLoop
     private let log: DaemonLog
     private var pipes: [Int32: (output: ChildOutput, registration: EventLoop.Registration)] = [:]
+    /// Each worker's pipes, by pid: an exit (hundreds a second in a restart
+    /// storm) finds its worker's two without walking every pipe.
+    private var pipesOfWorker: [Int32: [Int32]] = [:]
     /// Each worker's output budget, by pid (`OutputBudget`).
     private var budgets: [Int32: OutputBudget] = [:]
     /// Where every read goes: the pipe's unfinished line, then the read.
@@ -47,6 +50,7 @@ final class WorkerOutputs {
         do {
             let registration = try loop.register(fd: fd, interest: .readable) { [unowned self] _ in read(fd) }
             pipes[fd] = (output, registration)
+            pipesOfWorker[output.pid, default: []].append(fd)
         } catch {
             log.error("worker \(output.label): its \(output.stream.rawValue) is not captured: \(error)")
             FileIO.close(fd)
@@ -93,7 +97,7 @@ final class WorkerOutputs {
     /// still hold the pipe and write on; the loop reads the rest and closes
     /// the pipe at EOF. Then its budget goes, telling what it still dropped.
     func workerExited(_ pid: Int32) {
-        for (fd, pipe) in pipes where pipe.output.pid == pid {
+        for fd in pipesOfWorker[pid] ?? [] {
             for _ in 0..<16 {
                 guard read(fd) else { break }
             }
@@ -118,6 +122,8 @@ final class WorkerOutputs {
         readBuffer.replaceSubrange(0..<carried.count, with: carried)
         take(carried.count, from: fd, endOfFile: true)
         pipes[fd] = nil
+        pipesOfWorker[pipe.output.pid]?.removeAll { $0 == fd }
+        if pipesOfWorker[pipe.output.pid]?.isEmpty == true { pipesOfWorker[pipe.output.pid] = nil }
         loop.unregister(pipe.registration, fd: fd)
         FileIO.close(fd)
     }

@@ -146,7 +146,7 @@ extension EndToEnd {
                 let reload = try await daemon.appctl("reload", "flaky", timeout: 15)
                 let elapsed = Date().timeIntervalSince(started)
                 #expect(reload.exited(0), "\(reload)")
-                #expect(reload.stdout.contains("flaky#0  not running → started"), "the reload says the slot was not running: \(reload)")
+                #expect(reload.stdout.contains("flaky#0 not running → flaky#0["), "the reload says the slot was not running: \(reload)")
                 #expect(reload.stdout.contains("1 slot that was not running started"), "\(reload)")
                 let process = try #require(Self.processes(try await Self.status(daemon), "flaky").first)
                 #expect(process["state"] as? String == "running", "\(process)")
