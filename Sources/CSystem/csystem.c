@@ -74,6 +74,8 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
 
     /* Own process group: a terminal's Ctrl-C reaches only the master. */
     if (setpgid(0, 0) != 0) child_fail(error_pipe, CS_STEP_SETUP);
+    /* Into its cgroup before anything else: what it forks later stays inside. */
+    if (req->cgroup_procs_fd >= 0 && write(req->cgroup_procs_fd, "0", 1) != 1) child_fail(error_pipe, CS_STEP_CGROUP);
     /* Die with the master, even when it is SIGKILLed; it may already be gone. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_pipe, CS_STEP_SETUP);
     /* Its parent died before PDEATHSIG was armed: fail like any other step,

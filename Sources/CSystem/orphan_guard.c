@@ -12,16 +12,46 @@
 
 enum { GUARD_CAPACITY = 1 << 16 };
 
+/* Reads exactly length bytes; 0 on success, -1 at EOF or on error. */
+static int read_exactly(int fd, void *buffer, size_t length) {
+    size_t done = 0;
+    while (done < length) {
+        ssize_t got = read(fd, (char *)buffer + done, length - done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return -1;
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+/* Writes "1" to <cgroup>/cgroup.kill: every process in the subtree dies,
+   the guard too if it is inside, after the kernel has signalled them all. */
+static void kill_cgroup(const char *cgroup) {
+    static const char suffix[] = "/cgroup.kill";
+    char path[CS_ORPHAN_GUARD_CGROUP_MAX + sizeof suffix];
+    size_t length = strlen(cgroup);
+    memcpy(path, cgroup, length);
+    memcpy(path + length, suffix, sizeof suffix);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    while (write(fd, "1", 1) < 0 && errno == EINTR) {}
+    close(fd);
+}
+
 /* The guard's loop: only async-signal-safe calls, no allocation. */
 static void guard_run(int read_fd) {
     static pid_t groups[GUARD_CAPACITY];
+    static char cgroup[CS_ORPHAN_GUARD_CGROUP_MAX];
     int count = 0;
     int32_t record;
     for (;;) {
-        ssize_t got = read(read_fd, &record, sizeof record);
-        if (got < 0 && errno == EINTR) continue;
-        if (got != (ssize_t)sizeof record) break; /* EOF: the master is gone. */
-        if (record > 0) {
+        if (read_exactly(read_fd, &record, sizeof record) != 0) break; /* EOF: the master is gone. */
+        if (record == 0) {
+            int32_t length;
+            if (read_exactly(read_fd, &length, sizeof length) != 0 || length <= 0 || length >= CS_ORPHAN_GUARD_CGROUP_MAX) break;
+            if (read_exactly(read_fd, cgroup, (size_t)length) != 0) break;
+            cgroup[length] = '\0';
+        } else if (record > 0) {
             if (count < GUARD_CAPACITY) groups[count++] = record;
         } else {
             for (int i = 0; i < count; i++) {
@@ -33,6 +63,7 @@ static void guard_run(int read_fd) {
         }
     }
     for (int i = 0; i < count; i++) kill(-groups[i], SIGKILL);
+    if (cgroup[0] != '\0') kill_cgroup(cgroup);
     _exit(0);
 }
 
@@ -101,4 +132,22 @@ int cs_orphan_guard_note(int fd, int32_t signed_pgid) {
         written = write(fd, &signed_pgid, sizeof signed_pgid);
     } while (written < 0 && errno == EINTR);
     return written == (ssize_t)sizeof signed_pgid ? 0 : -1;
+}
+
+int cs_orphan_guard_note_cgroup(int fd, const char *path) {
+    size_t length = strlen(path);
+    if (length == 0 || length >= CS_ORPHAN_GUARD_CGROUP_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    /* One write of at most PIPE_BUF bytes: atomic, never interleaved. */
+    char record[2 * sizeof(int32_t) + CS_ORPHAN_GUARD_CGROUP_MAX];
+    int32_t header[2] = {0, (int32_t)length};
+    memcpy(record, header, sizeof header);
+    memcpy(record + sizeof header, path, length);
+    ssize_t written;
+    do {
+        written = write(fd, record, sizeof header + length);
+    } while (written < 0 && errno == EINTR);
+    return written == (ssize_t)(sizeof header + length) ? 0 : -1;
 }

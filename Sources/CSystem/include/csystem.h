@@ -35,10 +35,14 @@ struct cs_spawn_request {
        raises its own for its pipes, workers get what appd started with.
        0: leave as is. */
     uint64_t child_nofile_soft;
+    /* An fd of the worker's cgroup.procs (cgroup v2), open for writing: the
+       child writes "0" to it first thing, joining that cgroup before it can
+       fork anything. -1: stay in the master's cgroup. */
+    int cgroup_procs_fd;
 };
 
 /* The step of cs_spawn that failed. */
-enum { CS_STEP_FORK = 1, CS_STEP_SETUP, CS_STEP_CHDIR, CS_STEP_FDS, CS_STEP_EXEC, CS_STEP_LIMIT };
+enum { CS_STEP_FORK = 1, CS_STEP_SETUP, CS_STEP_CHDIR, CS_STEP_FDS, CS_STEP_EXEC, CS_STEP_LIMIT, CS_STEP_CGROUP };
 
 /* Starts the child in its own process group, killed when the forking thread
    dies, with default signal dispositions, an empty signal mask, only

@@ -22,6 +22,9 @@ struct SpawnRequest: Sendable {
     var stderr: Int32
     /// The child's soft RLIMIT_NOFILE; 0 leaves the master's.
     var openFileLimit: UInt64 = Spawner.childOpenFileLimit
+    /// The worker cgroup's cgroup.procs, open for writing (`WorkerCgroup`);
+    /// the child moves itself in before exec. -1: no cgroup.
+    var cgroupProcsFD: Int32 = -1
 }
 
 /// Starts children with `cs_spawn`, an async-signal-safe fork/exec.
@@ -78,7 +81,8 @@ enum Spawner {
                             listen_fds: fds.baseAddress, listen_count: Int32(fds.count),
                             stdin_fd: stdin, stdout_fd: request.stdout, stderr_fd: request.stderr,
                             pid_slots: slots.baseAddress, pid_slot_count: Int32(slots.count),
-                            child_nofile_soft: request.openFileLimit
+                            child_nofile_soft: request.openFileLimit,
+                            cgroup_procs_fd: request.cgroupProcsFD
                         )
                         return cs_spawn(&spawn, &pid, &failedStep)
                     }
@@ -93,6 +97,7 @@ enum Spawner {
             case Int(CS_STEP_FDS): "dup2(\(request.executable))"
             case Int(CS_STEP_EXEC): "execve(\(request.executable))"
             case Int(CS_STEP_LIMIT): "setrlimit(\(request.executable))"
+            case Int(CS_STEP_CGROUP): "write(cgroup.procs, \(request.executable))"
             default: "setpgid/prctl(\(request.executable))"
             }
             throw SystemError(call: call, errno: error)

@@ -28,11 +28,11 @@ extension ConfigLoader {
     /// the first. Each reader returns what it could make of a value (nil when
     /// nothing); whatever it returns is only used when no problem was found.
     final class Validator {
-        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "groups"]
+        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "cgroups", "groups"]
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
-            "watchdogSeconds", "outputBytesPerSecond",
+            "watchdogSeconds", "outputBytesPerSecond", "maxMemory", "memoryMax", "cpuMax", "pidsMax",
         ]
 
         let file: String
@@ -63,6 +63,7 @@ extension ConfigLoader {
             let statusFile = optional("statusFile", in: top, .path(relativeTo: directory)) ?? RuntimePaths.defaultStatusFile
             let logFile = optional("logFile", in: top, .logFile(relativeTo: directory)) ?? "-"
             let stopTimeout = optional("stopTimeout", in: top, .seconds) ?? 2
+            let cgroups = optional("cgroups", in: top, .boolean) ?? true
             checkRuntimeFiles(in: top, [
                 ("controlSocket", "controlSocket", controlSocket),
                 ("pidFile", "pidFile", pidFile),
@@ -76,7 +77,7 @@ extension ConfigLoader {
             }
             return DaemonConfig(
                 sourcePath: file, controlSocket: controlSocket, pidFile: pidFile, statusFile: statusFile,
-                logFile: logFile, stopTimeout: stopTimeout, groups: groups
+                logFile: logFile, stopTimeout: stopTimeout, groups: groups, cgroups: cgroups
             )
         }
 
@@ -121,6 +122,7 @@ extension ConfigLoader {
             let maxSurge = optional("maxSurge", in: group, .integer.atLeast(1).atMost(GroupConfig.maximumCount))
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
+            let limits = resourceLimits(in: group)
             guard let name, let command else { return nil }
             var config = GroupConfig(
                 name: name, command: command, count: count ?? 1, reloadable: reloadable ?? true,
@@ -131,6 +133,7 @@ extension ConfigLoader {
                 outputBytesPerSecond: outputBytesPerSecond ?? GroupConfig.defaultOutputBytesPerSecond
             )
             config.socketPermissions = socketPermissions
+            config.limits = limits
             return config
         }
 
@@ -240,7 +243,7 @@ extension ConfigLoader {
             return Fields(values: values, path: path)
         }
 
-        private func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
+        func optional<T>(_ key: String, in fields: Fields, _ rule: Rule<T>) -> T? {
             fields[key].flatMap { check($0.value, at: $0.path, rule) }
         }
 

@@ -13,11 +13,15 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Default seconds between a group's stopSignal and SIGKILL.
     public var stopTimeout: Double
     public var groups: [GroupConfig]
+    /// false: no cgroups even where the system has a usable cgroup v2;
+    /// workers are contained by their process groups alone (the fallback).
+    public var cgroups: Bool
 
     public init(
         sourcePath: String?, controlSocket: String, pidFile: String, statusFile: String,
-        logFile: String, stopTimeout: Double, groups: [GroupConfig]
+        logFile: String, stopTimeout: Double, groups: [GroupConfig], cgroups: Bool = true
     ) {
+        self.cgroups = cgroups
         self.sourcePath = sourcePath
         self.controlSocket = controlSocket
         self.pidFile = pidFile
@@ -64,6 +68,8 @@ public struct GroupConfig: Sendable, Equatable {
     /// File permissions of the unix sockets in `listen` that were given
     /// `mode`, `owner` or `group` (`UnixSocketPermissions`).
     public var socketPermissions: [ListenAddress: UnixSocketPermissions] = [:]
+    /// Memory, CPU and process limits (`ResourceLimits`).
+    public var limits = ResourceLimits()
     public var readiness: Readiness
     /// Seconds a starting process may take to become ready before it counts as failed.
     public var readyTimeout: Double
@@ -117,7 +123,7 @@ public struct GroupConfig: Sendable, Equatable {
     /// alone is a resize, not a new release).
     public func startsTheSameProcessAs(_ other: GroupConfig) -> Bool {
         command == other.command && env == other.env && cwd == other.cwd && listen == other.listen
-            && watchdogSeconds == other.watchdogSeconds
+            && watchdogSeconds == other.watchdogSeconds && limits == other.limits
     }
 }
 
