@@ -81,13 +81,23 @@ final class CgroupTree {
             root = own
         } else {
             root = own + "/appd.\(me)"
-            // A directory left by an earlier appd that had this pid and was SIGKILLed.
-            removeSubtree(root)
+            removeLeftovers(in: own, ownRoot: root)
             try CgroupFiles.makeDirectory(root)
         }
         let controllers = enable(wantedControllers, in: root)
         return CgroupTree(root: root, controllers: controllers, hasKillFile: CgroupFiles.exists(root + "/cgroup.kill"),
                           ownsRoot: !alone, log: log)
+    }
+
+    /// An appd killed by SIGKILL cannot remove its subtree; its orphan guard
+    /// killed what ran inside, and the empty directories are removed by the
+    /// next appd started in the same cgroup: those of dead pids, and one of
+    /// its own pid left by an earlier appd. Populated cgroups stay.
+    private static func removeLeftovers(in own: String, ownRoot: String) {
+        removeSubtree(ownRoot)
+        for entry in subdirectories(of: own) where entry.hasPrefix("appd.") {
+            if let pid = Int32(entry.dropFirst("appd.".count)), kill(pid, 0) != 0, errno == ESRCH { removeSubtree(own + "/" + entry) }
+        }
     }
 
     /// Enables each available controller for the children of `directory`

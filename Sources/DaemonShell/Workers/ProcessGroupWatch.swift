@@ -22,6 +22,8 @@ final class ProcessGroupWatch {
         var label: String
         var stopSignal: UnixSignal
         var stopTimeout: Double
+        /// What its descendants inherit (`StrayProcesses`).
+        var mark: [String]
     }
 
     private let log: DaemonLog
@@ -34,6 +36,9 @@ final class ProcessGroupWatch {
     let cgroups: CgroupTree?
     /// The cgroup of each live or lingering worker, by its pid (= pgid).
     private var workerCgroups: [Int32: WorkerCgroup] = [:]
+    /// Without a cgroup: what an exited leader left outside its process
+    /// group (`StrayProcesses`), stopped and waited for with the group.
+    private var strays: [Int32: [Int32]] = [:]
 
     init(orphanGuard: OrphanGuard, cgroups: CgroupTree?, log: DaemonLog) {
         self.orphanGuard = orphanGuard
@@ -53,9 +58,10 @@ final class ProcessGroupWatch {
 
     var lingeringCount: Int { lingering.pgids.count }
 
-    func leaderStarted(_ pid: Int32, label: String, group: GroupConfig, cgroup: WorkerCgroup?) {
+    func leaderStarted(_ pid: Int32, label: String, order: SpawnOrder, cgroup: WorkerCgroup?) {
         orphanGuard.workerStarted(pid)
-        leaders[pid] = Leader(label: label, stopSignal: group.stopSignal, stopTimeout: group.stopTimeout)
+        leaders[pid] = Leader(label: label, stopSignal: order.config.stopSignal, stopTimeout: order.config.stopTimeout,
+                              mark: StrayProcesses.mark(masterPid: getpid(), order: order))
         workerCgroups[pid] = cgroup
     }
 
@@ -63,7 +69,8 @@ final class ProcessGroupWatch {
     /// cgroup (SIGKILL through cgroup.kill). False when neither reached anyone.
     @discardableResult
     func signal(_ signal: UnixSignal, worker leader: Int32) -> Bool {
-        let sent = ProcessControl.sendToProcessGroup(signal, leader: leader)
+        var sent = ProcessControl.sendToProcessGroup(signal, leader: leader)
+        for pid in strays[leader] ?? [] { sent = ProcessControl.send(signal, to: pid) || sent }
         guard let cgroup = workerCgroups[leader], cgroup.isPopulated else { return sent }
         cgroup.signalAll(signal)
         return true
@@ -72,6 +79,7 @@ final class ProcessGroupWatch {
     /// Whether anything of the worker is left: its process group, or its cgroup.
     private func hasMembers(_ pgid: Int32) -> Bool {
         ProcessControl.processGroupExists(pgid) || workerCgroups[pgid]?.isPopulated == true
+            || strays[pgid]?.contains { kill($0, 0) == 0 } == true
     }
 
     /// Every process of each live worker, leader first: its cgroup's, or
@@ -113,6 +121,7 @@ final class ProcessGroupWatch {
     /// and its cgroup is removed.
     private func release(_ pgid: Int32) {
         orphanGuard.workerExited(pgid)
+        strays[pgid] = nil
         if let cgroup = workerCgroups.removeValue(forKey: pgid), !cgroup.remove() {
             log.warning("could not remove the empty cgroup \(cgroup.path): \(SystemError.last("rmdir"))")
         }
@@ -138,14 +147,19 @@ final class ProcessGroupWatch {
     }
 
     /// A worker's leader was reaped (`pgid` is its pid): whatever still runs
-    /// in its process group gets the group's stop signal now and SIGKILL
-    /// after its stopTimeout. Says whether anything was left.
+    /// in its process group or cgroup (without one: whatever its environment
+    /// ties to it, `StrayProcesses`) gets the group's stop signal now and
+    /// SIGKILL after its stopTimeout. Says whether anything was left.
     private func stopWhatTheLeaderLeft(pgid: Int32, leader: Leader, now: MonotonicInstant) -> Bool {
+        if workerCgroups[pgid] == nil {
+            let found = StrayProcesses.find(mark: leader.mark, excluding: Set(leaders.keys).union([orphanGuard.pid]))
+            if !found.isEmpty { strays[pgid] = found }
+        }
         guard hasMembers(pgid) else {
             release(pgid)
             return false
         }
-        let container = workerCgroups[pgid] == nil ? "process group" : "process group or cgroup"
+        let container = workerCgroups[pgid] != nil ? "cgroup" : strays[pgid] != nil ? "process group or environment" : "process group"
         log.warning("worker \(leader.label) exited, but processes of its \(container) still run; sending them \(leader.stopSignal), "
                     + "SIGKILL in \(HumanFormat.duration(seconds: leader.stopTimeout))")
         signal(leader.stopSignal, worker: pgid)

@@ -86,7 +86,7 @@ final class WorkerIO {
         // The process exists now: whatever fails from here on, it is
         // supervised (a spawn failure would respawn beside an unwatched child).
         let label = "\(order.worker)[\(pid)]"
-        groups.leaderStarted(pid, label: label, group: group, cgroup: cgroup)
+        groups.leaderStarted(pid, label: label, order: order, cgroup: cgroup)
         listen(on: notifySocket, worker: order.worker, pid: pid)
         for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
             FileIO.close(pipe.write)

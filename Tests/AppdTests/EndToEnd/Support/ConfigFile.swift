@@ -20,6 +20,8 @@ extension EndToEnd {
         var watchdogSeconds: Double? = nil
         var outputBytesPerSecond: Int? = nil
         var env: [String: String] = [:]
+        /// `maxMemory`, e.g. "50M".
+        var maxMemory: String? = nil
 
         enum Readiness: Sendable {
             case none, notify
@@ -38,6 +40,7 @@ extension EndToEnd {
             if let watchdogSeconds { object["watchdogSeconds"] = watchdogSeconds }
             if let outputBytesPerSecond { object["outputBytesPerSecond"] = outputBytesPerSecond }
             if !env.isEmpty { object["env"] = env }
+            if let maxMemory { object["maxMemory"] = maxMemory }
             switch readiness {
             case nil: break
             case .none?: object["readiness"] = "none"
@@ -53,18 +56,22 @@ extension EndToEnd {
     struct DaemonSpec: Sendable {
         var stopTimeout: Double = 2
         var groups: [GroupSpec]
+        /// `cgroups`; nil leaves appd's default (used where the host allows).
+        var cgroups: Bool?
 
-        init(stopTimeout: Double = 2, groups: [GroupSpec]) {
+        init(stopTimeout: Double = 2, groups: [GroupSpec], cgroups: Bool? = nil) {
             self.stopTimeout = stopTimeout
             self.groups = groups
+            self.cgroups = cgroups
         }
 
         /// JSON5 text (a comment and JSON; JSON is JSON5).
         func render(controlSocket: String, pidFile: String, statusFile: String, logFile: String) -> String {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "controlSocket": controlSocket, "pidFile": pidFile, "statusFile": statusFile, "logFile": logFile,
                 "stopTimeout": stopTimeout, "groups": groups.map(\.json),
             ]
+            if let cgroups { object["cgroups"] = cgroups }
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return "// written by the appd end-to-end tests\n" + String(decoding: data, as: UTF8.self) + "\n"
         }
