@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -39,26 +40,16 @@ static void kill_cgroup(const char *cgroup) {
     close(fd);
 }
 
-/* Appends the decimal digits of value to text at *length. */
-static void append_decimal(char *text, size_t *length, long value) {
-    char digits[24];
-    int count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value > 0);
-    while (count > 0) text[(*length)++] = digits[--count];
-}
-
-/* Whether /proc/<pid>/environ holds the NUL-delimited entry needle[1..]
+/* Whether /proc/<pid>/environ (pid as /proc names it) holds the NUL-delimited entry needle[1..]
    (needle starts and ends with a NUL, so a longer pid or a name that
    merely ends the same way never matches). Reads at most 64 KiB. */
-static int environment_has(long pid, const char *needle, size_t needle_length) {
+static int environment_has(const char *pid, const char *needle, size_t needle_length) {
     static char buffer[1 << 16];
     char path[48] = "/proc/";
-    size_t length = 6;
-    append_decimal(path, &length, pid);
-    memcpy(path + length, "/environ", sizeof "/environ");
+    size_t length = strlen(pid);
+    if (length > 20) return 0;
+    memcpy(path + 6, pid, length);
+    memcpy(path + 6 + length, "/environ", sizeof "/environ");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     buffer[0] = '\0';
@@ -76,11 +67,7 @@ static int environment_has(long pid, const char *needle, size_t needle_length) {
    it (APP_MASTER_PID, which appd gives each worker and their children
    inherit): without cgroups, the only way to find what left its process
    group with setsid. getdents64 rather than opendir: no allocation. */
-static void kill_by_environment(pid_t master) {
-    char needle[40] = "\0APP_MASTER_PID=";
-    size_t needle_length = 1 + strlen(needle + 1);
-    append_decimal(needle, &needle_length, master);
-    needle[needle_length++] = '\0';
+static void kill_by_environment(const char *needle, size_t needle_length) {
     int directory = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (directory < 0) return;
     static char entries[1 << 14];
@@ -94,14 +81,14 @@ static void kill_by_environment(pid_t master) {
             long pid = 0;
             for (const char *c = name; pid >= 0 && *c != '\0'; c++) pid = *c >= '0' && *c <= '9' ? pid * 10 + (*c - '0') : -1;
             if (pid <= 1 || pid == getpid()) continue;
-            if (environment_has(pid, needle, needle_length)) kill((pid_t)pid, SIGKILL);
+            if (environment_has(name, needle, needle_length)) kill((pid_t)pid, SIGKILL);
         }
     }
     close(directory);
 }
 
 /* The guard's loop: only async-signal-safe calls, no allocation. */
-static void guard_run(int read_fd, pid_t master) {
+static void guard_run(int read_fd, const char *needle, size_t needle_length) {
     static pid_t groups[GUARD_CAPACITY];
     static char cgroup[CS_ORPHAN_GUARD_CGROUP_MAX];
     int count = 0;
@@ -125,7 +112,7 @@ static void guard_run(int read_fd, pid_t master) {
         }
     }
     for (int i = 0; i < count; i++) kill(-groups[i], SIGKILL);
-    kill_by_environment(master);
+    kill_by_environment(needle, needle_length);
     if (cgroup[0] != '\0') kill_cgroup(cgroup);
     _exit(0);
 }
@@ -155,7 +142,9 @@ int cs_orphan_guard_start(pid_t *guard_pid) {
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t master = getpid();
+    /* "\0APP_MASTER_PID=<pid>\0", made before the fork, where snprintf may run. */
+    char needle[48];
+    int needle_length = snprintf(needle, sizeof needle, "%cAPP_MASTER_PID=%ld%c", '\0', (long)getpid(), '\0');
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[1]);
@@ -176,7 +165,7 @@ int cs_orphan_guard_start(pid_t *guard_pid) {
             dup2(null, 2);
         }
         close_all_but(read_fd);
-        guard_run(read_fd, master);
+        guard_run(read_fd, needle, (size_t)needle_length);
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);

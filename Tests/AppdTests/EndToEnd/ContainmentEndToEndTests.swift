@@ -29,6 +29,15 @@ extension EndToEnd {
             }
         }
 
+        /// `appctl stop escaper`, then the worker and its grandchild must go.
+        private static func stopGroupAndWaitForTheFamily(_ daemon: DaemonUnderTest, _ family: (worker: Int32, grandchild: Int32)) async throws {
+            let stop = try await daemon.appctl("stop", "escaper")
+            #expect(stop.exited(0), "\(stop)")
+            try await daemon.waitUntil(timeout: 10, "the worker and its setsid grandchild to be gone after the group stop") {
+                !ProcFS.isAlive(family.worker) && !ProcFS.isAlive(family.grandchild)
+            }
+        }
+
         @Test("with cgroups: a setsid grandchild is stopped with its group, dies with a SIGKILLed master, and no cgroup is left",
               .enabled(if: CgroupProbe.hostHasWritableCgroup2))
         func cgroupContainsASetsidGrandchild() async throws {
@@ -40,11 +49,7 @@ extension EndToEnd {
                 #expect(cgroup.contains("/appd.\(daemon.pid)/group.escaper/w0."), "in its worker's cgroup: \(cgroup)")
                 #expect(CgroupProbe.cgroup(of: first.worker) == cgroup)
 
-                let stop = try await daemon.appctl("stop", "escaper")
-                #expect(stop.exited(0), "\(stop)")
-                try await daemon.waitUntil(timeout: 10, "the worker and its setsid grandchild to be gone after the group stop") {
-                    !ProcFS.isAlive(first.worker) && !ProcFS.isAlive(first.grandchild)
-                }
+                try await Self.stopGroupAndWaitForTheFamily(daemon, first)
                 try await daemon.waitUntil(timeout: 5, "the emptied worker cgroup to be removed") {
                     CgroupProbe.workerCgroups(under: root, group: "escaper").isEmpty
                 }
@@ -85,10 +90,7 @@ extension EndToEnd {
                 #expect(daemon.log.contains("cgroups: disabled by the config (cgroups: false)"), "\(daemon.log)")
                 #expect(CgroupProbe.root(inLog: daemon.log) == nil)
 
-                #expect(try await daemon.appctl("stop", "escaper").exited(0))
-                try await daemon.waitUntil(timeout: 10, "the worker and its setsid grandchild to be gone after the group stop") {
-                    !ProcFS.isAlive(first.worker) && !ProcFS.isAlive(first.grandchild)
-                }
+                try await Self.stopGroupAndWaitForTheFamily(daemon, first)
                 #expect(try await daemon.appctl("start", "escaper").exited(0))
                 let second = try await Self.escapedFamily(daemon)
                 daemon.signal(SIGKILL)
