@@ -159,8 +159,9 @@ final class ProcessGroupWatch {
             release(pgid)
             return false
         }
-        let container = workerCgroups[pgid] != nil ? "cgroup" : strays[pgid] != nil ? "process group or environment" : "process group"
-        log.warning("worker \(leader.label) exited, but processes of its \(container) still run; sending them \(leader.stopSignal), "
+        let what = ProcessControl.processGroupExists(pgid) ? "processes of its process group"
+            : workerCgroups[pgid] != nil ? "processes of its cgroup" : "processes it left outside its process group"
+        log.warning("worker \(leader.label) exited, but \(what) still run; sending them \(leader.stopSignal), "
                     + "SIGKILL in \(HumanFormat.duration(seconds: leader.stopTimeout))")
         signal(leader.stopSignal, worker: pgid)
         lingering.leaderExited(pgid, worker: leader.label, stopTimeout: leader.stopTimeout, now: now)
@@ -170,7 +171,8 @@ final class ProcessGroupWatch {
     /// SIGKILL for the lingering groups whose stopTimeout has passed.
     func killDue(now: MonotonicInstant) {
         for (pgid, worker) in lingering.takeDue(now: now) where hasMembers(pgid) {
-            log.warning("processes left by worker \(worker) still run after the stop signal; sending them SIGKILL")
+            log.warning("processes left by worker \(worker) still run after the stop signal; sending SIGKILL to its "
+                        + (workerCgroups[pgid] == nil ? "process group" : "process group and cgroup"))
             signal(.kill, worker: pgid)
         }
     }
