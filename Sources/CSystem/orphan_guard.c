@@ -68,6 +68,14 @@ static int environment_has(const char *pid, const char *needle, size_t needle_le
    inherit): without cgroups, the only way to find what left its process
    group with setsid. getdents64 rather than opendir: no allocation. */
 static void kill_by_environment(const char *needle, size_t needle_length) {
+    /* A /proc of another pid namespace (the host's, seen from a container)
+       numbers processes differently: its pids are not ours to kill. */
+    char self[24];
+    ssize_t self_length = readlink("/proc/self", self, sizeof self - 1);
+    if (self_length <= 0) return;
+    long self_pid = 0;
+    for (ssize_t i = 0; i < self_length; i++) self_pid = self_pid * 10 + (self[i] - '0');
+    if (self_pid != (long)getpid()) return;
     int directory = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (directory < 0) return;
     static char entries[1 << 14];

@@ -28,8 +28,9 @@ enum CgroupFiles {
         }
     }
 
-    static func makeDirectory(_ path: String) throws(SystemError) {
-        if mkdir(path, 0o755) != 0, errno != EEXIST { throw .last("mkdir(\(path))") }
+    /// `exclusive`: one that exists already is an error, not a success.
+    static func makeDirectory(_ path: String, exclusive: Bool = false) throws(SystemError) {
+        if mkdir(path, 0o755) != 0, exclusive || errno != EEXIST { throw .last("mkdir(\(path))") }
     }
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }

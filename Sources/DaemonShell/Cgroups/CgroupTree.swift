@@ -11,8 +11,10 @@ import Shared
 ///   `appd.master`, since cgroup v2 lets a cgroup hand controllers to its
 ///   children only while it holds no process itself.
 /// - otherwise (its cgroup is shared with a shell, other services, or is
-///   the root): a cgroup of its own beside them, `appd.<pid>`, removed at
-///   exit. appd never changes a cgroup it does not own, so its workers get
+///   the root): a cgroup of its own beside them, `appd.<pid>.<random>`,
+///   removed at exit (after a SIGKILL of the master its empty directories
+///   stay: whether another `appd.*` is stale cannot be told from here, as
+///   its pid may be in another pid namespace). appd never changes a cgroup it does not own, so its workers get
 ///   controllers there only when the shared cgroup already hands them down.
 ///
 /// `setUp` returns nil, and says once why, where cgroups cannot be used:
@@ -80,24 +82,13 @@ final class CgroupTree {
             for pid in members { try CgroupFiles.write(String(pid), to: leaf + "/cgroup.procs") }
             root = own
         } else {
-            root = own + "/appd.\(me)"
-            removeLeftovers(in: own, ownRoot: root)
-            try CgroupFiles.makeDirectory(root)
+            // The pid alone is not unique: appds in other pid namespaces may share this cgroup.
+            root = own + "/appd.\(me).\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+            try CgroupFiles.makeDirectory(root, exclusive: true)
         }
         let controllers = enable(wantedControllers, in: root)
         return CgroupTree(root: root, controllers: controllers, hasKillFile: CgroupFiles.exists(root + "/cgroup.kill"),
                           ownsRoot: !alone, log: log)
-    }
-
-    /// An appd killed by SIGKILL cannot remove its subtree; its orphan guard
-    /// killed what ran inside, and the empty directories are removed by the
-    /// next appd started in the same cgroup: those of dead pids, and one of
-    /// its own pid left by an earlier appd. Populated cgroups stay.
-    private static func removeLeftovers(in own: String, ownRoot: String) {
-        removeSubtree(ownRoot)
-        for entry in subdirectories(of: own) where entry.hasPrefix("appd.") {
-            if let pid = Int32(entry.dropFirst("appd.".count)), kill(pid, 0) != 0, errno == ESRCH { removeSubtree(own + "/" + entry) }
-        }
     }
 
     /// Enables each available controller for the children of `directory`
@@ -157,7 +148,7 @@ final class CgroupTree {
     }
 
     /// Removes empty cgroups bottom-up; one still holding a process stays.
-    static func removeSubtree(_ path: String) {
+    private static func removeSubtree(_ path: String) {
         for entry in subdirectories(of: path) { removeSubtree(path + "/" + entry) }
         _ = rmdir(path)
     }

@@ -38,6 +38,18 @@ extension EndToEnd {
             }
         }
 
+        /// `appctl start escaper`, then SIGKILL of the master: the orphan
+        /// guard must take the worker and its grandchild along.
+        private static func startAgainAndKillTheMaster(_ daemon: DaemonUnderTest) async throws {
+            #expect(try await daemon.appctl("start", "escaper").exited(0))
+            let family = try await escapedFamily(daemon)
+            daemon.signal(SIGKILL)
+            try await daemon.waitForExit(timeout: 5)
+            try await daemon.waitUntil(timeout: 5, "the orphan guard to kill the worker and its setsid grandchild") {
+                !ProcFS.isAlive(family.worker) && !ProcFS.isAlive(family.grandchild)
+            }
+        }
+
         @Test("with cgroups: a setsid grandchild is stopped with its group, dies with a SIGKILLed master, and no cgroup is left",
               .enabled(if: CgroupProbe.hostHasWritableCgroup2))
         func cgroupContainsASetsidGrandchild() async throws {
@@ -46,7 +58,8 @@ extension EndToEnd {
                 let root = try await daemon.waitFor("the log to name appd's cgroups") { CgroupProbe.root(inLog: daemon.log) }
                 let first = try await Self.escapedFamily(daemon)
                 let cgroup = try #require(CgroupProbe.cgroup(of: first.grandchild))
-                #expect(cgroup.contains("/appd.\(daemon.pid)/group.escaper/w0."), "in its worker's cgroup: \(cgroup)")
+                #expect(root.contains("/appd.\(daemon.pid)."), "\(root)")
+                #expect(cgroup.contains("/appd.\(daemon.pid).") && cgroup.contains("/group.escaper/w0."), "in its worker's cgroup: \(cgroup)")
                 #expect(CgroupProbe.cgroup(of: first.worker) == cgroup)
 
                 try await Self.stopGroupAndWaitForTheFamily(daemon, first)
@@ -54,13 +67,7 @@ extension EndToEnd {
                     CgroupProbe.workerCgroups(under: root, group: "escaper").isEmpty
                 }
 
-                #expect(try await daemon.appctl("start", "escaper").exited(0))
-                let second = try await Self.escapedFamily(daemon)
-                daemon.signal(SIGKILL)
-                try await daemon.waitForExit(timeout: 5)
-                try await daemon.waitUntil(timeout: 5, "the orphan guard to kill the worker's cgroup") {
-                    !ProcFS.isAlive(second.worker) && !ProcFS.isAlive(second.grandchild)
-                }
+                try await Self.startAgainAndKillTheMaster(daemon)
                 CgroupProbe.remove(root)
                 #expect(!FileManager.default.fileExists(atPath: root), "the test leaves no cgroup behind")
             }
@@ -91,13 +98,7 @@ extension EndToEnd {
                 #expect(CgroupProbe.root(inLog: daemon.log) == nil)
 
                 try await Self.stopGroupAndWaitForTheFamily(daemon, first)
-                #expect(try await daemon.appctl("start", "escaper").exited(0))
-                let second = try await Self.escapedFamily(daemon)
-                daemon.signal(SIGKILL)
-                try await daemon.waitForExit(timeout: 5)
-                try await daemon.waitUntil(timeout: 5, "the orphan guard to kill the worker and its grandchild") {
-                    !ProcFS.isAlive(second.worker) && !ProcFS.isAlive(second.grandchild)
-                }
+                try await Self.startAgainAndKillTheMaster(daemon)
             }
         }
 
