@@ -85,6 +85,7 @@ public final class Daemon {
         }
         status.send = { [unowned self] replies, client in control.send(replies, to: client) }
         status.members = { [unowned self] pids in workers.groups.members(ofWorkers: pids) }
+        status.chargedMemory = { [unowned self] pid in workers.groups.chargedMemory(ofWorker: pid) }
     }
 
     /// Runs until every worker has exited after a stop; returns the exit

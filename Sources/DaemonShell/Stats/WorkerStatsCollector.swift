@@ -24,6 +24,10 @@ struct WorkerStatsCollector {
     /// a worker's figures cover its whole tree, so a pre-fork server's
     /// children count. The default is the leader alone.
     var members: ([Int32]) -> [Int32: [Int32]] = { pids in Dictionary(pids.map { ($0, [$0]) }) { first, _ in first } }
+    /// The memory a worker's cgroup is charged (`memory.current`), where
+    /// the memory controller is on: its whole tree, page cache it caused
+    /// included, as the kernel's limit counts it. nil: the sum of RSS.
+    var chargedMemory: (Int32) -> UInt64? = { _ in nil }
 
     /// A reaped worker's CPU baseline is of no further use.
     mutating func forget(pid: Int32) { cpu.forget(pid: pid) }
@@ -103,7 +107,7 @@ struct WorkerStatsCollector {
             if connections.count > 1 { connections.sort(by: Self.listingOrder) }
             let processes = tree.all
             result[tree.leader.pid] = WorkerStats(
-                pid: tree.leader.pid, rss: processes.reduce(0) { $0 + $1.residentBytes },
+                pid: tree.leader.pid, rss: chargedMemory(tree.leader.pid) ?? processes.reduce(0) { $0 + $1.residentBytes },
                 cpuPercent: processes.reduce(0) { $0 + cpu.percent(of: $1, at: now) },
                 openFDs: processes.reduce(0) { $0 + $1.openFDs }, threads: processes.reduce(0) { $0 + $1.threads },
                 connections: connections

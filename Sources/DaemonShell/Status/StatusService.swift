@@ -35,6 +35,12 @@ final class StatusService {
         set { statsCollector.members = newValue }
     }
 
+    /// A worker's cgroup memory where there is one (`WorkerStatsCollector.chargedMemory`).
+    var chargedMemory: (Int32) -> UInt64? {
+        get { statsCollector.chargedMemory }
+        set { statsCollector.chargedMemory = newValue }
+    }
+
     /// A reaped worker's CPU baseline is of no further use.
     func forget(pid: Int32) { statsCollector.forget(pid: pid) }
 

@@ -99,13 +99,16 @@ final class ProcessGroupWatch {
         return result
     }
 
+    /// What a worker's cgroup is charged (memory.current), where the memory controller is on.
+    func chargedMemory(ofWorker pid: Int32) -> UInt64? { workerCgroups[pid]?.memoryCurrent }
+
     /// Each worker's memory with all it forked: what its cgroup is charged
     /// where the memory controller is on, else the sum of its members' RSS.
     func treeMemory(ofWorkers pids: [Int32]) -> [Int32: UInt64] {
         var result: [Int32: UInt64] = [:]
         var unmetered: [Int32] = []
         for pid in pids {
-            if let charged = workerCgroups[pid]?.memoryCurrent { result[pid] = charged } else { unmetered.append(pid) }
+            if let charged = chargedMemory(ofWorker: pid) { result[pid] = charged } else { unmetered.append(pid) }
         }
         var reader = ProcFileReader(capacity: 128)
         for (pid, members) in members(ofWorkers: unmetered) {
