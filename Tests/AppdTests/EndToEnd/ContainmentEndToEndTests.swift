@@ -118,6 +118,11 @@ extension EndToEnd {
 
         @Test("a pre-fork worker's children's connections are listed, and its memory covers the tree", arguments: [true, false])
         func preforkWorkerIsSeenWhole(cgroups: Bool) async throws {
+            // Three interpreters and 40 MB: not beside a latency-bound test.
+            try await LoadSensitive.exclusively { try await checkPreforkWorker(cgroups: cgroups) }
+        }
+
+        private func checkPreforkWorker(cgroups: Bool) async throws {
             let listener = try TCPListener(port: 0)
             defer { listener.close() }
             let spec = DaemonSpec(groups: [GroupSpec(name: "prefork", command: Self.preforker(port: listener.port),
@@ -144,6 +149,11 @@ extension EndToEnd {
 
         @Test("maxMemory: a worker above it for a few samples is restarted gracefully, logged and tallied as memory-limit")
         func maxMemoryRestartsAGreedyWorker() async throws {
+            // 100 MB, twice: not beside a latency-bound test.
+            try await LoadSensitive.exclusively { try await checkMaxMemory() }
+        }
+
+        private func checkMaxMemory() async throws {
             let hog = ["python3", "-c", "import time\nballast = b'x' * (100 << 20)\ntime.sleep(1000)"]
             let spec = DaemonSpec(groups: [GroupSpec(name: "hog", command: hog, readiness: GroupSpec.Readiness.none, maxMemory: "50M")])
             try await withDaemon(spec) { daemon in
