@@ -28,13 +28,14 @@ extension ConfigLoader {
     /// the first. Each reader returns what it could make of a value (nil when
     /// nothing); whatever it returns is only used when no problem was found.
     final class Validator {
-        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "groups", "metrics"]
+        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "stopTimeout", "groups", "metrics", "cgroups"]
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
             "watchdogSeconds", "outputBytesPerSecond", "restart", "successExitCodes", "maxRestarts", "restartWindow",
             "dependsOn", "autostart",
             "user", "group", "umask", "rlimits", "nice", "envFile",
+            "maxMemory", "memoryMax", "cpuMax", "pidsMax",
         ]
 
         let file: String
@@ -67,6 +68,7 @@ extension ConfigLoader {
             let statusFile = optional("statusFile", in: top, .path(relativeTo: directory)) ?? RuntimePaths.defaultStatusFile
             let logFile = optional("logFile", in: top, .logFile(relativeTo: directory)) ?? "-"
             let stopTimeout = optional("stopTimeout", in: top, .seconds) ?? 2
+            let cgroups = optional("cgroups", in: top, .boolean) ?? true
             checkRuntimeFiles(in: top, [
                 ("controlSocket", "controlSocket", controlSocket),
                 ("pidFile", "pidFile", pidFile),
@@ -82,7 +84,7 @@ extension ConfigLoader {
             checkDependencies()
             return DaemonConfig(
                 sourcePath: file, controlSocket: controlSocket, pidFile: pidFile, statusFile: statusFile,
-                logFile: logFile, stopTimeout: stopTimeout, groups: groups, metrics: metrics
+                logFile: logFile, stopTimeout: stopTimeout, groups: groups, metrics: metrics, cgroups: cgroups
             )
         }
 
@@ -142,6 +144,7 @@ extension ConfigLoader {
             let maxSurge = optional("maxSurge", in: group, .integer.atLeast(1).atMost(GroupConfig.maximumCount))
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
+            let limits = cgroupLimits(in: group)
             let restart = optional("restart", in: group, .oneOf(RestartPolicy.self))
             let successExitCodes = group["successExitCodes"].map { field in
                 elements(of: field.value, at: field.path, .array("an array of exit codes")) {
@@ -183,6 +186,7 @@ extension ConfigLoader {
             config.resourceLimits = resourceLimits ?? [:]
             config.nice = nice
             config.envFiles = envFiles ?? []
+            config.limits = limits
             return config
         }
 

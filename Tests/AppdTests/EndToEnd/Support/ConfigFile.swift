@@ -33,6 +33,8 @@ extension EndToEnd {
         var nice: Int? = nil
         /// Each resource as `{soft, hard}`.
         var rlimits: [String: (soft: Int, hard: Int)] = [:]
+        /// `maxMemory`, e.g. "50M".
+        var maxMemory: String? = nil
 
         enum Readiness: Sendable {
             case none, notify
@@ -61,6 +63,7 @@ extension EndToEnd {
             if let umask { object["umask"] = umask }
             if let nice { object["nice"] = nice }
             if !rlimits.isEmpty { object["rlimits"] = rlimits.mapValues { ["soft": $0.soft, "hard": $0.hard] } }
+            if let maxMemory { object["maxMemory"] = maxMemory }
             switch readiness {
             case nil: break
             case .none?: object["readiness"] = "none"
@@ -78,11 +81,14 @@ extension EndToEnd {
         var groups: [GroupSpec]
         /// `metrics: {listen: ...}`, e.g. "tcp://127.0.0.1:9469"; nil: no metrics listener.
         var metricsListen: String?
+        /// `cgroups`; nil leaves appd's default (used where the host allows).
+        var cgroups: Bool?
 
-        init(stopTimeout: Double = 2, groups: [GroupSpec], metricsListen: String? = nil) {
+        init(stopTimeout: Double = 2, groups: [GroupSpec], metricsListen: String? = nil, cgroups: Bool? = nil) {
             self.stopTimeout = stopTimeout
             self.groups = groups
             self.metricsListen = metricsListen
+            self.cgroups = cgroups
         }
 
         /// JSON5 text (a comment and JSON; JSON is JSON5).
@@ -92,6 +98,7 @@ extension EndToEnd {
                 "stopTimeout": stopTimeout, "groups": groups.map(\.json),
             ]
             if let metricsListen { object["metrics"] = ["listen": metricsListen] }
+            if let cgroups { object["cgroups"] = cgroups }
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return "// written by the appd end-to-end tests\n" + String(decoding: data, as: UTF8.self) + "\n"
         }
