@@ -92,6 +92,8 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
 
     /* Own process group: a terminal's Ctrl-C reaches only the master. */
     if (setpgid(0, 0) != 0) child_fail(error_pipe, CS_STEP_SETUP);
+    /* Into its cgroup before anything else: what it forks later stays inside. */
+    if (req->cgroup_procs_fd >= 0 && write(req->cgroup_procs_fd, "0", 1) != 1) child_fail(error_pipe, CS_STEP_CGROUP);
 
     /* Sources may overlap their targets (0..2+n): park every source above the
        target range first, then dup2 down; dup2 clears close-on-exec. */

@@ -12,16 +12,19 @@ public enum FailureKind: Hashable, Sendable, Comparable, CustomStringConvertible
     case notReady
     /// appd killed it because it stopped sending WATCHDOG=1.
     case watchdog
+    /// appd restarted it because its memory stayed above `maxMemory`.
+    case memoryLimit
     /// It could not be started at all (exec failed, command not found).
     case spawnFailed
 
     /// A stable key for tallies and JSON: "exit:3", "signal:KILL",
-    /// "not-ready", "watchdog", "spawn-failed".
+    /// "not-ready", "watchdog", "memory-limit", "spawn-failed".
     public var key: String {
         switch self {
         case .status(let status): return status.key
         case .notReady: return "not-ready"
         case .watchdog: return "watchdog"
+        case .memoryLimit: return "memory-limit"
         case .spawnFailed: return "spawn-failed"
         }
     }
@@ -31,6 +34,7 @@ public enum FailureKind: Hashable, Sendable, Comparable, CustomStringConvertible
         case .status(let status): return status.description
         case .notReady: return "stopped: not ready in time"
         case .watchdog: return "killed by the watchdog"
+        case .memoryLimit: return "restarted: memory above maxMemory"
         case .spawnFailed: return "failed to start"
         }
     }

@@ -56,6 +56,7 @@ public struct Supervisor: Sendable {
         case .processGroupEmptied(let pgid): processGroupEmptied(pgid)
         case .ready(let pid): processReady(pid: pid, now: now)
         case .watchdog(let pid): processWatchdogPing(pid: pid, now: now)
+        case .memorySample(let pid, let bytes): processMemorySample(pid: pid, bytes: bytes, now: now)
         case .deadlinesDue: processDeadlines(now: now)
         }
         followDependencies(now: now)

@@ -28,6 +28,9 @@ public enum SupervisorEvent: Sendable, Equatable {
     case ready(pid: Int32)
     /// The worker sent WATCHDOG=1: it is alive.
     case watchdog(pid: Int32)
+    /// The shell measured a live worker's memory (its whole process tree,
+    /// in bytes); sent only for groups with `maxMemory` (`MemoryRule`).
+    case memorySample(pid: Int32, bytes: UInt64)
     /// The deadline timer fired: the core checks every deadline against `now`.
     case deadlinesDue
 }

@@ -16,6 +16,8 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     case notReady
     /// It stopped sending WATCHDOG=1: hung.
     case watchdog
+    /// Its memory stayed above the group's `maxMemory` (`MemoryRule`).
+    case memoryLimit
 
     /// The failure this stop stands for; nil when appd stopped a process
     /// that was doing nothing wrong.
@@ -23,6 +25,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notReady: return .notReady
         case .watchdog: return .watchdog
+        case .memoryLimit: return .memoryLimit
         case .shutdown, .scaledDown, .reload, .reloadAborted, .restart: return nil
         }
     }
@@ -36,6 +39,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .restart: return "restart"
         case .notReady: return "readiness timeout"
         case .watchdog: return "watchdog"
+        case .memoryLimit: return "memory limit"
         }
     }
 
@@ -50,6 +54,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .restart: return "restart"
         case .notReady: return "notReady"
         case .watchdog: return "watchdog"
+        case .memoryLimit: return "memoryLimit"
         }
     }
 }
@@ -88,6 +93,8 @@ public struct WorkerProcess: Sendable, Equatable {
     /// When it became ready; nil if it never did. Kept while it stops: a
     /// process that was ready had a healthy start, whatever ends it.
     public internal(set) var readySince: MonotonicInstant?
+    /// Memory samples in a row above the group's `maxMemory` (`MemoryRule`).
+    public internal(set) var samplesAboveMemoryLimit = 0
 
     public var isStopping: Bool {
         if case .stopping = phase { return true }

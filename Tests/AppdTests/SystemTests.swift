@@ -488,7 +488,7 @@ private func waitForExit(_ pid: Int32, seconds: Double = 10) -> Int32? {
 }
 
 /// Polls `body` until it returns a value or the deadline passes.
-private func eventually<Value>(seconds: Double = 5, _ body: () throws -> Value?) rethrows -> Value? {
+func eventually<Value>(seconds: Double = 5, _ body: () throws -> Value?) rethrows -> Value? {
     let deadline = MonotonicInstant.now().adding(seconds: seconds)
     repeat {
         if let value = try body() { return value }

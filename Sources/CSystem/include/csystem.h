@@ -58,12 +58,17 @@ struct cs_spawn_request {
     gid_t gid;
     const gid_t *groups;
     int group_count;
+    /* An fd of the worker's cgroup.procs (cgroup v2), open for writing: the
+       child writes "0" to it first thing, joining that cgroup before it can
+       fork anything (and before it gives up the privilege to write it).
+       -1: stay in the master's cgroup. */
+    int cgroup_procs_fd;
 };
 
 /* The step of cs_spawn that failed. */
 enum {
     CS_STEP_FORK = 1, CS_STEP_SETUP, CS_STEP_CHDIR, CS_STEP_FDS, CS_STEP_EXEC, CS_STEP_LIMIT,
-    CS_STEP_NICE, CS_STEP_SETGROUPS, CS_STEP_SETGID, CS_STEP_SETUID,
+    CS_STEP_NICE, CS_STEP_SETGROUPS, CS_STEP_SETGID, CS_STEP_SETUID, CS_STEP_CGROUP,
 };
 
 /* What failed in a child, reported through the exec-error pipe. */

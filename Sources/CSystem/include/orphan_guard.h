@@ -24,4 +24,13 @@ int cs_orphan_guard_start(pid_t *guard_pid);
    leaves a stale group the guard may signal at the end. */
 int cs_orphan_guard_note(int fd, int32_t signed_pgid);
 
+/* The longest cgroup path the guard takes: a record fits in PIPE_BUF. */
+enum { CS_ORPHAN_GUARD_CGROUP_MAX = 4000 };
+
+/* Names the cgroup (v2) directory whose cgroup.kill the guard writes after
+   SIGKILLing the process groups: appd's subtree of worker cgroups, so what
+   left its process group with setsid dies too. A record 0, a length and
+   the path, in one atomic write; a later call replaces the path. */
+int cs_orphan_guard_note_cgroup(int fd, const char *path);
+
 #endif

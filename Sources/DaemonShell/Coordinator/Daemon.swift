@@ -41,6 +41,8 @@ public final class Daemon {
     /// Requests still streaming: reloads, group stops, watches, log follows.
     var streams = ControlStreams()
     private var armedDeadline: MonotonicInstant?
+    /// Memory sampling for `maxMemory`, on only while a group has it.
+    private var memoryWatch = MemoryWatch()
     /// A reload signal arrived while a reload ran; it runs when that ends.
     var reloadQueued = false
     /// Reloads refused before anything changed (for metrics).
@@ -69,7 +71,8 @@ public final class Daemon {
         self.statusFile = StatusFile(path: config.statusFile, log: log)
         self.control = try ControlServer(listener: resources.control, loop: loop, log: log)
         self.workers = WorkerIO(loop: loop, logs: logs, notifyChannels: resources.notifyChannels, listeners: resources.listeners,
-                                orphanGuard: resources.orphanGuard)
+                                orphanGuard: resources.orphanGuard,
+                                cgroups: CgroupTree.setUp(enabled: config.cgroups, orphanGuardPid: resources.orphanGuard.pid, log: log))
         self.status = StatusService()
         let longestReadyTimeout = config.groups.map(\.readyTimeout).max() ?? 0
         self.serviceManager = ServiceManagerLink(startedAt: .now(), readyGrace: max(longestReadyTimeout, 1), log: log)
@@ -93,6 +96,8 @@ public final class Daemon {
         workers.logs.onEntry = { [unowned self] entry in deliverToFollowers(entry) }
         status.send = { [unowned self] replies, client in control.send(replies, to: client) }
         connectMetrics()
+        status.members = { [unowned self] pids in workers.groups.members(ofWorkers: pids) }
+        status.chargedMemory = { [unowned self] pid in workers.groups.chargedMemory(ofWorker: pid) }
     }
 
     /// Runs until every worker has exited after a stop; returns the exit
@@ -173,7 +178,7 @@ public final class Daemon {
                     log.warning("could not send \(signal) to \(process): it has already exited")
                 }
             case .signalProcessGroup(let leader, let signal):
-                if !ProcessControl.sendToProcessGroup(signal, leader: leader) {
+                if !workers.groups.signal(signal, worker: leader) {
                     log.warning("could not send \(signal) to process group \(leader): it is gone")
                 }
             case .log(let record):
@@ -201,14 +206,27 @@ public final class Daemon {
         }
         workers.groups.killDue(now: now)
         metricsServer?.serviceDeadlines(now: now)
+        if memoryWatch.takeDue(now: now) { sampleMemory() }
+    }
+
+    /// Feeds the core each watched worker's memory, its whole tree
+    /// (`MemoryRule` decides); /proc is walked at most once per round.
+    private func sampleMemory() {
+        for (pid, bytes) in workers.groups.treeMemory(ofWorkers: supervisor.memoryWatchedPids) {
+            perform(supervisor.handle(.memorySample(pid: pid, bytes: bytes), now: .now()))
+        }
     }
 
     /// One timer for the whole daemon, at the nearest deadline of the core,
-    /// a control client, a watcher or a lingering process group. With no
+    /// a control client, a watcher, a lingering process group or the next
+    /// memory sample. With no
     /// deadline the timer is disarmed and the master sleeps.
     private func rearmTimer() {
+        if supervisor.hasMemoryLimits != (memoryWatch.nextSample != nil) {
+            memoryWatch.update(active: supervisor.hasMemoryLimits, now: .now())
+        }
         let deadline = [supervisor.nextDeadline, control.nextDeadline, streams.nextWatchDeadline, workers.groups.nextDeadline,
-                        serviceManager.nextDeadline, metricsServer?.nextDeadline].compactMap { $0 }.min()
+                        serviceManager.nextDeadline, metricsServer?.nextDeadline, memoryWatch.nextSample].compactMap { $0 }.min()
         guard deadline != armedDeadline else { return }
         do {
             try timer.arm(at: deadline)

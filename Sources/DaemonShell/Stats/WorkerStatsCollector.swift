@@ -20,6 +20,14 @@ struct WorkerStatsCollector {
     private(set) var lastTableSource: TCPSocketTable.Source?
     /// Why sock_diag failed on the last call, if it did: worth a log line.
     private(set) var lastSockDiagFailure: SystemError?
+    /// Each worker's processes, leader first (`ProcessGroupWatch.members`):
+    /// a worker's figures cover its whole tree, so a pre-fork server's
+    /// children count. The default is the leader alone.
+    var members: ([Int32]) -> [Int32: [Int32]] = { pids in Dictionary(pids.map { ($0, [$0]) }) { first, _ in first } }
+    /// The memory a worker's cgroup is charged (`memory.current`), where
+    /// the memory controller is on: its whole tree, page cache it caused
+    /// included, as the kernel's limit counts it. nil: the sum of RSS.
+    var chargedMemory: (Int32) -> UInt64? = { _ in nil }
 
     /// A reaped worker's CPU baseline is of no further use.
     mutating func forget(pid: Int32) { cpu.forget(pid: pid) }
@@ -64,28 +72,46 @@ struct WorkerStatsCollector {
         return assemble(samples, table: round.table ?? [:], now: now)
     }
 
-    private func sample(_ pids: [Int32]) -> [ProcessSample] {
+    /// A worker's leader and the other processes of its tree, sampled together.
+    private struct TreeSample {
+        var leader: ProcessSample
+        var others: [ProcessSample]
+
+        var all: [ProcessSample] { [leader] + others }
+        var socketInodes: Set<UInt64> { Set(all.flatMap(\.socketInodes)) }
+    }
+
+    private func sample(_ pids: [Int32]) -> [TreeSample] {
         let bootNow = KernelUnits.secondsSinceBoot()
-        var samples: [ProcessSample] = []
+        let trees = members(pids)
+        var samples: [TreeSample] = []
         samples.reserveCapacity(pids.count)
         for pid in pids {
-            if let sample = sampler.sample(pid, secondsSinceBoot: bootNow) { samples.append(sample) }
+            guard let leader = sampler.sample(pid, secondsSinceBoot: bootNow) else { continue }
+            let others = (trees[pid] ?? []).filter { $0 != pid }.compactMap { sampler.sample($0, secondsSinceBoot: bootNow) }
+            samples.append(TreeSample(leader: leader, others: others))
         }
         return samples
     }
 
+    /// One row per worker, summed over its tree; a socket two processes
+    /// share (a pre-fork server's listener) is listed once.
     private mutating func assemble(
-        _ samples: [ProcessSample], table: [UInt64: TCPConnection], now: MonotonicInstant
+        _ samples: [TreeSample], table: [UInt64: TCPConnection], now: MonotonicInstant
     ) -> [Int32: WorkerStats] {
         cpu.forgetStale(at: now)
         var result: [Int32: WorkerStats] = [:]
         result.reserveCapacity(samples.count)
-        for sample in samples {
-            var connections = sample.socketInodes.compactMap { table[$0] }
+        for tree in samples {
+            var connections = tree.socketInodes.compactMap { table[$0] }
             if connections.count > 1 { connections.sort(by: Self.listingOrder) }
-            result[sample.pid] = WorkerStats(
-                pid: sample.pid, rss: sample.residentBytes, cpuPercent: cpu.percent(of: sample, at: now),
-                cpuSeconds: sample.cpuSeconds, openFDs: sample.openFDs, threads: sample.threads, connections: connections
+            let processes = tree.all
+            result[tree.leader.pid] = WorkerStats(
+                pid: tree.leader.pid, rss: chargedMemory(tree.leader.pid) ?? processes.reduce(0) { $0 + $1.residentBytes },
+                cpuPercent: processes.reduce(0) { $0 + cpu.percent(of: $1, at: now) },
+                cpuSeconds: processes.reduce(0) { $0 + $1.cpuSeconds },
+                openFDs: processes.reduce(0) { $0 + $1.openFDs }, threads: processes.reduce(0) { $0 + $1.threads },
+                connections: connections
             )
         }
         return result

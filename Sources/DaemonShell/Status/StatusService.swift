@@ -28,6 +28,19 @@ final class StatusService {
 
     var hasWork: Bool { !jobs.isEmpty }
 
+    /// Each worker's processes, leader first (`ProcessGroupWatch.members`),
+    /// so its row covers its whole tree.
+    var members: ([Int32]) -> [Int32: [Int32]] {
+        get { statsCollector.members }
+        set { statsCollector.members = newValue }
+    }
+
+    /// A worker's cgroup memory where there is one (`WorkerStatsCollector.chargedMemory`).
+    var chargedMemory: (Int32) -> UInt64? {
+        get { statsCollector.chargedMemory }
+        set { statsCollector.chargedMemory = newValue }
+    }
+
     /// A reaped worker's CPU baseline is of no further use.
     func forget(pid: Int32) { statsCollector.forget(pid: pid) }
 

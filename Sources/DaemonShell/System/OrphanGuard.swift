@@ -27,4 +27,9 @@ struct OrphanGuard {
 
     /// A worker exited: its group is forgotten, so a reused pid is never hit.
     func workerExited(_ pid: Int32) { _ = cs_orphan_guard_note(fd, -pid) }
+
+    /// The cgroup subtree holding every worker's cgroup (`CgroupTree`): the
+    /// guard writes its cgroup.kill at the end, reaching what `setsid` took
+    /// out of a process group. Not sent before the tree exists.
+    func guardCgroup(_ path: String) -> Bool { cs_orphan_guard_note_cgroup(fd, path) == 0 }
 }

@@ -29,6 +29,9 @@ struct SpawnRequest: Sendable {
     var umask: UInt32?
     /// Who the child becomes before it execs; nil: the master's user.
     var identity: WorkerIdentity?
+    /// The worker cgroup's cgroup.procs, open for writing (`WorkerCgroup`);
+    /// the child moves itself in before exec. -1: no cgroup.
+    var cgroupProcsFD: Int32 = -1
 }
 
 /// Starts children with `cs_spawn`, an async-signal-safe fork/exec.
@@ -100,7 +103,8 @@ enum Spawner {
                                     set_umask: request.umask == nil ? 0 : 1, umask: mode_t(request.umask ?? 0),
                                     set_identity: request.identity == nil ? 0 : 1,
                                     uid: request.identity?.uid ?? 0, gid: request.identity?.gid ?? 0,
-                                    groups: groupList.baseAddress, group_count: Int32(groupList.count)
+                                    groups: groupList.baseAddress, group_count: Int32(groupList.count),
+                                    cgroup_procs_fd: request.cgroupProcsFD
                                 )
                                 return cs_spawn(&spawn, &pid, &failure)
                             }
@@ -136,6 +140,7 @@ enum Spawner {
         case Int(CS_STEP_SETGROUPS): return "setgroups(\((request.identity?.groups ?? []).map(String.init).joined(separator: ", ")))"
         case Int(CS_STEP_SETGID): return "setgid(\(request.identity?.gid ?? 0))"
         case Int(CS_STEP_SETUID): return "setuid(\(request.identity?.uid ?? 0))"
+        case Int(CS_STEP_CGROUP): return "write(cgroup.procs, \(request.executable))"
         default: return "setpgid/prctl(\(request.executable))"
         }
     }

@@ -1,8 +1,14 @@
+import Glibc
 import Shared
 import SupervisorCore
 
-/// Every worker's process group, from its spawn until its last member is
-/// gone, and the orphan guard that SIGKILLs them all if the master dies.
+/// Every worker's process group, and its cgroup where appd has cgroups
+/// (`CgroupTree`), from its spawn until its last member is gone, and the
+/// orphan guard that SIGKILLs them all if the master dies.
+///
+/// With a cgroup, "its members" are everything in the worker's cgroup, so a
+/// descendant that left the process group with `setsid` is stopped, killed
+/// and waited for like the rest; the cgroup is removed once empty.
 ///
 /// Each worker leads its own process group (its pgid is its pid). When the
 /// leader is reaped while members run on (`LingeringGroups`), they get the
@@ -16,6 +22,8 @@ final class ProcessGroupWatch {
         var label: String
         var stopSignal: UnixSignal
         var stopTimeout: Double
+        /// What its descendants inherit (`StrayProcesses`).
+        var mark: [String]
     }
 
     private let log: DaemonLog
@@ -24,19 +32,102 @@ final class ProcessGroupWatch {
     private var leaders: [Int32: Leader] = [:]
     /// Exited leaders' groups that still have members.
     private var lingering = LingeringGroups()
+    /// nil: no usable cgroup v2 (or `cgroups: false`); process groups alone.
+    let cgroups: CgroupTree?
+    /// The cgroup of each live or lingering worker, by its pid (= pgid).
+    private var workerCgroups: [Int32: WorkerCgroup] = [:]
+    /// Without a cgroup: what an exited leader left outside its process
+    /// group (`StrayProcesses`), stopped and waited for with the group.
+    private var strays: [Int32: [Int32]] = [:]
 
-    init(orphanGuard: OrphanGuard, log: DaemonLog) {
+    init(orphanGuard: OrphanGuard, cgroups: CgroupTree?, log: DaemonLog) {
         self.orphanGuard = orphanGuard
+        self.cgroups = cgroups
         self.log = log
+        if let cgroups { guardCgroups(cgroups) }
+    }
+
+    private func guardCgroups(_ tree: CgroupTree) {
+        if !orphanGuard.guardCgroup(tree.root) {
+            log.warning("the orphan guard was not told of the cgroups under \(tree.root): if the master is SIGKILLed, "
+                        + "what a worker moved out of its process group may survive")
+        }
     }
 
     var nextDeadline: MonotonicInstant? { lingering.nextDeadline }
 
     var lingeringCount: Int { lingering.pgids.count }
 
-    func leaderStarted(_ pid: Int32, label: String, group: GroupConfig) {
+    func leaderStarted(_ pid: Int32, label: String, order: SpawnOrder, cgroup: WorkerCgroup?) {
         orphanGuard.workerStarted(pid)
-        leaders[pid] = Leader(label: label, stopSignal: group.stopSignal, stopTimeout: group.stopTimeout)
+        leaders[pid] = Leader(label: label, stopSignal: order.config.stopSignal, stopTimeout: order.config.stopTimeout,
+                              mark: StrayProcesses.mark(masterPid: getpid(), order: order))
+        workerCgroups[pid] = cgroup
+    }
+
+    /// Sends `signal` to a worker's process group and to everything in its
+    /// cgroup (SIGKILL through cgroup.kill). False when neither reached anyone.
+    @discardableResult
+    func signal(_ signal: UnixSignal, worker leader: Int32) -> Bool {
+        var sent = ProcessControl.sendToProcessGroup(signal, leader: leader)
+        for pid in strays[leader] ?? [] { sent = ProcessControl.send(signal, to: pid) || sent }
+        guard let cgroup = workerCgroups[leader], cgroup.isPopulated else { return sent }
+        cgroup.signalAll(signal)
+        return true
+    }
+
+    /// Whether anything of the worker is left: its process group, or its cgroup.
+    private func hasMembers(_ pgid: Int32) -> Bool {
+        ProcessControl.processGroupExists(pgid) || workerCgroups[pgid]?.isPopulated == true
+            || strays[pgid]?.contains { kill($0, 0) == 0 } == true
+    }
+
+    /// Every process of each live worker, leader first: its cgroup's, or
+    /// (without cgroups) its descendants and process group, from one walk
+    /// of /proc made only if some worker has no cgroup (`ProcessTree`).
+    func members(ofWorkers pids: [Int32]) -> [Int32: [Int32]] {
+        var tree: ProcessTree?
+        var result: [Int32: [Int32]] = [:]
+        for pid in pids {
+            if let cgroup = workerCgroups[pid] {
+                result[pid] = [pid] + cgroup.processes.filter { $0 != pid }
+            } else {
+                if tree == nil { tree = ProcessTree.read() }
+                result[pid] = tree?.members(of: pid)
+            }
+        }
+        return result
+    }
+
+    /// What a worker's cgroup is charged (memory.current), where the memory controller is on.
+    func chargedMemory(ofWorker pid: Int32) -> UInt64? { workerCgroups[pid]?.memoryCurrent }
+
+    /// Each worker's memory with all it forked: what its cgroup is charged
+    /// where the memory controller is on, else the sum of its members' RSS.
+    func treeMemory(ofWorkers pids: [Int32]) -> [Int32: UInt64] {
+        var result: [Int32: UInt64] = [:]
+        var unmetered: [Int32] = []
+        for pid in pids {
+            if let charged = chargedMemory(ofWorker: pid) { result[pid] = charged } else { unmetered.append(pid) }
+        }
+        var reader = ProcFileReader(capacity: 128)
+        for (pid, members) in members(ofWorkers: unmetered) {
+            result[pid] = members.reduce(0) { total, member in
+                let pages = reader.withContents(ofProcess: member, "statm", ProcessSampler.residentPages) ?? nil
+                return total + (pages ?? 0) * KernelUnits.pageSize
+            }
+        }
+        return result
+    }
+
+    /// The worker and all it left are gone: the guard forgets the group,
+    /// and its cgroup is removed.
+    private func release(_ pgid: Int32) {
+        orphanGuard.workerExited(pgid)
+        strays[pgid] = nil
+        if let cgroup = workerCgroups.removeValue(forKey: pgid), !cgroup.remove() {
+            log.warning("could not remove the empty cgroup \(cgroup.path): \(SystemError.last("rmdir"))")
+        }
     }
 
     /// What a reaped child was.
@@ -59,35 +150,43 @@ final class ProcessGroupWatch {
     }
 
     /// A worker's leader was reaped (`pgid` is its pid): whatever still runs
-    /// in its process group gets the group's stop signal now and SIGKILL
-    /// after its stopTimeout. Says whether anything was left.
+    /// in its process group or cgroup (without one: whatever its environment
+    /// ties to it, `StrayProcesses`) gets the group's stop signal now and
+    /// SIGKILL after its stopTimeout. Says whether anything was left.
     private func stopWhatTheLeaderLeft(pgid: Int32, leader: Leader, now: MonotonicInstant) -> Bool {
-        guard ProcessControl.processGroupExists(pgid) else {
-            orphanGuard.workerExited(pgid)
+        if workerCgroups[pgid] == nil {
+            let found = StrayProcesses.find(mark: leader.mark, excluding: Set(leaders.keys).union([orphanGuard.pid]))
+            if !found.isEmpty { strays[pgid] = found }
+        }
+        guard hasMembers(pgid) else {
+            release(pgid)
             return false
         }
-        log.warning("worker \(leader.label) exited, but processes of its process group still run; sending them \(leader.stopSignal), "
+        let what = ProcessControl.processGroupExists(pgid) ? "processes of its process group"
+            : workerCgroups[pgid] != nil ? "processes of its cgroup" : "processes it left outside its process group"
+        log.warning("worker \(leader.label) exited, but \(what) still run; sending them \(leader.stopSignal), "
                     + "SIGKILL in \(HumanFormat.duration(seconds: leader.stopTimeout))")
-        ProcessControl.sendToProcessGroup(leader.stopSignal, leader: pgid)
+        signal(leader.stopSignal, worker: pgid)
         lingering.leaderExited(pgid, worker: leader.label, stopTimeout: leader.stopTimeout, now: now)
         return true
     }
 
     /// SIGKILL for the lingering groups whose stopTimeout has passed.
     func killDue(now: MonotonicInstant) {
-        for (pgid, worker) in lingering.takeDue(now: now) where ProcessControl.processGroupExists(pgid) {
-            log.warning("processes left by worker \(worker) still run after the stop signal; sending SIGKILL to its process group")
-            ProcessControl.sendToProcessGroup(.kill, leader: pgid)
+        for (pgid, worker) in lingering.takeDue(now: now) where hasMembers(pgid) {
+            log.warning("processes left by worker \(worker) still run after the stop signal; sending SIGKILL to its "
+                        + (workerCgroups[pgid] == nil ? "process group" : "process group and cgroup"))
+            signal(.kill, worker: pgid)
         }
     }
 
     /// Forgets the lingering groups that have emptied (their members were
     /// reaped by the master, their subreaper), and names them.
     func releaseEmptyGroups() -> [Int32] {
-        let emptied = lingering.pgids.filter { !ProcessControl.processGroupExists($0) }
+        let emptied = lingering.pgids.filter { !hasMembers($0) }
         for pgid in emptied {
             lingering.remove(pgid)
-            orphanGuard.workerExited(pgid)
+            release(pgid)
         }
         return emptied
     }
@@ -100,6 +199,7 @@ final class ProcessGroupWatch {
         do {
             orphanGuard = try OrphanGuard.start()
             for pgid in Set(leaders.keys).union(lingering.pgids) { orphanGuard.workerStarted(pgid) }
+            if let cgroups { guardCgroups(cgroups) }
         } catch {
             log.error("cannot start a new orphan guard: \(error)")
         }
@@ -114,5 +214,22 @@ final class ProcessGroupWatch {
             ProcessControl.send(.kill, to: pid)
             _ = ProcessControl.reapOne(pid)
         }
+        removeCgroups()
+    }
+
+    /// At exit: whatever is left in a worker's cgroup is killed and reaped
+    /// (at most a second: the kernel kills asynchronously), then appd's
+    /// cgroups are removed.
+    private func removeCgroups() {
+        guard let cgroups else { return }
+        let left = workerCgroups.values.filter(\.isPopulated)
+        for cgroup in left { cgroup.signalAll(.kill) }
+        for _ in 0..<100 where left.contains(where: \.isPopulated) {
+            while ProcessControl.reapOne() != nil {}
+            usleep(10_000)
+        }
+        for cgroup in workerCgroups.values { cgroup.remove() }
+        workerCgroups.removeAll()
+        cgroups.removeAll()
     }
 }

@@ -31,13 +31,14 @@ final class WorkerIO {
     /// gets a notify socket of its own instead).
     private let inheritedEnvironment: [String: String] = ProcessEnvironment.current().filter { $0.key != "NOTIFY_SOCKET" }
 
-    init(loop: EventLoop, logs: GroupLogs, notifyChannels: NotifyChannels, listeners: ListenerRegistry, orphanGuard: OrphanGuard) {
+    init(loop: EventLoop, logs: GroupLogs, notifyChannels: NotifyChannels, listeners: ListenerRegistry, orphanGuard: OrphanGuard,
+         cgroups: CgroupTree?) {
         self.loop = loop
         self.log = logs.daemonLog
         self.notifyChannels = notifyChannels
         self.listeners = listeners
         self.outputs = WorkerOutputs(loop: loop, logs: logs)
-        self.groups = ProcessGroupWatch(orphanGuard: orphanGuard, log: log)
+        self.groups = ProcessGroupWatch(orphanGuard: orphanGuard, cgroups: cgroups, log: log)
     }
 
     var notifyChannelCount: Int { notifyChannels.count }
@@ -65,29 +66,34 @@ final class WorkerIO {
         if let identity { warnIfNotifySocketUnreachable(by: identity, group: group.name) }
         environment["NOTIFY_SOCKET"] = notifySocket.path
         var pipes: [(read: Int32, write: Int32)] = []
+        var cgroup: WorkerCgroup?
         let pid: Int32
         do {
             pipes.append(try Pipe.make())
             pipes.append(try Pipe.make())
             let sockets = listeners.descriptors(for: group)
+            cgroup = try groups.cgroups?.makeWorkerCgroup(id: order.worker.id, group: group)
+            let procs = try cgroup?.openProcsForSpawn() ?? -1
+            defer { if procs >= 0 { FileIO.close(procs) } }
             pid = try Spawner.spawn(SpawnRequest(
                 executable: executable, arguments: group.command, environment: environment,
                 ownPidVariables: group.watchdogSeconds == nil ? [] : ["WATCHDOG_PID"],
                 workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
                 stdout: pipes[0].write, stderr: pipes[1].write, resourceLimits: group.resourceLimits,
-                nice: group.nice, umask: group.umask, identity: identity))
+                nice: group.nice, umask: group.umask, identity: identity, cgroupProcsFD: procs))
         } catch {
             for pipe in pipes {
                 FileIO.close(pipe.write)
                 FileIO.close(pipe.read)
             }
+            cgroup?.remove()
             notifyChannels.discard(notifySocket)
             return .spawnFailed(order.worker, order.role, reason: error.description)
         }
         // The process exists now: whatever fails from here on, it is
         // supervised (a spawn failure would respawn beside an unwatched child).
         let label = "\(order.worker)[\(pid)]"
-        groups.leaderStarted(pid, label: label, group: group)
+        groups.leaderStarted(pid, label: label, order: order, cgroup: cgroup)
         listen(on: notifySocket, worker: order.worker, pid: pid)
         for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
             FileIO.close(pipe.write)

@@ -28,13 +28,14 @@ extension ConfigLoader {
     /// the first. Each reader returns what it could make of a value (nil when
     /// nothing); whatever it returns is only used when no problem was found.
     final class Validator {
-        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "log", "stopTimeout", "groups", "metrics"]
+        static let topLevelFields = ["controlSocket", "pidFile", "statusFile", "logFile", "log", "stopTimeout", "groups", "metrics", "cgroups"]
         static let groupFields = [
             "name", "command", "count", "reloadable", "listen", "readiness",
             "readyTimeout", "stopSignal", "stopTimeout", "env", "cwd", "reloadStrategy", "maxSurge",
             "watchdogSeconds", "outputBytesPerSecond", "restart", "successExitCodes", "maxRestarts", "restartWindow",
             "dependsOn", "autostart",
-            "user", "group", "umask", "rlimits", "nice", "envFile", "log", "stderr", "history",
+            "user", "group", "umask", "rlimits", "nice", "envFile",
+            "maxMemory", "memoryMax", "cpuMax", "pidsMax", "log", "stderr", "history",
         ]
 
         let file: String
@@ -67,6 +68,7 @@ extension ConfigLoader {
             let statusFile = optional("statusFile", in: top, .path(relativeTo: directory)) ?? RuntimePaths.defaultStatusFile
             let daemonLog = top["logFile"].flatMap { readDaemonLog($0.value, at: $0.path) } ?? .standardError
             let stopTimeout = optional("stopTimeout", in: top, .seconds) ?? 2
+            let cgroups = optional("cgroups", in: top, .boolean) ?? true
             checkRuntimeFiles(in: top, [
                 ("controlSocket", "controlSocket", controlSocket),
                 ("pidFile", "pidFile", pidFile),
@@ -84,7 +86,7 @@ extension ConfigLoader {
             checkDependencies()
             return DaemonConfig(
                 sourcePath: file, controlSocket: controlSocket, pidFile: pidFile, statusFile: statusFile,
-                daemonLog: daemonLog, stopTimeout: stopTimeout, groups: groups, metrics: metrics
+                daemonLog: daemonLog, stopTimeout: stopTimeout, groups: groups, metrics: metrics, cgroups: cgroups
             )
         }
 
@@ -145,6 +147,7 @@ extension ConfigLoader {
             let watchdogSeconds = optional("watchdogSeconds", in: group, .seconds)
             let outputBytesPerSecond = optional("outputBytesPerSecond", in: group, .integer.atLeast(0).atMost(1 << 40))
             let history = group["history"].flatMap { readHistory($0.value, at: $0.path) }
+            let limits = cgroupLimits(in: group)
             let restart = optional("restart", in: group, .oneOf(RestartPolicy.self))
             let successExitCodes = group["successExitCodes"].map { field in
                 elements(of: field.value, at: field.path, .array("an array of exit codes")) {
@@ -190,6 +193,7 @@ extension ConfigLoader {
             config.resourceLimits = resourceLimits ?? [:]
             config.nice = nice
             config.envFiles = envFiles ?? []
+            config.limits = limits
             return config
         }
 

@@ -15,11 +15,15 @@ public struct DaemonConfig: Sendable, Equatable {
     public var groups: [GroupConfig]
     /// The HTTP listener for scrapers and probes; nil: none.
     public var metrics: MetricsSettings?
+    /// false: no cgroups even where the system has a usable cgroup v2;
+    /// workers are contained by their process groups alone (the fallback).
+    public var cgroups: Bool
 
     public init(
         sourcePath: String?, controlSocket: String, pidFile: String, statusFile: String,
-        daemonLog: LogFileConfig, stopTimeout: Double, groups: [GroupConfig], metrics: MetricsSettings? = nil
+        daemonLog: LogFileConfig, stopTimeout: Double, groups: [GroupConfig], metrics: MetricsSettings? = nil, cgroups: Bool = true
     ) {
+        self.cgroups = cgroups
         self.sourcePath = sourcePath
         self.controlSocket = controlSocket
         self.pidFile = pidFile
@@ -67,6 +71,8 @@ public struct GroupConfig: Sendable, Equatable {
     /// File permissions of the unix sockets in `listen` that were given
     /// `mode`, `owner` or `group` (`UnixSocketPermissions`).
     public var socketPermissions: [ListenAddress: UnixSocketPermissions] = [:]
+    /// Memory, CPU and process limits (`CgroupLimits`).
+    public var limits = CgroupLimits()
     public var readiness: Readiness
     /// Seconds a starting process may take to become ready before it counts as failed.
     public var readyTimeout: Double
@@ -179,6 +185,7 @@ public struct GroupConfig: Sendable, Equatable {
         command == other.command && env == other.env && cwd == other.cwd && listen == other.listen
             && watchdogSeconds == other.watchdogSeconds && identity == other.identity && umask == other.umask
             && resourceLimits == other.resourceLimits && nice == other.nice && envFiles == other.envFiles
+            && limits == other.limits
     }
 
     /// What the `envFile`s set together, a later file winning.

@@ -33,6 +33,8 @@ extension EndToEnd {
         var nice: Int? = nil
         /// Each resource as `{soft, hard}`.
         var rlimits: [String: (soft: Int, hard: Int)] = [:]
+        /// `maxMemory`, e.g. "50M".
+        var maxMemory: String? = nil
         /// `log`, `stderr` and `history` as the config writes them.
         var log: LogSpec? = nil
         var stderrLog: LogSpec? = nil
@@ -65,6 +67,7 @@ extension EndToEnd {
             if let umask { object["umask"] = umask }
             if let nice { object["nice"] = nice }
             if !rlimits.isEmpty { object["rlimits"] = rlimits.mapValues { ["soft": $0.soft, "hard": $0.hard] } }
+            if let maxMemory { object["maxMemory"] = maxMemory }
             if let log { object["log"] = log.json }
             if let stderrLog { object["stderr"] = stderrLog.json }
             if let history { object["history"] = ["lines": history.lines, "bytes": history.bytes] }
@@ -102,13 +105,17 @@ extension EndToEnd {
         var groups: [GroupSpec]
         /// `metrics: {listen: ...}`, e.g. "tcp://127.0.0.1:9469"; nil: no metrics listener.
         var metricsListen: String?
+        /// `cgroups`; nil leaves appd's default (used where the host allows).
+        var cgroups: Bool?
         /// `logFile` in its object form (its `file` is the daemon's log file); nil: the string form.
         var logRotation: (maxBytes: Int, keep: Int)? = nil
 
-        init(stopTimeout: Double = 2, groups: [GroupSpec], metricsListen: String? = nil, logRotation: (maxBytes: Int, keep: Int)? = nil) {
+        init(stopTimeout: Double = 2, groups: [GroupSpec], metricsListen: String? = nil, cgroups: Bool? = nil,
+             logRotation: (maxBytes: Int, keep: Int)? = nil) {
             self.stopTimeout = stopTimeout
             self.groups = groups
             self.metricsListen = metricsListen
+            self.cgroups = cgroups
             self.logRotation = logRotation
         }
 
@@ -120,6 +127,7 @@ extension EndToEnd {
                 "stopTimeout": stopTimeout, "groups": groups.map(\.json),
             ]
             if let metricsListen { object["metrics"] = ["listen": metricsListen] }
+            if let cgroups { object["cgroups"] = cgroups }
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return "// written by the appd end-to-end tests\n" + String(decoding: data, as: UTF8.self) + "\n"
         }

@@ -278,6 +278,8 @@ extension EndToEnd {
             }
             for pid in stragglers { kill(pid, SIGKILL) }
             Polling.blockingUntil(timeout: 5) { stragglers.allSatisfy { !ProcFS.isAlive($0) } }
+            // A master killed by SIGKILL leaves its (empty) cgroups behind.
+            if let cgroups = CgroupProbe.root(inLog: log) { CgroupProbe.remove(cgroups) }
             directory.remove()
         }
     }
