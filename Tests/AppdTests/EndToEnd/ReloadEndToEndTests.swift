@@ -67,8 +67,11 @@ extension EndToEnd {
                 #expect(failed.isEmpty, "\(failed.count) of \(samples.count) requests failed across three reloads: \(Set(failed))")
                 // The successor boots for 2 s while the old worker serves: no
                 // request waits for a boot. (A generous bound for a loaded
-                // 2-core machine; stop-first measured 2.01 s here.)
-                #expect(slowest < 0.5, "the slowest of \(samples.count) requests took \(slowest) s")
+                // 2-core machine; stop-first measured 2.01 s here. A latency
+                // bound, not checked under ASan or TSan: see LatencyBounds.)
+                if LatencyBounds.checked("the slowest of \(samples.count) requests took \(slowest) s") {
+                    #expect(slowest < 0.5, "the slowest of \(samples.count) requests took \(slowest) s")
+                }
             }
         }
 
@@ -247,11 +250,17 @@ extension EndToEnd {
                     roundTrips.sort()
                     let median = roundTrips[roundTrips.count / 2]
                     let worst = roundTrips.last ?? 0
-                    #expect(roundTrips.count >= 20, "\(roundTrips.count) pings in 8 s")
-                    // Bounds with room for a loaded 2-core machine; the figures
-                    // themselves are in bench/ (load-latency.py).
-                    #expect(median < 0.1, "median ping \(median) s during the storm")
-                    #expect(worst < 1, "slowest ping \(worst) s during the storm")
+                    // Every ping above was answered within 5 s. How quickly is
+                    // a latency bound, not checked under ASan or TSan (see
+                    // LatencyBounds); nor is the number of pings, which only
+                    // the round trips' length limits.
+                    if LatencyBounds.checked("\(roundTrips.count) pings in 8 s, median \(median) s, slowest \(worst) s") {
+                        #expect(roundTrips.count >= 20, "\(roundTrips.count) pings in 8 s")
+                        // Bounds with room for a loaded 2-core machine; the figures
+                        // themselves are in bench/ (load-latency.py).
+                        #expect(median < 0.1, "median ping \(median) s during the storm")
+                        #expect(worst < 1, "slowest ping \(worst) s during the storm")
+                    }
                     #expect(daemon.log.contains("group storm restarts too often"), "the storm was held back")
                     let stopping = ContinuousClock.now
                     daemon.signal(SIGTERM)
