@@ -223,6 +223,17 @@ extension EndToEnd {
     /// Restart storms, measured from outside while they rage.
     @Suite("a master that nothing can stall", .serialized)
     struct StormEndToEndTests {
+        /// The most of `times` (in order) that fall within any `seconds`.
+        static func most(of times: [Double], within seconds: Double) -> Int {
+            var most = 0
+            var first = 0
+            for last in times.indices {
+                while times[last] - times[first] >= seconds { first += 1 }
+                most = max(most, last - first + 1)
+            }
+            return most
+        }
+
         @Test("300 workers each living 1.1 s, for 8 s: ping keeps answering quickly, restarts are held back, SIGTERM stops everything within stopTimeout")
         func restartStormDoesNotStallTheMaster() async throws {
             try await LoadSensitive.exclusively {
@@ -261,7 +272,20 @@ extension EndToEnd {
                         #expect(median < 0.1, "median ping \(median) s during the storm")
                         #expect(worst < 1, "slowest ping \(worst) s during the storm")
                     }
-                    #expect(daemon.log.contains("group storm restarts too often"), "the storm was held back")
+                    // Past 600 restarts in 10 s (RestartIntensity: twice the
+                    // count) appd holds the group's restarts back: a rate only a
+                    // master that respawns over 60 workers a second reaches.
+                    // Under ASan or TSan on a busy machine it may respawn slower
+                    // (20 a second was seen under ASan): the storm then never
+                    // reaches the limit and there is nothing to hold back, so
+                    // the hold is checked only when it did (see LatencyBounds).
+                    let exits = daemon.logLines.master
+                        .filter { $0.message.hasPrefix("worker storm#") && $0.message.contains("exited 0") }
+                        .map(\.time).sorted()
+                    let busiest = Self.most(of: exits, within: 9.9)
+                    if busiest > 600 || LatencyBounds.checked("at most \(busiest) restarts in 9.9 s, not over the limit of 600 in 10 s") {
+                        #expect(daemon.log.contains("group storm restarts too often"), "the storm was held back (\(busiest) restarts in the busiest 9.9 s)")
+                    }
                     let stopping = ContinuousClock.now
                     daemon.signal(SIGTERM)
                     let ended = try await daemon.waitForExit(timeout: 10)
