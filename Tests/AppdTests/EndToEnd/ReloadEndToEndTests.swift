@@ -241,7 +241,12 @@ extension EndToEnd {
                     GroupSpec(name: "storm", command: ["/bin/sleep", "1.1"], count: 300, readiness: GroupSpec.Readiness.none),
                 ])
                 try await withDaemon(spec) { daemon in
-                    try await daemon.waitUntil(timeout: 20, "the storm to begin") {
+                    // 300 exits: 300 spawns and 1.1 s. Under ASan or TSan the
+                    // master spawns about 20 workers a second, less on a busy
+                    // machine, so it waits longer for the storm to begin (a
+                    // deadline for what the test needs, not a bound it checks).
+                    let beginning = LatencyBounds.slowingSanitizer == nil ? 20.0 : 60.0
+                    try await daemon.waitUntil(timeout: beginning, "the storm to begin") {
                         daemon.logLines.master.filter { $0.message.hasPrefix("worker storm#") && $0.message.contains("exited 0") }.count >= 300
                     }
                     let client = try daemon.controlClient()
