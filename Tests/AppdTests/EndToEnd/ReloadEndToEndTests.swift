@@ -293,10 +293,15 @@ extension EndToEnd {
                     }
                     let stopping = ContinuousClock.now
                     daemon.signal(SIGTERM)
-                    let ended = try await daemon.waitForExit(timeout: 10)
+                    let ended = try await daemon.waitForExit(timeout: LatencyBounds.slowingSanitizer == nil ? 10 : 30)
                     let took = ContinuousClock.now - stopping
                     #expect(ended?.exited == true && ended?.code == 0, "\(String(describing: ended))")
-                    #expect(took < .seconds(4), "stopped in \(took), stopTimeout 2 s")
+                    // sleep dies at SIGTERM: how soon appd is done is how fast it
+                    // handles 300 exits, a latency bound, not checked under ASan
+                    // or TSan (7.9 s was seen under ASan on a busy machine).
+                    if LatencyBounds.checked("stopped in \(took), stopTimeout 2 s") {
+                        #expect(took < .seconds(4), "stopped in \(took), stopTimeout 2 s")
+                    }
                     #expect(daemon.leftovers().isEmpty, "nothing left: \(daemon.leftovers())")
                 }
             }
