@@ -36,6 +36,15 @@ done
 
 # A trap should end a process at once, not wait for Swift's backtracer.
 export SWIFT_BACKTRACE=enable=no
+# Two tests at a time (Swift Testing runs them all side by side otherwise):
+# every process is several times slower under a sanitizer, and on a 2-core
+# machine a dozen end-to-end tests at once starve each other's workers. All
+# side by side, TSan runs failed tests on timing (a python worker missing its
+# 1 s watchdog, a crash loop looked at after its restarts were held back, a
+# python server not bound within its 1 s readiness); two at a time, the same
+# run passed, and sooner (152 s against 185 s, the machine shared either
+# way). Nothing is checked less; set the variable to change the width.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-2}
 
 status=0
 results=()
