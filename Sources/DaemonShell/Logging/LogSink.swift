@@ -1,7 +1,6 @@
 import Dispatch
 import Glibc
 import Shared
-import Synchronization
 
 /// Where a log's lines go: a bounded queue in front of a descriptor or a
 /// rotated log file, written by a thread of its own.
@@ -65,7 +64,7 @@ final class LogSink: Sendable {
     /// "stderr" or the log file's path, for the drop marker.
     let name: String
     private let capacity: Int
-    private let state: Mutex<State>
+    private let state: PthreadLocked<State>
     /// Touched by the writer thread alone once it runs.
     nonisolated(unsafe) private let destination: Destination
     private let wake = DispatchSemaphore(value: 0)
@@ -78,7 +77,7 @@ final class LogSink: Sendable {
         case .file(let file): self.name = file.path
         }
         self.capacity = capacity
-        self.state = Mutex(State(format: format))
+        self.state = PthreadLocked(State(format: format))
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let started = pthread_create(&thread, nil, { context in

@@ -656,7 +656,11 @@ extension EndToEnd {
                     return daemon.log.contains("dropped control client")
                 }
                 #expect(pings >= 1)
-                #expect(slowest < 2, "a ping took \(slowest)s while the daemon served the hog")
+                // Each ping was answered within appctl's 5 s; within 2 s is a
+                // latency bound, not checked under ASan or TSan (see LatencyBounds).
+                if LatencyBounds.checked("the slowest of \(pings) pings took \(slowest)s") {
+                    #expect(slowest < 2, "a ping took \(slowest)s while the daemon served the hog")
+                }
                 let dropped = try #require(daemon.logLines.master.first(containing: "dropped control client"))
                 #expect(dropped.message.contains("it is not reading its replies"), "\(dropped)")
                 #expect(hog.peerHasClosed(within: 5), "the hog's socket is hung up on, seen without reading")

@@ -67,8 +67,11 @@ extension EndToEnd {
                 #expect(failed.isEmpty, "\(failed.count) of \(samples.count) requests failed across three reloads: \(Set(failed))")
                 // The successor boots for 2 s while the old worker serves: no
                 // request waits for a boot. (A generous bound for a loaded
-                // 2-core machine; stop-first measured 2.01 s here.)
-                #expect(slowest < 0.5, "the slowest of \(samples.count) requests took \(slowest) s")
+                // 2-core machine; stop-first measured 2.01 s here. A latency
+                // bound, not checked under ASan or TSan: see LatencyBounds.)
+                if LatencyBounds.checked("the slowest of \(samples.count) requests took \(slowest) s") {
+                    #expect(slowest < 0.5, "the slowest of \(samples.count) requests took \(slowest) s")
+                }
             }
         }
 
@@ -220,6 +223,17 @@ extension EndToEnd {
     /// Restart storms, measured from outside while they rage.
     @Suite("a master that nothing can stall", .serialized)
     struct StormEndToEndTests {
+        /// The most of `times` (in order) that fall within any `seconds`.
+        static func most(of times: [Double], within seconds: Double) -> Int {
+            var most = 0
+            var first = 0
+            for last in times.indices {
+                while times[last] - times[first] >= seconds { first += 1 }
+                most = max(most, last - first + 1)
+            }
+            return most
+        }
+
         @Test("300 workers each living 1.1 s, for 8 s: ping keeps answering quickly, restarts are held back, SIGTERM stops everything within stopTimeout")
         func restartStormDoesNotStallTheMaster() async throws {
             try await LoadSensitive.exclusively {
@@ -227,7 +241,12 @@ extension EndToEnd {
                     GroupSpec(name: "storm", command: ["/bin/sleep", "1.1"], count: 300, readiness: GroupSpec.Readiness.none),
                 ])
                 try await withDaemon(spec) { daemon in
-                    try await daemon.waitUntil(timeout: 20, "the storm to begin") {
+                    // 300 exits: 300 spawns and 1.1 s. Under ASan or TSan the
+                    // master spawns about 20 workers a second, less on a busy
+                    // machine, so it waits longer for the storm to begin (a
+                    // deadline for what the test needs, not a bound it checks).
+                    let beginning = LatencyBounds.slowingSanitizer == nil ? 20.0 : 60.0
+                    try await daemon.waitUntil(timeout: beginning, "the storm to begin") {
                         daemon.logLines.master.filter { $0.message.hasPrefix("worker storm#") && $0.message.contains("exited 0") }.count >= 300
                     }
                     let client = try daemon.controlClient()
@@ -247,19 +266,47 @@ extension EndToEnd {
                     roundTrips.sort()
                     let median = roundTrips[roundTrips.count / 2]
                     let worst = roundTrips.last ?? 0
-                    #expect(roundTrips.count >= 20, "\(roundTrips.count) pings in 8 s")
-                    // Bounds with room for a loaded 2-core machine; the figures
-                    // themselves are in bench/ (load-latency.py).
-                    #expect(median < 0.1, "median ping \(median) s during the storm")
-                    #expect(worst < 1, "slowest ping \(worst) s during the storm")
-                    #expect(daemon.log.contains("group storm restarts too often"), "the storm was held back")
+                    // Every ping above was answered within 5 s. How quickly is
+                    // a latency bound, not checked under ASan or TSan (see
+                    // LatencyBounds); nor is the number of pings, which only
+                    // the round trips' length limits.
+                    if LatencyBounds.checked("\(roundTrips.count) pings in 8 s, median \(median) s, slowest \(worst) s") {
+                        #expect(roundTrips.count >= 20, "\(roundTrips.count) pings in 8 s")
+                        // Bounds with room for a loaded 2-core machine; the figures
+                        // themselves are in bench/ (load-latency.py).
+                        #expect(median < 0.1, "median ping \(median) s during the storm")
+                        #expect(worst < 1, "slowest ping \(worst) s during the storm")
+                    }
+                    // Past 600 restarts in 10 s (RestartIntensity: twice the
+                    // count) appd holds the group's restarts back: a rate only a
+                    // master that respawns over 60 workers a second reaches.
+                    // Under ASan or TSan on a busy machine it may respawn slower
+                    // (20 a second was seen under ASan): the storm then never
+                    // reaches the limit and there is nothing to hold back, so
+                    // the hold is checked only when it did (see LatencyBounds).
+                    let exits = daemon.logLines.master
+                        .filter { $0.message.hasPrefix("worker storm#") && $0.message.contains("exited 0") }
+                        .map(\.time).sorted()
+                    let busiest = Self.most(of: exits, within: 9.9)
+                    if busiest > 600 || LatencyBounds.checked("at most \(busiest) restarts in 9.9 s, not over the limit of 600 in 10 s") {
+                        #expect(daemon.log.contains("group storm restarts too often"), "the storm was held back (\(busiest) restarts in the busiest 9.9 s)")
+                    }
                     let stopping = ContinuousClock.now
                     daemon.signal(SIGTERM)
-                    let ended = try await daemon.waitForExit(timeout: 10)
+                    let ended = try await daemon.waitForExit(timeout: LatencyBounds.slowingSanitizer == nil ? 10 : 30)
                     let took = ContinuousClock.now - stopping
                     #expect(ended?.exited == true && ended?.code == 0, "\(String(describing: ended))")
-                    #expect(took < .seconds(4), "stopped in \(took), stopTimeout 2 s")
-                    #expect(daemon.leftovers().isEmpty, "nothing left: \(daemon.leftovers())")
+                    // sleep dies at SIGTERM: how soon appd is done is how fast it
+                    // handles 300 exits, a latency bound, not checked under ASan
+                    // or TSan (7.9 s was seen under ASan on a busy machine).
+                    if LatencyBounds.checked("stopped in \(took), stopTimeout 2 s") {
+                        #expect(took < .seconds(4), "stopped in \(took), stopTimeout 2 s")
+                    }
+                    // The orphan guard ends just after the master, once it reads
+                    // the end of the master's pipe: under ASan it was still seen
+                    // at the master's exit. As the other stop tests do, wait a
+                    // little for nothing to be left.
+                    try await daemon.waitUntil(timeout: 3, "nothing started by the daemon to be left") { daemon.leftovers().isEmpty }
                 }
             }
         }

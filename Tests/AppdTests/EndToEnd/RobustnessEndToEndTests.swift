@@ -189,7 +189,13 @@ extension EndToEnd {
 
         @Test("a reload refused as busy leaves no new listening socket behind")
         func refusedReloadUnbindsNewSockets() async throws {
-            let spec = DaemonSpec(groups: [Self.slowGroup])
+            // Slower than slowGroup: the first reload must still be under way
+            // when the second appctl reaches the daemon. With 0.5 s a slot it
+            // was over in about a second, and on a loaded machine (under ASan,
+            // load 8 on two cores) the second reload came after it and ran.
+            var slower = Self.slowGroup
+            slower.readiness = .afterSeconds(3)
+            let spec = DaemonSpec(groups: [slower])
             try await withDaemon(spec) { daemon in
                 let port = try FreePort.tcp()
                 var withListener = spec

@@ -101,12 +101,15 @@ extension EndToEnd {
                 $0.process = process
                 $0.pid = pid
             }
-            try await waitUntil(timeout: timeout, "appd pid \(pid) to write its pid file and create its control socket",
+            try await waitUntil(timeout: timeout, "appd pid \(pid) to write its pid file and listen on its control socket",
                                 sourceLocation: sourceLocation) {
                 if let ended = process.terminated {
                     throw StartFailed(description: "appd \(ended) during start-up\n\(diagnostics)")
                 }
+                // The socket file exists from bind on, a moment before listen:
+                // a test that connected then was refused (seen under UBSan).
                 return pidFileContents == pid && FileManager.default.fileExists(atPath: controlSocket)
+                    && ProcFS.unixSocketListens(at: controlSocket) != false
             }
         }
 

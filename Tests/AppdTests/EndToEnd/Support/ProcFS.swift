@@ -36,6 +36,24 @@ extension EndToEnd {
             return result
         }
 
+        /// Whether the unix socket bound at `path` listens yet, from
+        /// /proc/net/unix (a probe connection would be a client the daemon
+        /// sees); nil when no socket is bound there in this network namespace.
+        /// bind makes the file, listen comes after: a connect in between is
+        /// refused.
+        static func unixSocketListens(at path: String) -> Bool? {
+            guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return nil }
+            var bound = false
+            // Num RefCount Protocol Flags Type St Inode Path
+            for line in table.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: true)
+                guard fields.count == 8, fields[7] == path, let flags = Int(fields[3], radix: 16) else { continue }
+                if flags & 0x10000 != 0 { return true }  // __SO_ACCEPTCON: listen() was called
+                bound = true
+            }
+            return bound ? false : nil
+        }
+
         /// The one-letter state from /proc/PID/stat (R, S, D, Z, ...), nil when gone.
         static func state(of pid: Int32) -> Character? {
             guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
