@@ -12,10 +12,15 @@
 
 enum { GUARD_CAPACITY = 1 << 16 };
 
-/* The guard's loop: only async-signal-safe calls, no allocation. */
-static void guard_run(int read_fd) {
+/* The guard's loop: only async-signal-safe calls, no allocation. It starts
+   with the groups it was given (read from the master's memory, which the
+   fork copied) and goes on with what the pipe says. */
+static void guard_run(int read_fd, const int32_t *initial, int initial_count) {
     static pid_t groups[GUARD_CAPACITY];
     int count = 0;
+    for (int i = 0; i < initial_count && count < GUARD_CAPACITY; i++) {
+        if (initial[i] > 0) groups[count++] = initial[i];
+    }
     int32_t record;
     for (;;) {
         ssize_t got = read(read_fd, &record, sizeof record);
@@ -47,7 +52,7 @@ static void close_all_but(int keep) {
     }
 }
 
-int cs_orphan_guard_start(pid_t *guard_pid) {
+int cs_orphan_guard_start(pid_t *guard_pid, const int32_t *groups, int count) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return -1;
     /* Only the master's end: the guard's reads must block. */
@@ -81,7 +86,7 @@ int cs_orphan_guard_start(pid_t *guard_pid) {
             dup2(null, 2);
         }
         close_all_but(read_fd);
-        guard_run(read_fd);
+        guard_run(read_fd, groups, groups == NULL ? 0 : count);
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);

@@ -13,8 +13,11 @@
    direct children; this is what stops their own children from outliving the
    master. The guard keeps no other fd of the master's; 0..2 are /dev/null.
    Returns the pipe's write end (non-blocking) and stores the guard's pid,
-   or -1 with errno set. */
-int cs_orphan_guard_start(pid_t *guard_pid);
+   or -1 with errno set. `groups` (`count` of them, NULL for none) are
+   guarded from the guard's first instruction: a replacement guard started
+   while workers run must not wait for notes the master may be killed
+   before it writes. */
+int cs_orphan_guard_start(pid_t *guard_pid, const int32_t *groups, int count);
 
 /* Records a worker's process group (positive: started; negative: gone).
    The pipe's write end is non-blocking so that a guard that stopped reading

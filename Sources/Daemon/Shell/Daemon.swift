@@ -241,8 +241,9 @@ final class Daemon {
         log.error("the orphan guard (pid \(orphanGuard.pid)) died: \(status); starting a new one")
         orphanGuard.close()
         do {
-            orphanGuard = try OrphanGuard.start()
-            for pgid in guardedGroups.union(lingering.pgids) { orphanGuard.workerStarted(pgid) }
+            // Armed with every group as it is forked: notes written after the
+            // fork would leave a window in which a SIGKILLed master left them.
+            orphanGuard = try OrphanGuard.start(guarding: Array(guardedGroups.union(lingering.pgids)))
         } catch {
             log.error("cannot start a new orphan guard: \(error)")
         }

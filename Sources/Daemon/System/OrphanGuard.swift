@@ -12,9 +12,15 @@ struct OrphanGuard {
     /// Started before the master opens anything else; a replacement started
     /// later closes every descriptor it inherits but its pipe, so a guard
     /// never holds the pid-file lock or a socket.
-    static func start() throws(SystemError) -> OrphanGuard {
+    ///
+    /// `groups` are guarded from the moment the guard exists: it gets them
+    /// with its copy of the master's memory, not through the pipe, so a
+    /// master killed just after the fork still takes them down.
+    static func start(guarding groups: [Int32] = []) throws(SystemError) -> OrphanGuard {
         var pid: pid_t = 0
-        let fd = try checked("fork(orphan guard)", cs_orphan_guard_start(&pid))
+        let fd = try checked("fork(orphan guard)", groups.withUnsafeBufferPointer { groups in
+            cs_orphan_guard_start(&pid, groups.baseAddress, Int32(groups.count))
+        })
         return OrphanGuard(fd: fd, pid: pid)
     }
 
