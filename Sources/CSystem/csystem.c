@@ -22,9 +22,15 @@ _Static_assert(CS_O_PATH == O_PATH, "CS_O_PATH must equal glibc's O_PATH");
 /* ---- spawn: everything below until cs_spawn runs in the forked child, so
    it may only call async-signal-safe functions. ---- */
 
+/* The child's own copy of the orphan guard's pipe once it has listed its
+   process group there (-1 before): a child that fails after that takes its
+   group off the list again. Set only in the forked child. */
+static int noted_guard_fd = -1;
+
 /* Reports {step, errno} to the parent through the close-on-exec pipe. */
 static _Noreturn void child_fail(int error_pipe, int step) {
     int report[2] = {step, errno};
+    if (noted_guard_fd >= 0) cs_orphan_guard_note(noted_guard_fd, -(int32_t)getpid());
     while (write(error_pipe, report, sizeof report) < 0 && errno == EINTR) {}
     _exit(127);
 }
@@ -82,11 +88,22 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
         errno = ESRCH;
         child_fail(error_pipe, CS_STEP_SETUP);
     }
+    int count = 3 + req->listen_count;
+    /* Its process group goes on the orphan guard's list now, before it can
+       run anything: a master SIGKILLed between the exec and its own
+       bookkeeping must not leave behind what the program forked at once.
+       The pipe's end is first copied above the fds set up below (0..2+n), so
+       that child_fail never writes into one of those. A note the full pipe
+       cannot take is dropped, as the master's own notes are. */
+    if (req->guard_fd >= 0) {
+        int guard = fcntl(req->guard_fd, F_DUPFD_CLOEXEC, count);
+        if (guard < 0) child_fail(error_pipe, CS_STEP_FDS);
+        if (cs_orphan_guard_note(guard, (int32_t)getpid()) == 0) noted_guard_fd = guard;
+    }
     if (req->cwd != NULL && chdir(req->cwd) != 0) child_fail(error_pipe, CS_STEP_CHDIR);
 
     /* Sources may overlap their targets (0..2+n): park every source above the
        target range first, then dup2 down; dup2 clears close-on-exec. */
-    int count = 3 + req->listen_count;
     int parked[count];
     for (int i = 0; i < count; i++) {
         int source = i == 0 ? req->stdin_fd

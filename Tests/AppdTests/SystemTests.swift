@@ -322,6 +322,29 @@ import Shared
         #expect(status.map { ExitStatus(waitStatus: $0) } == .killed(signal: .kill), "the guard SIGKILLed the group it was given")
     }
 
+    /// A worker lists its own process group with the guard between fork and
+    /// exec: a master killed right after the fork, before any note of its
+    /// own, still takes the group down. One that cannot exec strikes its
+    /// group off again.
+    @Test(.timeLimit(.minutes(1))) func spawnedChildListsItsOwnGroupWithTheOrphanGuard() throws {
+        let orphanGuard = try OrphanGuard.start()
+        var failing = request(["/nonexistent/program"], stdout: try FileIO.nullDevice())
+        failing.orphanGuardFD = orphanGuard.fd
+        #expect(throws: SystemError.self) { try Spawner.spawn(failing) }
+        var sleeper = request(["/bin/sleep", "30"], stdout: try FileIO.nullDevice())
+        sleeper.orphanGuardFD = orphanGuard.fd
+        let worker = try Spawner.spawn(sleeper)
+        FileIO.close(orphanGuard.fd)  // as the master's end does: no note from it
+        let guardStatus = waitForExit(orphanGuard.pid)
+        #expect(guardStatus.map { ExitStatus(waitStatus: $0) } == .exited(code: 0), "EOF ends the guard")
+        let status = waitForExit(worker, seconds: 5)
+        if status == nil {
+            kill(worker, SIGKILL)
+            _ = waitForExit(worker)
+        }
+        #expect(status.map { ExitStatus(waitStatus: $0) } == .killed(signal: .kill), "the guard SIGKILLed the group the child listed")
+    }
+
     // MARK: Files
 
     @Test func replaceFileWritesEverythingAtOnceAndWriteAllWritesEverything() throws {

@@ -35,6 +35,10 @@ struct cs_spawn_request {
        raises its own for its pipes, workers get what appd started with.
        0: leave as is. */
     uint64_t child_nofile_soft;
+    /* The orphan guard's pipe (cs_orphan_guard_start), or -1: the child lists
+       its own process group there before it runs the program, and takes it
+       off again if it fails before the exec. */
+    int guard_fd;
 };
 
 /* The step of cs_spawn that failed. */

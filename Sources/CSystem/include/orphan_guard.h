@@ -5,9 +5,10 @@
 #include <sys/types.h>
 
 /* Starts the orphan guard: a tiny process that outlives the master by a
-   moment. The master writes each worker's process group to the returned fd
-   (a close-on-exec pipe) as a positive int32 when it starts and as a negative
-   one when it exits. When the pipe reaches end of file, which happens when
+   moment. Each worker's process group is written to the returned fd (a
+   close-on-exec pipe) as a positive int32 when it starts, by the worker
+   itself before it runs its program (cs_spawn's guard_fd), and as a
+   negative one by the master once it is gone. When the pipe reaches end of file, which happens when
    the master exits in any way, SIGKILL included, the guard sends SIGKILL to
    every process group still listed and exits. PR_SET_PDEATHSIG reaches only
    direct children; this is what stops their own children from outliving the

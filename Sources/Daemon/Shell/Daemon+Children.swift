@@ -29,7 +29,7 @@ extension Daemon {
                 executable: executable, arguments: group.command, environment: environment,
                 ownPidVariables: group.watchdogSeconds == nil ? [] : ["WATCHDOG_PID"],
                 workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
-                stdout: pipes[0].write, stderr: pipes[1].write))
+                stdout: pipes[0].write, stderr: pipes[1].write, orphanGuardFD: orphanGuard.fd))
         } catch {
             for pipe in pipes {
                 FileIO.close(pipe.write)
@@ -42,7 +42,9 @@ extension Daemon {
         // The process exists now: whatever fails from here on, it is
         // supervised (a spawn failure would respawn beside an unwatched child).
         notifyChannels.adopt(notifySocket, worker: order.worker, pid: pid)
-        orphanGuard.workerStarted(pid)
+        // The child listed its process group with the orphan guard itself,
+        // before it ran the program (cs_spawn): nothing it forks at once
+        // outlives a master killed before this line.
         guardedGroups.insert(pid)
         for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
             FileIO.close(pipe.write)

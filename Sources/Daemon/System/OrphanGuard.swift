@@ -27,10 +27,12 @@ struct OrphanGuard {
     /// Lets go of a guard that died.
     func close() { FileIO.close(fd) }
 
-    /// A worker started: its process group is guarded. Like `workerExited`,
-    /// never blocks: a note a stopped guard's full pipe cannot take is dropped.
-    func workerStarted(_ pid: Int32) { _ = cs_orphan_guard_note(fd, pid) }
+    // A worker's group is listed by the worker itself, between fork and
+    // exec (`SpawnRequest.orphanGuardFD`), so the master may die at any
+    // moment after the fork without leaving what the worker forks.
 
-    /// A worker exited: its group is forgotten, so a reused pid is never hit.
+    /// A worker's group is empty: it is forgotten, so a reused pid is never
+    /// hit. Never blocks: a note a stopped guard's full pipe cannot take is
+    /// dropped.
     func workerExited(_ pid: Int32) { _ = cs_orphan_guard_note(fd, -pid) }
 }

@@ -22,6 +22,9 @@ struct SpawnRequest: Sendable {
     var stderr: Int32
     /// The child's soft RLIMIT_NOFILE; 0 leaves the master's.
     var openFileLimit: UInt64 = Spawner.childOpenFileLimit
+    /// The orphan guard's pipe, where the child lists its own process group
+    /// before it runs the program (-1: none).
+    var orphanGuardFD: Int32 = -1
 }
 
 /// Starts children with `cs_spawn`, an async-signal-safe fork/exec.
@@ -78,7 +81,8 @@ enum Spawner {
                             listen_fds: fds.baseAddress, listen_count: Int32(fds.count),
                             stdin_fd: stdin, stdout_fd: request.stdout, stderr_fd: request.stderr,
                             pid_slots: slots.baseAddress, pid_slot_count: Int32(slots.count),
-                            child_nofile_soft: request.openFileLimit
+                            child_nofile_soft: request.openFileLimit,
+                            guard_fd: request.orphanGuardFD
                         )
                         return cs_spawn(&spawn, &pid, &failedStep)
                     }
