@@ -324,8 +324,8 @@ import Shared
 
     /// A worker lists its own process group with the guard between fork and
     /// exec: a master killed right after the fork, before any note of its
-    /// own, still takes the group down. One that cannot exec strikes its
-    /// group off again.
+    /// own, still takes the group down. (One that cannot exec, spawned
+    /// first, fails as before.)
     @Test(.timeLimit(.minutes(1))) func spawnedChildListsItsOwnGroupWithTheOrphanGuard() throws {
         let orphanGuard = try OrphanGuard.start()
         var failing = request(["/nonexistent/program"], stdout: try FileIO.nullDevice())
