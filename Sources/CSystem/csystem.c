@@ -29,9 +29,15 @@ _Static_assert(RLIMIT_CPU == 0 && RLIMIT_FSIZE == 1 && RLIMIT_DATA == 2 && RLIMI
 /* ---- spawn: everything below until cs_spawn runs in the forked child, so
    it may only call async-signal-safe functions. ---- */
 
+/* The child's own copy of the orphan guard's pipe once it has listed its
+   process group there (-1 before): a child that fails after that takes its
+   group off the list again. Set only in the forked child. */
+static int noted_guard_fd = -1;
+
 /* Reports what failed to the parent through the close-on-exec pipe. */
 static _Noreturn void child_fail_at(int error_pipe, int step, int detail) {
     struct cs_spawn_failure report = {.step = step, .error = errno, .detail = detail};
+    if (noted_guard_fd >= 0) cs_orphan_guard_note(noted_guard_fd, -(int32_t)getpid());
     while (write(error_pipe, &report, sizeof report) < 0 && errno == EINTR) {}
     _exit(127);
 }
@@ -94,6 +100,17 @@ static _Noreturn void child_run(const struct cs_spawn_request *req, pid_t parent
     if (setpgid(0, 0) != 0) child_fail(error_pipe, CS_STEP_SETUP);
     /* Into its cgroup before anything else: what it forks later stays inside. */
     if (req->cgroup_procs_fd >= 0 && write(req->cgroup_procs_fd, "0", 1) != 1) child_fail(error_pipe, CS_STEP_CGROUP);
+    /* Its process group goes on the orphan guard's list now, before it can
+       run anything: a master SIGKILLed between the exec and its own
+       bookkeeping must not leave behind what the program forked at once.
+       The pipe's end is first copied above the fds set up below (0..2+n), so
+       that child_fail never writes into one of those. A note the full pipe
+       cannot take is dropped, as the master's own notes are. */
+    if (req->guard_fd >= 0) {
+        int guard = fcntl(req->guard_fd, F_DUPFD_CLOEXEC, count);
+        if (guard < 0) child_fail(error_pipe, CS_STEP_FDS);
+        if (cs_orphan_guard_note(guard, (int32_t)getpid()) == 0) noted_guard_fd = guard;
+    }
 
     /* Sources may overlap their targets (0..2+n): park every source above the
        target range first, then dup2 down; dup2 clears close-on-exec. */

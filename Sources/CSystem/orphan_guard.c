@@ -95,11 +95,21 @@ static void kill_by_environment(const char *needle, size_t needle_length) {
     close(directory);
 }
 
-/* The guard's loop: only async-signal-safe calls, no allocation. */
-static void guard_run(int read_fd, const char *needle, size_t needle_length) {
+/* The guard's loop: only async-signal-safe calls, no allocation. It starts
+   with the groups and the cgroup it was given (read from the master's
+   memory, which the fork copied) and goes on with what the pipe says. */
+static void guard_run(int read_fd, const char *needle, size_t needle_length,
+                      const int32_t *initial, int initial_count, const char *initial_cgroup) {
     static pid_t groups[GUARD_CAPACITY];
     static char cgroup[CS_ORPHAN_GUARD_CGROUP_MAX];
     int count = 0;
+    for (int i = 0; i < initial_count && count < GUARD_CAPACITY; i++) {
+        if (initial[i] > 0) groups[count++] = initial[i];
+    }
+    if (initial_cgroup != NULL) {
+        size_t length = strlen(initial_cgroup);
+        if (length < CS_ORPHAN_GUARD_CGROUP_MAX) memcpy(cgroup, initial_cgroup, length + 1);
+    }
     int32_t record;
     for (;;) {
         if (read_exactly(read_fd, &record, sizeof record) != 0) break; /* EOF: the master is gone. */
@@ -136,7 +146,7 @@ static void close_all_but(int keep) {
     }
 }
 
-int cs_orphan_guard_start(pid_t *guard_pid) {
+int cs_orphan_guard_start(pid_t *guard_pid, const int32_t *groups, int count, const char *cgroup) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return -1;
     /* Only the master's end: the guard's reads must block. */
@@ -173,7 +183,7 @@ int cs_orphan_guard_start(pid_t *guard_pid) {
             dup2(null, 2);
         }
         close_all_but(read_fd);
-        guard_run(read_fd, needle, (size_t)needle_length);
+        guard_run(read_fd, needle, (size_t)needle_length, groups, groups == NULL ? 0 : count, cgroup);
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);

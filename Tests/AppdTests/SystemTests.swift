@@ -346,6 +346,46 @@ import Shared
         #expect(cs_orphan_guard_note(orphanGuard.fd, -Int32.max) == -1 && errno == EAGAIN)
     }
 
+    /// What a replacement guard is given as it is forked: it takes those
+    /// groups down at the master's end with no note ever written to its
+    /// pipe (a master SIGKILLed right after the fork writes none).
+    @Test(.timeLimit(.minutes(1))) func orphanGuardStartedWithGroupsKillsThemWithoutANote() throws {
+        let worker = try Spawner.spawn(request(["/bin/sleep", "30"], stdout: FileIO.nullDevice()))  // leads its own group
+        let orphanGuard = try OrphanGuard.start(guarding: [worker])
+        FileIO.close(orphanGuard.fd)  // as the master's end does
+        let guardStatus = waitForExit(orphanGuard.pid)
+        #expect(guardStatus.map { ExitStatus(waitStatus: $0) } == .exited(code: 0), "EOF ends the guard")
+        let status = waitForExit(worker, seconds: 5)
+        if status == nil {
+            kill(worker, SIGKILL)
+            _ = waitForExit(worker)
+        }
+        #expect(status.map { ExitStatus(waitStatus: $0) } == .killed(signal: .kill), "the guard SIGKILLed the group it was given")
+    }
+
+    /// A worker lists its own process group with the guard between fork and
+    /// exec: a master killed right after the fork, before any note of its
+    /// own, still takes the group down. (One that cannot exec, spawned
+    /// first, fails as before.)
+    @Test(.timeLimit(.minutes(1))) func spawnedChildListsItsOwnGroupWithTheOrphanGuard() throws {
+        let orphanGuard = try OrphanGuard.start()
+        var failing = request(["/nonexistent/program"], stdout: try FileIO.nullDevice())
+        failing.orphanGuardFD = orphanGuard.fd
+        #expect(throws: SystemError.self) { try Spawner.spawn(failing) }
+        var sleeper = request(["/bin/sleep", "30"], stdout: try FileIO.nullDevice())
+        sleeper.orphanGuardFD = orphanGuard.fd
+        let worker = try Spawner.spawn(sleeper)
+        FileIO.close(orphanGuard.fd)  // as the master's end does: no note from it
+        let guardStatus = waitForExit(orphanGuard.pid)
+        #expect(guardStatus.map { ExitStatus(waitStatus: $0) } == .exited(code: 0), "EOF ends the guard")
+        let status = waitForExit(worker, seconds: 5)
+        if status == nil {
+            kill(worker, SIGKILL)
+            _ = waitForExit(worker)
+        }
+        #expect(status.map { ExitStatus(waitStatus: $0) } == .killed(signal: .kill), "the guard SIGKILLed the group the child listed")
+    }
+
     // MARK: Files
 
     @Test func replaceFileWritesEverythingAtOnceAndWriteAllWritesEverything() throws {

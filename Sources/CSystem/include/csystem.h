@@ -63,6 +63,10 @@ struct cs_spawn_request {
        fork anything (and before it gives up the privilege to write it).
        -1: stay in the master's cgroup. */
     int cgroup_procs_fd;
+    /* The orphan guard's pipe (cs_orphan_guard_start), or -1: the child lists
+       its own process group there before it runs the program, and takes it
+       off again if it fails before the exec. */
+    int guard_fd;
 };
 
 /* The step of cs_spawn that failed. */

@@ -12,20 +12,29 @@ struct OrphanGuard {
     /// Started before the master opens anything else; a replacement started
     /// later closes every descriptor it inherits but its pipe, so a guard
     /// never holds the pid-file lock or a socket.
-    static func start() throws(SystemError) -> OrphanGuard {
+    ///
+    /// `groups` and `cgroup` are guarded from the moment the guard exists:
+    /// it gets them with its copy of the master's memory, not through the
+    /// pipe, so a master killed just after the fork still takes them down.
+    static func start(guarding groups: [Int32] = [], cgroup: String? = nil) throws(SystemError) -> OrphanGuard {
         var pid: pid_t = 0
-        let fd = try checked("fork(orphan guard)", cs_orphan_guard_start(&pid))
+        let fd = try checked("fork(orphan guard)", groups.withUnsafeBufferPointer { groups in
+            guard let cgroup else { return cs_orphan_guard_start(&pid, groups.baseAddress, Int32(groups.count), nil) }
+            return cgroup.withCString { cs_orphan_guard_start(&pid, groups.baseAddress, Int32(groups.count), $0) }
+        })
         return OrphanGuard(fd: fd, pid: pid)
     }
 
     /// Lets go of a guard that died.
     func close() { FileIO.close(fd) }
 
-    /// A worker started: its process group is guarded. Like `workerExited`,
-    /// never blocks: a note a stopped guard's full pipe cannot take is dropped.
-    func workerStarted(_ pid: Int32) { _ = cs_orphan_guard_note(fd, pid) }
+    // A worker's group is listed by the worker itself, between fork and
+    // exec (`SpawnRequest.orphanGuardFD`), so the master may die at any
+    // moment after the fork without leaving what the worker forks.
 
-    /// A worker exited: its group is forgotten, so a reused pid is never hit.
+    /// A worker's group is empty: it is forgotten, so a reused pid is never
+    /// hit. Never blocks: a note a stopped guard's full pipe cannot take is
+    /// dropped.
     func workerExited(_ pid: Int32) { _ = cs_orphan_guard_note(fd, -pid) }
 
     /// The cgroup subtree holding every worker's cgroup (`CgroupTree`): the

@@ -32,6 +32,9 @@ struct SpawnRequest: Sendable {
     /// The worker cgroup's cgroup.procs, open for writing (`WorkerCgroup`);
     /// the child moves itself in before exec. -1: no cgroup.
     var cgroupProcsFD: Int32 = -1
+    /// The orphan guard's pipe, where the child lists its own process group
+    /// before it runs the program (-1: none).
+    var orphanGuardFD: Int32 = -1
 }
 
 /// Starts children with `cs_spawn`, an async-signal-safe fork/exec.
@@ -104,7 +107,8 @@ enum Spawner {
                                     set_identity: request.identity == nil ? 0 : 1,
                                     uid: request.identity?.uid ?? 0, gid: request.identity?.gid ?? 0,
                                     groups: groupList.baseAddress, group_count: Int32(groupList.count),
-                                    cgroup_procs_fd: request.cgroupProcsFD
+                                    cgroup_procs_fd: request.cgroupProcsFD,
+                                    guard_fd: request.orphanGuardFD
                                 )
                                 return cs_spawn(&spawn, &pid, &failure)
                             }

@@ -58,8 +58,10 @@ final class ProcessGroupWatch {
 
     var lingeringCount: Int { lingering.pgids.count }
 
+    /// The child listed its process group with the orphan guard itself,
+    /// before it ran the program (`SpawnRequest.orphanGuardFD`): nothing it
+    /// forks at once outlives a master killed before this call.
     func leaderStarted(_ pid: Int32, label: String, order: SpawnOrder, cgroup: WorkerCgroup?) {
-        orphanGuard.workerStarted(pid)
         leaders[pid] = Leader(label: label, stopSignal: order.config.stopSignal, stopTimeout: order.config.stopTimeout,
                               mark: StrayProcesses.mark(masterPid: getpid(), order: order))
         workerCgroups[pid] = cgroup
@@ -192,14 +194,14 @@ final class ProcessGroupWatch {
     }
 
     /// Without its guard a master killed by SIGKILL would leave orphans: a
-    /// new guard is started and told every group the old one knew.
+    /// new guard is started, armed with every group the old one knew and
+    /// the cgroup subtree as it is forked: notes written after the fork
+    /// would leave a window in which a SIGKILLed master left them.
     private func replaceOrphanGuard(after status: ExitStatus) {
         log.error("the orphan guard (pid \(orphanGuard.pid)) died: \(status); starting a new one")
         orphanGuard.close()
         do {
-            orphanGuard = try OrphanGuard.start()
-            for pgid in Set(leaders.keys).union(lingering.pgids) { orphanGuard.workerStarted(pgid) }
-            if let cgroups { guardCgroups(cgroups) }
+            orphanGuard = try OrphanGuard.start(guarding: Array(Set(leaders.keys).union(lingering.pgids)), cgroup: cgroups?.root)
         } catch {
             log.error("cannot start a new orphan guard: \(error)")
         }

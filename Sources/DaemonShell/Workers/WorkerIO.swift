@@ -80,7 +80,8 @@ final class WorkerIO {
                 ownPidVariables: group.watchdogSeconds == nil ? [] : ["WATCHDOG_PID"],
                 workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
                 stdout: pipes[0].write, stderr: pipes[1].write, resourceLimits: group.resourceLimits,
-                nice: group.nice, umask: group.umask, identity: identity, cgroupProcsFD: procs))
+                nice: group.nice, umask: group.umask, identity: identity, cgroupProcsFD: procs,
+                orphanGuardFD: groups.orphanGuard.fd))
         } catch {
             for pipe in pipes {
                 FileIO.close(pipe.write)

@@ -223,13 +223,15 @@ extension EndToEnd {
                 // The three workers and the grandchild (and whatever helper
                 // processes of its own the master runs).
                 #expect(family.count >= 4, "\(family.map(ProcFS.commandLine))")
+                // Who each is: a pid the kernel hands to another process meanwhile is no survivor.
+                let born = Dictionary(uniqueKeysWithValues: family.map { ($0, ProcFS.startTime(of: $0)) })
 
                 daemon.signal(SIGKILL)
                 try await daemon.waitForExit(timeout: 5)
                 _ = try? await daemon.waitUntil(timeout: 3, "every descendant of the killed master to die") {
-                    family.allSatisfy { !ProcFS.isAlive($0) } && daemon.leftovers().isEmpty
+                    family.allSatisfy { !ProcFS.isAlive($0, startedAt: born[$0] ?? nil) } && daemon.leftovers().isEmpty
                 }
-                let survivors = Set(family.filter(ProcFS.isAlive) + daemon.leftovers()).sorted()
+                let survivors = Set(family.filter { ProcFS.isAlive($0, startedAt: born[$0] ?? nil) } + daemon.leftovers()).sorted()
                 #expect(survivors.isEmpty, "alive 3 s after the master was killed: \(survivors.map { "\($0) \(ProcFS.commandLine(of: $0)) (parent \(ProcFS.parent(of: $0) ?? 0))" })")
             }
         }
@@ -244,12 +246,13 @@ extension EndToEnd {
                     else { return nil }
                     return daemon.descendants()
                 }
+                let born = Dictionary(uniqueKeysWithValues: family.map { ($0, ProcFS.startTime(of: $0)) })
                 daemon.signal(SIGTERM)
                 try await daemon.waitForExit(timeout: 10)
                 _ = try? await daemon.waitUntil(timeout: 3, "every descendant of the stopped master to die") {
-                    family.allSatisfy { !ProcFS.isAlive($0) } && daemon.leftovers().isEmpty
+                    family.allSatisfy { !ProcFS.isAlive($0, startedAt: born[$0] ?? nil) } && daemon.leftovers().isEmpty
                 }
-                let survivors = Set(family.filter(ProcFS.isAlive) + daemon.leftovers()).sorted()
+                let survivors = Set(family.filter { ProcFS.isAlive($0, startedAt: born[$0] ?? nil) } + daemon.leftovers()).sorted()
                 #expect(survivors.isEmpty, "alive 3 s after the master stopped: \(survivors.map { "\($0) \(ProcFS.commandLine(of: $0)) (parent \(ProcFS.parent(of: $0) ?? 0))" })")
             }
         }

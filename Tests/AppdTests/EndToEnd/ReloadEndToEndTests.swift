@@ -164,6 +164,7 @@ extension EndToEnd {
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 interval = int(os.environ["WATCHDOG_USEC"]) / 2e6
                 assert os.environ["WATCHDOG_PID"] == str(os.getpid())
+                s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
                 while True:
                     s.sendto(b"WATCHDOG=1", os.environ["NOTIFY_SOCKET"])
                     time.sleep(interval)
@@ -172,8 +173,11 @@ extension EndToEnd {
             let spec = DaemonSpec(groups: [
                 GroupSpec(name: "hung", command: Commands.sleepForever, count: 1, stopTimeout: 1,
                           readiness: GroupSpec.Readiness.none, watchdogSeconds: 1),
+                // Its watchdog runs from READY=1, not from the spawn: python3
+                // (a pyenv shim here) took over the 1 s to start on a loaded
+                // machine, and was killed as hung before its first ping.
                 GroupSpec(name: "alive", command: [python, "-c", pinger], count: 1,
-                          readiness: GroupSpec.Readiness.none, watchdogSeconds: 1),
+                          readiness: .notify, watchdogSeconds: 1),
             ])
             try await withDaemon(spec) { daemon in
                 let hung = try await daemon.waitFor("the hung worker") { daemon.children().inGroup("hung").first }
@@ -187,6 +191,12 @@ extension EndToEnd {
                 let status = try await Self.status(daemon)
                 let exits = (Self.group(status, "hung")?["exits"] as? [[String: Any]]) ?? []
                 #expect(exits.first?["status"] as? String == "watchdog", "counted as a watchdog kill: \(exits)")
+                // Two watchdog periods past its READY=1: had its pings not
+                // counted, it would have been killed by then.
+                let ready = try await daemon.waitFor("the pinging worker to be ready") {
+                    daemon.logLines.master.first(containing: "worker alive#0[\(alive.pid)] is ready")
+                }
+                try await daemon.waitUntil("two watchdog periods past its READY=1") { Date().timeIntervalSince1970 >= ready.time + 2.1 }
                 #expect(daemon.children().inGroup("alive") == [alive], "the worker that pings keeps running")
             }
         }

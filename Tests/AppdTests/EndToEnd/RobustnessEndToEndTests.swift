@@ -172,7 +172,12 @@ extension EndToEnd {
             var stubborn = GroupSpec(name: "stubborn", command: Commands.demo("ignore-term"), count: 1)
             stubborn.stopTimeout = 2  // long enough to overtake; short for teardown
             try await withDaemon(DaemonSpec(groups: [stubborn])) { daemon in
-                try await daemon.waitUntil("the worker to run") { daemon.children().count == 1 }
+                // Its first line is printed once it catches SIGTERM: a stop
+                // sent before would end it (under TSan one was killed by
+                // SIGTERM 5 ms after it started).
+                try await daemon.waitUntil("the worker to catch SIGTERM") {
+                    daemon.logLines.contains { $0.source.hasPrefix("stubborn#0[") && $0.message.hasSuffix("only SIGKILL ends it") }
+                }
                 let stop = try daemon.startAppctl("stop", "--group", "stubborn")
                 defer { stop.stop() }
                 // The worker's own line on getting SIGTERM (its STATUS= at start-up says "ignoring SIGTERM" too).

@@ -54,6 +54,22 @@ extension EndToEnd {
             return bound ? false : nil
         }
 
+        /// When the process started, in clock ticks since boot (field 22 of
+        /// /proc/PID/stat): with the pid, who it is, so a pid the kernel gave
+        /// to a new process (other builds share the machine) is not taken for
+        /// the one a test saw. nil when gone.
+        static func startTime(of pid: Int32) -> UInt64? {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { return nil }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            return fields.count > 19 ? UInt64(fields[19]) : nil  // fields[0] is field 3, the state
+        }
+
+        /// Whether `pid` is alive and still the process that started at `startTime`.
+        static func isAlive(_ pid: Int32, startedAt startTime: UInt64?) -> Bool {
+            isAlive(pid) && Self.startTime(of: pid) == startTime
+        }
+
         /// The one-letter state from /proc/PID/stat (R, S, D, Z, ...), nil when gone.
         static func state(of pid: Int32) -> Character? {
             guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
