@@ -339,3 +339,70 @@ private let sampleProcess = ProcessStatus(
     infinite.cpu = .infinity
     #expect(infinite.replyLine(id: 1) == nil, "a non-finite figure falls back to the encoder")
 }
+
+/// Process lines go through `JSONReader` instead of the decoder. Where it
+/// reads one, the reply must be the decoder's, to the bytes it re-encodes
+/// to; the daemon's own lines and the same in other spellings must take
+/// that path, and what it leaves to the decoder must stay the decoder's.
+@Test func handReadProcessLinesMatchTheDecoder() throws {
+    let bare = ProcessStatus(group: "q", id: 0, pid: nil, state: .stopped, uptime: nil, restarts: 0,
+                             lastExit: ProcessStatus.LastExit(description: "failed to start", status: nil, at: 5, uptime: 0))
+    let backoff = ProcessStatus(group: "q", id: 3, pid: nil, state: .backoff, uptime: nil, restarts: 9, lastExit: nil,
+                                backoffRemaining: 1.5)
+    var requested = sampleProcess
+    requested.lastExit?.requested = "reload"
+    var daemonLines = [sampleProcess, bare, backoff, requested].map {
+        String(decoding: ControlReply.item(id: 7, .process($0)).encodedLine().dropLast(), as: UTF8.self)
+    }
+    daemonLines.append(String(decoding: try WireJSON.encode(ControlReply.item(id: 1, .process(sampleProcess))), as: UTF8.self))
+
+    let item = #""group":"w","id":0,"pid":null,"restarts":0,"state":"running","uptime":null,"lastExit":null"#
+    func line(_ members: String, envelope: String = "") -> String {
+        #"{"id":5,"ok":true\#(envelope),"item":{"type":"process",\#(members)}}"#
+    }
+    let alsoHandRead = [
+        #" { "item" : { "lastExit" : null , "uptime" : 2 , "type" : "process" , "state" : "starting" , "restarts" : 1 ,"#
+            + #" "pid" : 9 , "id" : 2 , "group" : "w" } , "ok" : true , "id" : -3 } "#,
+        line(item, envelope: #","done":false,"result":{"x":[1,2,{"y":null}]},"note":"\u00e9""#),
+        line(item + #","ioBytes":12345,"future":{"nested":[true,false,null,-0.5e-3]}"#),
+        line(#""group":"w\u00e9b\n\"x\"\/ \ud83d\ude00 é","id":0,"pid":null,"restarts":0,"state":"running","uptime":null,"#
+            + #""lastExit":{"at":1.5E9,"description":"exited 3","status":"exit:3","uptime":0,"requested":null}"#),
+        line(item + #","rss":18446744073709551615,"cpu":1E2,"fds":0,"threads":null,"tcp":{},"statusText":"","appStats":null"#),
+        line(item + #","cpu":-0.0,"backoffRemaining":0.1,"appStats":{"a":[1.25,"x",{"b":{}}],"c":9007199254740993}"#),
+    ]
+    let leftToTheDecoder = [
+        line(#""group":"w","id":1.0,"pid":null,"restarts":0,"state":"running","uptime":null,"lastExit":null"#),
+        line(item + #","group":"x""#),
+        line(item + #","extra":1,"extra":2"#),
+        line(item + #","statusText":"\ud800""#),
+        line(item + #","statusText":"tab\#there""#),
+        line(item + #","cpu":1e400"#),
+        line(item + #","cpu":5e-324"#),
+        line(item + #","pid":2147483648"#),
+        line(item + #","rss":-1"#),
+        line(item + #","threads":01"#),
+        line(item + #","appStats":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40)),
+        line(item, envelope: #","done":true"#),
+        line(item) + " x",
+        #"{"id":1,"ok":true,"item":{"type":"master","pid":1}}"#,
+        #"{"id":null,"ok":true,"item":{"type":"process",\#(item)}}"#,
+        #"{"id":1,"ok":false,"item":{"type":"process",\#(item)},"error":{"code":"x","message":"y"}}"#,
+    ]
+    var invalidUTF8 = Array(line(item + #","statusText":"é""#).utf8)
+    invalidUTF8[invalidUTF8.firstIndex(of: 0xC3)!] = 0xFF
+
+    var cases = (daemonLines + alsoHandRead).map { (Array($0.utf8), true) }
+    cases += leftToTheDecoder.map { (Array($0.utf8), false) }
+    cases.append((invalidUTF8, false))
+    for (bytes, expectHandRead) in cases {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let handRead = bytes.withUnsafeBufferPointer(ControlReply.processItem(line:))
+        #expect((handRead != nil) == expectHandRead, "\(text)")
+        let decoded = try? WireJSON.decode(ControlReply.self, from: bytes)
+        if let handRead {
+            #expect(handRead == decoded, "\(text)")
+            #expect(handRead.encodedLine() == decoded?.encodedLine(), "\(text)")
+        }
+        #expect((try? ControlReply(line: bytes)) == decoded, "\(text)")
+    }
+}
