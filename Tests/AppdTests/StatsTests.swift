@@ -39,6 +39,14 @@ import Testing
         #expect("/dev/null".withUTF8Buffer(ProcessSampler.socketInode) == nil)
     }
 
+    @Test func sockstatGivesTheHashedTCPSockets() {
+        let sockstat = "sockets: used 74\nTCP: inuse 12 orphan 0 tw 3 alloc 15 mem 7\nUDP: inuse 2 mem 0\n"
+        #expect(sockstat.withUTF8Buffer { TCPConnectionCensus.inuse($0, line: "TCP: inuse ") } == 12)
+        #expect("TCP6: inuse 0\nUDP6: inuse 1\n".withUTF8Buffer { TCPConnectionCensus.inuse($0, line: "TCP6: inuse ") } == 0)
+        #expect("UDP6: inuse 1\n".withUTF8Buffer { TCPConnectionCensus.inuse($0, line: "TCP6: inuse ") } == nil)
+        #expect("TCP: inuse \n".withUTF8Buffer { TCPConnectionCensus.inuse($0, line: "TCP: inuse ") } == nil)
+    }
+
     @Test func loadAverageIsParsed() {
         #expect(LoadAverage.parse("0.52 1.58 10.59 1/234 5678\n") == [0.52, 1.58, 10.59])
         #expect(LoadAverage.parse("garbage") == nil)
@@ -251,6 +259,40 @@ import Testing
         #expect(stats[holder]?.connections.map(\.local) == ["127.0.0.1:\(listener.port)"])
         #expect(stats[holder]?.tcpCounts == ["listen": 1])
         #expect(stats[holder]?.openFDs == 5)
+    }
+
+    /// What a status round reads: fds counted without being listed give
+    /// the listing's count, and with a connection on the host, the sockets
+    /// of each worker are found as ever.
+    @Test func aStatusRoundCountsFdsAndFindsSocketsWhenTheHostHasConnections() throws {
+        let sampler = ProcessSampler()
+        let plain = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(plain) }
+        let plainSample = settledSample(plain, sampler)
+        let listed = try #require(plainSample)
+        let counted = sampler.sample(plain, secondsSinceBoot: KernelUnits.secondsSinceBoot(), findingSockets: false)
+        #expect(counted?.openFDs == listed.openFDs)
+        #expect(counted?.socketInodes == [])
+
+        let listener = try tcpListener(family: AF_INET, host: "127.0.0.1")
+        defer { close(listener.fd) }
+        let client = try tcpConnect(family: AF_INET, host: "127.0.0.1", port: listener.port)
+        defer { close(client.fd) }
+        let server = acceptConnection(listener.fd)
+        try #require(server >= 0)
+        defer { close(server) }
+        let holder = try spawn(["/bin/sleep", "100"], fds: [listener.fd, server])
+        defer { killAndReap(holder) }
+        _ = settledSample(holder, sampler)
+
+        #expect(TCPConnectionCensus.hostMayHaveConnections())
+        var collector = WorkerStatsCollector()
+        var round = WorkerStatsCollector.Round()
+        let stats = collector.collect([plain, holder], in: &round)
+        #expect(stats[holder]?.tcpCounts == ["established": 1, "listen": 1])
+        #expect(stats[holder]?.openFDs == 5)
+        #expect(stats[plain]?.connections == [])
+        #expect(stats[plain]?.openFDs == listed.openFDs)
     }
 
     @Test func collectorReportsThisProcessesSocketsAndBothSourcesAgree() throws {

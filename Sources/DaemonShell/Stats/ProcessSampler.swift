@@ -8,10 +8,18 @@ import Glibc
 /// Cost matters here: it runs once per worker per request, so 1000 workers
 /// make it the bulk of a `status`. Per process: open/read/close of `stat`
 /// and of `statm` (the cheapest file with the exact resident size; the rss
-/// in `stat` is a per-CPU estimate that can be megabytes off), then
-/// open/getdents64/close of the fd directory (not opendir, which adds an
-/// fstat and a malloc), and one readlink per fd — nothing cheaper tells a
-/// socket's inode.
+/// in `stat` is a per-CPU estimate that can be megabytes off), then the fd
+/// directory, opened (not opendir, which adds an fstat and a malloc) and
+/// either
+/// - listed with getdents64, with one readlink per fd — nothing cheaper
+///   tells a socket's inode — when the caller wants the sockets, or
+/// - only counted, with one fstat: since Linux 6.2 the directory's size
+///   is its number of open fds, which saves the listing (proc makes an
+///   entry per fd) and the readlinks. An older kernel gives 0, and so
+///   does a process without fds: then the directory is listed.
+///
+/// The directory is opened either way, so a process whose fds the master
+/// may not see (another user's, or made non-dumpable) still yields nil.
 ///
 /// A process may exit at any point between those reads; it then yields nil,
 /// never a half-filled sample. One sampler keeps its buffers between calls,
@@ -29,11 +37,12 @@ final class ProcessSampler {
     deinit { entries.deallocate() }
 
     /// `secondsSinceBoot`: `KernelUnits.secondsSinceBoot()`, read once per
-    /// batch of samples by the caller.
-    func sample(_ pid: Int32, secondsSinceBoot: Double) -> ProcessSample? {
+    /// batch of samples by the caller. `findingSockets`: false leaves
+    /// `socketInodes` empty and only counts the fds (see the type).
+    func sample(_ pid: Int32, secondsSinceBoot: Double, findingSockets: Bool = true) -> ProcessSample? {
         guard let stat = reader.withContents(ofProcess: pid, "stat", ProcessStatLine.parse) ?? nil,
               let resident = reader.withContents(ofProcess: pid, "statm", Self.residentPages) ?? nil,
-              let openFDs = scanDescriptors(pid)
+              let openFDs = descriptors(pid, findingSockets: findingSockets)
         else { return nil }
         let started = Double(stat.startTicks) / KernelUnits.ticksPerSecond
         return ProcessSample(
@@ -50,13 +59,25 @@ final class ProcessSampler {
         return cursor.decimal()
     }
 
-    /// Counts the entries of `/proc/PID/fd` and collects into `inodes` the
-    /// socket inodes they link to (`socket:[12345]`), each once.
-    private func scanDescriptors(_ pid: Int32) -> Int? {
+    /// The number of open fds of `pid`; with `findingSockets`, also the
+    /// socket inodes they link to, into `inodes`.
+    private func descriptors(_ pid: Int32, findingSockets: Bool) -> Int? {
         inodes.removeAll(keepingCapacity: true)
         let directory = path.withPath(pid: pid, "fd") { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard directory >= 0 else { return nil }
         defer { _ = close(directory) }
+        if !findingSockets {
+            var info = stat()
+            guard fstat(directory, &info) == 0 else { return nil }  // the process went away
+            if info.st_size > 0 { return Int(info.st_size) }
+        }
+        return scanDescriptors(directory, findingSockets: findingSockets)
+    }
+
+    /// Counts the entries of the fd directory and, with `findingSockets`,
+    /// collects into `inodes` the socket inodes they link to
+    /// (`socket:[12345]`), each once.
+    private func scanDescriptors(_ directory: Int32, findingSockets: Bool) -> Int? {
         var count = 0
         while true {
             let filled = cs_getdents64(directory, entries.baseAddress, entries.count)
@@ -69,7 +90,7 @@ final class ProcessSampler {
                 let name = (record + 19).assumingMemoryBound(to: CChar.self)
                 if name[0] == CChar(UInt8(ascii: ".")) { continue }
                 count += 1
-                if let inode = socketInode(directory: directory, name: name) { inodes.append(inode) }
+                if findingSockets, let inode = socketInode(directory: directory, name: name) { inodes.append(inode) }
             }
             // procfs fills the buffer while entries fit: room left for the
             // longest possible entry (19 + 256 bytes) means there are no more.

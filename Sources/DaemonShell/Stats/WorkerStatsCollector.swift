@@ -6,8 +6,10 @@ import Glibc
 ///
 /// Cost is one read of the TCP socket table per call, plus a handful of
 /// system calls per process (`stat`, `statm`, the `fd` directory and a
-/// readlink per fd; see `ProcessSampler`). The table is read only when some process has a socket
-/// and only the sockets they own are formatted.
+/// readlink per fd; see `ProcessSampler`). The table is read only when some
+/// process has a socket, and only the sockets they own are formatted. A
+/// status `Round` first asks whether the host has any connection at all
+/// (`TCPConnectionCensus`), and without one skips the readlinks.
 ///
 /// Not thread-safe: the master's event loop owns it, and it keeps the CPU
 /// baselines between calls.
@@ -49,27 +51,37 @@ struct WorkerStatsCollector {
         assemble(sample(pids), table: table, now: now)
     }
 
-    /// One request collected in slices (so the first slice can be sent
-    /// while the next is read): the TCP table is read once, by the first
-    /// slice that has a socket, and shared by the rest.
+    /// One status snapshot collected in slices (so the first slice can be
+    /// sent while the next is read): the TCP table is read once, by the
+    /// first slice that has a socket, and shared by the rest.
+    ///
+    /// A status row counts connections, not listeners, so when the host
+    /// has no connection at all (asked once, by the first slice) the
+    /// sockets are not looked for: fds are only counted, and every row's
+    /// counts are empty, as they would be.
     struct Round {
+        fileprivate var findingSockets: Bool?
         fileprivate var table: [UInt64: TCPConnection]?
     }
 
     mutating func collect(_ pids: [Int32], in round: inout Round, now: MonotonicInstant = .now()) -> [Int32: WorkerStats] {
-        let samples = sample(pids)
+        let findingSockets = round.findingSockets ?? TCPConnectionCensus.hostMayHaveConnections()
+        round.findingSockets = findingSockets
+        let samples = sample(pids, findingSockets: findingSockets)
         if round.table == nil, samples.contains(where: { !$0.socketInodes.isEmpty }) {
             round.table = readTable(only: nil)
         }
         return assemble(samples, table: round.table ?? [:], now: now)
     }
 
-    private func sample(_ pids: [Int32]) -> [ProcessSample] {
+    private func sample(_ pids: [Int32], findingSockets: Bool = true) -> [ProcessSample] {
         let bootNow = KernelUnits.secondsSinceBoot()
         var samples: [ProcessSample] = []
         samples.reserveCapacity(pids.count)
         for pid in pids {
-            if let sample = sampler.sample(pid, secondsSinceBoot: bootNow) { samples.append(sample) }
+            if let sample = sampler.sample(pid, secondsSinceBoot: bootNow, findingSockets: findingSockets) {
+                samples.append(sample)
+            }
         }
         return samples
     }
