@@ -261,6 +261,32 @@ import Testing
         #expect(stats[holder]?.openFDs == 5)
     }
 
+    /// A sampled process's stat and statm stay open and are re-read until
+    /// it is released; one that went away is dropped; past the limit the
+    /// files are read and closed.
+    @Test func theSamplerHoldsStatFilesUntilReleased() throws {
+        let sampler = ProcessSampler(maximumHeld: 1)
+        let first = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(first) }
+        let second = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(second) }
+        let boot = KernelUnits.secondsSinceBoot()
+        let firstSample = sampler.sample(first, secondsSinceBoot: boot)
+        #expect(firstSample != nil)
+        #expect(sampler.sample(second, secondsSinceBoot: boot) != nil)
+        #expect(sampler.heldPids == [first])
+        #expect(sampler.sample(first, secondsSinceBoot: boot)?.startTicks == firstSample?.startTicks)
+        sampler.release(pid: first)
+        #expect(sampler.heldPids.isEmpty)
+
+        let gone = try spawn(["/bin/sleep", "100"])
+        #expect(sampler.sample(gone, secondsSinceBoot: boot) != nil)
+        #expect(sampler.heldPids == [gone])
+        killAndReap(gone)
+        #expect(sampler.sample(gone, secondsSinceBoot: boot) == nil)
+        #expect(sampler.heldPids.isEmpty)
+    }
+
     /// What a status round reads: fds counted without being listed give
     /// the listing's count, and with a connection on the host, the sockets
     /// of each worker are found as ever.
@@ -485,7 +511,7 @@ private func settledSample(_ pid: Int32, _ sampler: ProcessSampler) -> ProcessSa
     while MonotonicInstant.now() < deadline {
         guard let sample = sampler.sample(pid, secondsSinceBoot: KernelUnits.secondsSinceBoot()) else { return nil }
         var reader = ProcFileReader()
-        let sleeping = reader.withContents(ofProcess: pid, "stat") { ProcessStatLine.parse($0)?.state == UInt8(ascii: "S") }
+        let sleeping = reader.withContents(ofFile: "/proc/\(pid)/stat") { ProcessStatLine.parse($0)?.state == UInt8(ascii: "S") }
         if sleeping == true, let previous, previous.openFDs == sample.openFDs { return sample }
         previous = sample
         usleep(10_000)

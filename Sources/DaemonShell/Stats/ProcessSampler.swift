@@ -6,42 +6,104 @@ import Glibc
 /// the open fds and their sockets.
 ///
 /// Cost matters here: it runs once per worker per request, so 1000 workers
-/// make it the bulk of a `status`. Per process: open/read/close of `stat`
-/// and of `statm` (the cheapest file with the exact resident size; the rss
-/// in `stat` is a per-CPU estimate that can be megabytes off), then the fd
-/// directory, opened (not opendir, which adds an fstat and a malloc) and
-/// either
-/// - listed with getdents64, with one readlink per fd — nothing cheaper
-///   tells a socket's inode — when the caller wants the sockets, or
-/// - only counted, with one fstat: since Linux 6.2 the directory's size
-///   is its number of open fds, which saves the listing (proc makes an
-///   entry per fd) and the readlinks. An older kernel gives 0, and so
-///   does a process without fds: then the directory is listed.
+/// make it the bulk of a `status`. Per process:
+/// - one pread each of `stat` and of `statm` (the cheapest file with the
+///   exact resident size; the rss in `stat` is a per-CPU estimate that can
+///   be megabytes off). Both stay open from a process's first sample until
+///   `release` (the master releases a worker when it reaps it): the kernel
+///   writes a /proc file afresh for a read at offset 0, and opening it each
+///   time cost an open, a path walk through /proc and a close, more than
+///   the read itself. That is 2 fds and 2 seq_file pages (8 KiB of kernel
+///   memory) per process, so at most `maximumHeld` processes are kept open,
+///   an eighth of the open-file limit; past that they are opened, read and
+///   closed as before.
+/// - the fd directory, opened (not opendir, which adds an fstat and a
+///   malloc) and either
+///   - listed with getdents64, with one readlink per fd — nothing cheaper
+///     tells a socket's inode — when the caller wants the sockets, or
+///   - only counted, with one fstat: since Linux 6.2 the directory's size
+///     is its number of open fds, which saves the listing (proc makes an
+///     entry per fd) and the readlinks. An older kernel gives 0, and so
+///     does a process without fds: then the directory is listed.
 ///
-/// The directory is opened either way, so a process whose fds the master
-/// may not see (another user's, or made non-dumpable) still yields nil.
+///   It is opened afresh every time, so a process whose fds the master may
+///   not see (another user's, or made non-dumpable since) yields nil, as
+///   it always did.
 ///
 /// A process may exit at any point between those reads; it then yields nil,
-/// never a half-filled sample. One sampler keeps its buffers between calls,
-/// so sampling 1000 processes allocates almost nothing; it is a class only
-/// so that it can free the directory buffer.
+/// never a half-filled sample. A held `stat` of a process that is gone no
+/// longer reads (the file belongs to the process, not to its pid number),
+/// so a pid reused before its release is opened afresh. One sampler keeps
+/// its buffers between calls, so sampling 1000 processes allocates almost
+/// nothing; it is a class so that it can close what it holds.
 final class ProcessSampler {
+    /// A process's `stat` and `statm`, open.
+    private struct StatFiles {
+        var stat: Int32
+        var statm: Int32
+
+        init?(_ pid: Int32, path: inout ProcPath) {
+            stat = path.withPath(pid: pid, "stat") { open($0, O_RDONLY | O_CLOEXEC) }
+            guard stat >= 0 else { return nil }
+            statm = path.withPath(pid: pid, "statm") { open($0, O_RDONLY | O_CLOEXEC) }
+            guard statm >= 0 else {
+                _ = Glibc.close(stat)
+                return nil
+            }
+        }
+
+        func close() {
+            _ = Glibc.close(stat)
+            _ = Glibc.close(statm)
+        }
+    }
+
+    /// The most processes whose files are held open.
+    let maximumHeld: Int
+    private var held: [Int32: StatFiles] = [:]
     private var reader = ProcFileReader()
     private var path = ProcPath()
     private var inodes: [UInt64] = []
     private var link = [UInt8](repeating: 0, count: 64)
     private let entries = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 8)
 
-    init() {}
+    /// `maximumHeld`: by default an eighth of the soft open-file limit (2 fds per process).
+    init(maximumHeld: Int = ProcessSampler.openFileLimit() / 16) {
+        self.maximumHeld = maximumHeld
+    }
 
-    deinit { entries.deallocate() }
+    deinit {
+        for files in held.values { files.close() }
+        entries.deallocate()
+    }
+
+    /// The processes whose files are held open.
+    var heldPids: Set<Int32> { Set(held.keys) }
+
+    /// Closes what is held for `pid`: the master reaped it.
+    func release(pid: Int32) {
+        held.removeValue(forKey: pid)?.close()
+    }
 
     /// `secondsSinceBoot`: `KernelUnits.secondsSinceBoot()`, read once per
     /// batch of samples by the caller. `findingSockets`: false leaves
     /// `socketInodes` empty and only counts the fds (see the type).
     func sample(_ pid: Int32, secondsSinceBoot: Double, findingSockets: Bool = true) -> ProcessSample? {
-        guard let stat = reader.withContents(ofProcess: pid, "stat", ProcessStatLine.parse) ?? nil,
-              let resident = reader.withContents(ofProcess: pid, "statm", Self.residentPages) ?? nil,
+        if let files = held[pid] {
+            if let sample = sample(pid, files, secondsSinceBoot: secondsSinceBoot, findingSockets: findingSockets) {
+                return sample
+            }
+            release(pid: pid)  // gone, or its pid now names another process: look afresh
+        }
+        guard let files = StatFiles(pid, path: &path) else { return nil }
+        let sample = sample(pid, files, secondsSinceBoot: secondsSinceBoot, findingSockets: findingSockets)
+        if sample != nil, held.count < maximumHeld { held[pid] = files } else { files.close() }
+        return sample
+    }
+
+    private func sample(_ pid: Int32, _ files: StatFiles, secondsSinceBoot: Double, findingSockets: Bool) -> ProcessSample? {
+        guard let stat = reader.withContents(ofOpenProcessFile: files.stat, ProcessStatLine.parse) ?? nil,
+              let resident = reader.withContents(ofOpenProcessFile: files.statm, Self.residentPages) ?? nil,
               let openFDs = descriptors(pid, findingSockets: findingSockets)
         else { return nil }
         let started = Double(stat.startTicks) / KernelUnits.ticksPerSecond
@@ -50,6 +112,13 @@ final class ProcessSampler {
             residentBytes: resident * KernelUnits.pageSize, openFDs: openFDs, socketInodes: inodes,
             lifetime: max(0, secondsSinceBoot - started)
         )
+    }
+
+    /// The soft limit on open files (appd raises it to the hard one at start-up).
+    static func openFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return Int(min(limit.rlim_cur, 1 << 24))
     }
 
     /// The second field of `statm` ("size resident shared text lib data dt"), in pages.

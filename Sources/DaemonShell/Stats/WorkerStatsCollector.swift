@@ -23,8 +23,11 @@ struct WorkerStatsCollector {
     /// Why sock_diag failed on the last call, if it did: worth a log line.
     private(set) var lastSockDiagFailure: SystemError?
 
-    /// A reaped worker's CPU baseline is of no further use.
-    mutating func forget(pid: Int32) { cpu.forget(pid: pid) }
+    /// A reaped worker's CPU baseline and open /proc files are of no further use.
+    mutating func forget(pid: Int32) {
+        cpu.forget(pid: pid)
+        sampler.release(pid: pid)
+    }
 
     /// `tableSource`: nil (the default) uses sock_diag and falls back to
     /// /proc/net; a source pins it, for tests and benchmarks.

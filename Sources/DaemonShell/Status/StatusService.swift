@@ -28,7 +28,7 @@ final class StatusService {
 
     var hasWork: Bool { !jobs.isEmpty }
 
-    /// A reaped worker's CPU baseline is of no further use.
+    /// A reaped worker's CPU baseline and open /proc files are of no further use.
     func forget(pid: Int32) { statsCollector.forget(pid: pid) }
 
     // MARK: - Snapshots in slices
