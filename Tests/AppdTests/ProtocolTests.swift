@@ -406,3 +406,15 @@ private let sampleProcess = ProcessStatus(
         #expect((try? ControlReply(line: bytes)) == decoded, "\(text)")
     }
 }
+
+@Test func handWrittenIntegersAreWhatStringWrites() {
+    var json = JSONText()
+    json.beginArray()
+    let values: [Int] = [0, 7, -1, 10, -10, 4711, Int.max, Int.min]
+    for value in values { json.integer(value) }
+    json.integer(UInt64.max)
+    json.integer(Int32.min)
+    json.endArray()
+    let expected = "[" + (values.map { String($0) } + [String(UInt64.max), String(Int32.min)]).joined(separator: ",") + "]"
+    #expect(String(decoding: json.bytes, as: UTF8.self) == expected)
+}

@@ -60,7 +60,8 @@ enum JSONDocuments {
         }
         json.endArray()
         json.endObject()
-        return String(decoding: json.bytes, as: UTF8.self) + "\n"
+        json.newline()
+        return String(decoding: json.bytes, as: UTF8.self)
     }
 
     /// The document as one line, `\n` included.

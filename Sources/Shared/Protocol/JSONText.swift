@@ -54,9 +54,19 @@ public struct JSONText {
         appendQuoted(text)
     }
 
-    public mutating func integer(_ value: some BinaryInteger) {
+    /// Written digit by digit: `String(value)` would allocate a string per figure.
+    public mutating func integer<Integer: BinaryInteger>(_ value: Integer) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        let start = bytes.count
+        var rest = magnitude
+        repeat {
+            let (quotient, digit) = rest.quotientAndRemainder(dividingBy: 10)
+            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: digit))
+            rest = quotient
+        } while rest != 0
+        bytes[start...].reverse()
     }
 
     /// False for NaN and infinities, which JSON cannot carry.
@@ -103,6 +113,11 @@ public struct JSONText {
         return true
     }
 
+    /// Ends a line of JSON (after its one top-level value).
+    public mutating func newline() {
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
     /// A comma before every value of a container but the first.
     private mutating func separate() {
         guard let last = needsComma.last else { return }
@@ -111,6 +126,12 @@ public struct JSONText {
 
     private mutating func appendQuoted(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most text (every key, group names, states) needs no escape: copied whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
