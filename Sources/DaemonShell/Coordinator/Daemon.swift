@@ -75,7 +75,7 @@ public final class Daemon {
                 control.send(.item(id: follower.request, .log(entry)), to: follower.client)
             }
         }
-        status.send = { [unowned self] replies, client in control.send(replies, to: client) }
+        status.send = { [unowned self] lines, client in control.send(lines: lines, to: client) }
     }
 
     /// Runs until every worker has exited after a stop; returns the exit

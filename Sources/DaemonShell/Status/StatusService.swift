@@ -17,8 +17,8 @@ final class StatusService {
     /// Processes sampled per loop turn over every job.
     static let processesPerTurn = 128
 
-    /// Queues replies for a client (the control server's `send`).
-    var send: ([ControlReply], _ client: Int32) -> Void = { _, _ in }
+    /// Queues encoded reply lines for a client (the control server's `send(lines:to:)`).
+    var send: (_ lines: [UInt8], _ client: Int32) -> Void = { _, _ in }
 
     let startedAt = WallClock.now()
     /// Keeps the previous CPU sample of each worker, so CPU % is a delta
@@ -37,7 +37,7 @@ final class StatusService {
     /// over the next turns (`continueWork`).
     func startSnapshot(group: String?, for recipients: [StatusJob.Recipient], supervisor: Supervisor) {
         let master = masterStatus(group: group, supervisor: supervisor)
-        for recipient in recipients { send([.item(id: recipient.request, .master(master))], recipient.client) }
+        for recipient in recipients { send(ControlReply.item(id: recipient.request, .master(master)).encodedLine(), recipient.client) }
         jobs.append(StatusJob(group: group, recipients: recipients, supervisor: supervisor))
     }
 
@@ -50,8 +50,15 @@ final class StatusService {
             budget -= max(slots.count, 1)
             let rows = self.rows(for: slots, round: &jobs[0].round, reports: reports)
             jobs[0].sent += rows.count
+            // Watchers asking under the same id (appctl always uses 1) get
+            // the same bytes: a slice is encoded once per id, not per watcher.
+            var linesByID: [Int: [UInt8]] = [:]
             for recipient in jobs[0].recipients where !rows.isEmpty {
-                send(rows.map { .item(id: recipient.request, .process($0)) }, recipient.client)
+                let lines = linesByID[recipient.request] ?? rows.reduce(into: []) { lines, row in
+                    lines += ControlReply.item(id: recipient.request, .process(row)).encodedLine()
+                }
+                linesByID[recipient.request] = lines
+                send(lines, recipient.client)
             }
             guard jobs[0].isFinished else { continue }
             let job = jobs.removeFirst()
@@ -59,7 +66,7 @@ final class StatusService {
                 let end: ControlReply = recipient.streaming
                     ? .item(id: recipient.request, .snapshotEnd(SnapshotEnd(processes: job.sent)))
                     : .done(id: recipient.request, .status(processes: job.sent))
-                send([end], recipient.client)
+                send(end.encodedLine(), recipient.client)
             }
         }
     }
