@@ -109,7 +109,9 @@ final class ProcessSampler {
         let started = Double(stat.startTicks) / KernelUnits.ticksPerSecond
         return ProcessSample(
             pid: pid, cpuTicks: stat.cpuTicks, startTicks: stat.startTicks, threads: stat.threads,
-            residentBytes: resident * KernelUnits.pageSize, openFDs: openFDs, socketInodes: inodes,
+            residentBytes: resident * KernelUnits.pageSize, openFDs: openFDs,
+            // A copy of the reused buffer only when there is something in it.
+            socketInodes: inodes.isEmpty ? [] : inodes,
             lifetime: max(0, secondsSinceBoot - started)
         )
     }
