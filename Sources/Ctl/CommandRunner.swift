@@ -69,9 +69,10 @@ struct CommandRunner {
         screen?.begin()
         defer { screen?.end() }
         var snapshot = StatusReport()
+        var document = JSONDocuments.StatusDocument()
         func show() {
             if json {
-                console.out.write(JSONDocuments.statusLine(snapshot))
+                console.out.write(document.line(snapshot))
             } else if let screen, let watch {
                 let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
                     + LogLineText.localTimestamp(wallClock()).prefix(19)
@@ -80,6 +81,7 @@ struct CommandRunner {
                 console.out.write(StatusTable.render(snapshot.escapedForTerminal(), now: wallClock(), layout: layout))
             }
             snapshot = StatusReport()
+            document = JSONDocuments.StatusDocument()
             connection.released()
         }
         let outcome = try connection.outcome(of: Self.requestID) { item in
@@ -87,8 +89,10 @@ struct CommandRunner {
             case .master(let master):
                 if watch != nil, snapshot.master != nil { show() }
                 snapshot.master = master
+                if json { document.setMaster(master) }
             case .process(let process):
                 snapshot.processes.append(process)
+                if json { document.append(process) }
             case .snapshotEnd:
                 show()
             default:
