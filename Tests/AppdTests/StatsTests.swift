@@ -17,7 +17,7 @@ import Testing
             + "12345678 900 18446744073709551615 1 1 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
         let stat = try #require(ProcessStatLine.parse(line))
         #expect(stat == ProcessStatLine(state: UInt8(ascii: "S"), userTicks: 250, systemTicks: 75, threads: 7,
-                                        startTicks: 987654))
+                                        startTicks: 987654, codeStart: 1, codeEnd: 1))
         #expect(stat.cpuTicks == 325)
     }
 
