@@ -418,3 +418,13 @@ private let sampleProcess = ProcessStatus(
     let expected = "[" + (values.map { String($0) } + [String(UInt64.max), String(Int32.min)]).joined(separator: ",") + "]"
     #expect(String(decoding: json.bytes, as: UTF8.self) == expected)
 }
+
+@Test func handWrittenNumbersAreWhatTheEncoderWrites() throws {
+    let values: [Double] = [0, -0.0, 1, -1, 7, 1.5, -2.25, 0.1, 99.9, 12.5, 4096, 1_795_782_710.631, 1_700_000_000,
+                            123_456.789_012_345, 999_999_999_999_999, -999_999_999_999_999, 1e-7, 5e-324]
+    for value in values {
+        var json = JSONText()
+        json.number(value)
+        #expect(json.bytes == Array(try WireJSON.encode([value]).dropFirst().dropLast()), "\(value)")
+    }
+}

@@ -41,10 +41,29 @@ public struct JSONText {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    /// A member name; the value written next belongs to it.
-    public mutating func key(_ name: String) {
+    /// A member name written in the code (every name of the hand-written
+    /// encoders): copied as it is, since no such name needs an escape. The
+    /// value written next belongs to it.
+    public mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { utf8 in
+            assert(!utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+            bytes.append(contentsOf: utf8)
+        }
+        bytes.append(UInt8(ascii: "\""))
+        endKey()
+    }
+
+    /// A member name that came with the data (an APPSTATS key, a TCP
+    /// state), escaped as needed.
+    public mutating func key(named name: String) {
         separate()
         appendQuoted(name)
+        endKey()
+    }
+
+    private mutating func endKey() {
         bytes.append(UInt8(ascii: ":"))
         if !needsComma.isEmpty { needsComma[needsComma.count - 1] = false }
     }
@@ -73,6 +92,13 @@ public struct JSONText {
     @discardableResult
     public mutating func number(_ value: Double) -> Bool {
         guard value.isFinite else { return false }
+        // A whole number (a CPU of 0, a time in whole seconds) is written as
+        // the integer it is: what `description` gives without its ".0", up to
+        // where it would switch to an exponent. -0 keeps its sign that way.
+        if value.rounded(.towardZero) == value, abs(value) < 1e15, value != 0 || value.sign == .plus {
+            integer(Int64(value))
+            return true
+        }
         separate()
         var text = value.description
         if text.hasSuffix(".0") { text.removeLast(2) }
@@ -105,7 +131,7 @@ public struct JSONText {
         case .object(let members):
             beginObject()
             for name in members.keys.sorted() {
-                key(name)
+                key(named: name)
                 if !self.value(members[name]!) { return false }
             }
             endObject()

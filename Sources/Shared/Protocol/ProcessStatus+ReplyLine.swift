@@ -79,7 +79,7 @@ extension ProcessStatus {
             json.key("tcp")
             json.beginObject()
             for name in tcp.keys.sorted() {
-                json.key(name)
+                json.key(named: name)
                 json.integer(tcp[name]!)
             }
             json.endObject()
