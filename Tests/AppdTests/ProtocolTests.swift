@@ -210,6 +210,23 @@ private func rejection(_ line: String) -> RejectedRequest? {
     }
 }
 
+@Test func requestLinesAreWhatTheEncoderWrites() throws {
+    let odd = "w\"e/b\\ é\t\u{1}"
+    let commands: [ControlCommand] = [
+        .ping, .version, .status(group: nil, watch: nil), .status(group: odd, watch: 0.1), .status(group: "web", watch: 2.5),
+        .connections(group: odd), .reload(group: nil), .restart(group: "q"), .stop(group: nil), .start(group: "web"),
+        .scale(group: "web", count: 100_000), .signal(group: nil, .user1), .logs(group: nil, follow: true, lines: 10),
+        .describe(group: odd),
+    ]
+    for (index, command) in commands.enumerated() {
+        var members = command.arguments
+        members["id"] = .number(Double(index - 3))
+        members["cmd"] = .string(command.name)
+        let viaEncoder = try WireJSON.encode(JSONValue.object(members)) + [UInt8(ascii: "\n")]
+        #expect(ControlRequest(id: index - 3, command: command).encodedLine() == viaEncoder, "\(command)")
+    }
+}
+
 @Test func requestEncodingIsCompactAndSorted() {
     let line = ControlRequest(id: 3, command: .scale(group: "web", count: 2)).encodedLine()
     #expect(String(decoding: line, as: UTF8.self) == #"{"cmd":"scale","count":2,"group":"web","id":3}"# + "\n")
