@@ -31,6 +31,9 @@ struct StatusJob {
 
     var isFinished: Bool { cursor == slots.count }
 
+    /// A `status` without `watch`: it ends with `done`.
+    var isOneShot: Bool { !recipients.contains(where: \.streaming) }
+
     /// Up to `limit` of the next slots that still exist.
     mutating func nextSlots(limit: Int, in supervisor: Supervisor) -> [(group: String, slot: WorkerSlot)] {
         let end = min(cursor + limit, slots.count)

@@ -34,11 +34,20 @@ final class StatusService {
     // MARK: - Snapshots in slices
 
     /// Starts a snapshot for `recipients`: the master summary now, the rows
-    /// over the next turns (`continueWork`).
+    /// over the next turns (`continueWork`). A one-shot `status` goes before
+    /// every watch tick, even one half sent (the others keep their order):
+    /// someone is waiting for it, while a watcher's next screen is only due
+    /// in a while, and with ten watchers of a thousand workers there is
+    /// nearly always a tick in progress.
     func startSnapshot(group: String?, for recipients: [StatusJob.Recipient], supervisor: Supervisor) {
         let master = masterStatus(group: group, supervisor: supervisor)
         for recipient in recipients { send(ControlReply.item(id: recipient.request, .master(master)).encodedLine(), recipient.client) }
-        jobs.append(StatusJob(group: group, recipients: recipients, supervisor: supervisor))
+        let job = StatusJob(group: group, recipients: recipients, supervisor: supervisor)
+        if job.isOneShot, let firstTick = jobs.firstIndex(where: { !$0.isOneShot }) {
+            jobs.insert(job, at: firstTick)
+        } else {
+            jobs.append(job)
+        }
     }
 
     /// The next slice of the pending snapshots, `processesPerTurn` rows in
