@@ -22,7 +22,8 @@ private func runConfigTarget(_ bytes: [UInt8]) {
 
 /// The protocol target: first byte the line limit, second the read size,
 /// then the stream, each line to the request, reply and JSON decoders, and
-/// the hand reader of process items checked against the reply decoder.
+/// the hand reader of process items and done lines checked against the
+/// reply decoder.
 private func runProtocolTarget(_ bytes: [UInt8]) {
     guard bytes.count >= 2 else { return }
     let limit = bytes[0] < 128 ? Int(bytes[0]) + 1 : LineFramer.protocolLineLimit
@@ -44,7 +45,7 @@ private func runProtocolTarget(_ bytes: [UInt8]) {
         #expect(!line.contains(UInt8(ascii: "\n")) && line.count <= limit && !line.isEmpty)
         if let request = try? ControlRequest(line: line) { _ = request.encodedLine() }
         _ = try? ControlReply(line: line)
-        if let handRead = line.withUnsafeBufferPointer(ControlReply.processItem(line:)) {
+        if let handRead = line.withUnsafeBufferPointer(ControlReply.readByHand(line:)) {
             #expect(handRead.encodedLine() == (try? WireJSON.decode(ControlReply.self, from: line))?.encodedLine())
         }
         _ = try? JSONValue(parsing: line)

@@ -357,11 +357,12 @@ private let sampleProcess = ProcessStatus(
     #expect(infinite.replyLine(id: 1) == nil, "a non-finite figure falls back to the encoder")
 }
 
-/// Process lines go through `JSONReader` instead of the decoder. Where it
-/// reads one, the reply must be the decoder's, to the bytes it re-encodes
-/// to; the daemon's own lines and the same in other spellings must take
-/// that path, and what it leaves to the decoder must stay the decoder's.
-@Test func handReadProcessLinesMatchTheDecoder() throws {
+/// Process and done lines go through `JSONReader` instead of the decoder.
+/// Where it reads one, the reply must be the decoder's, to the bytes it
+/// re-encodes to; the daemon's own lines and the same in other spellings
+/// must take that path, and what it leaves to the decoder must stay the
+/// decoder's.
+@Test func handReadProcessAndDoneLinesMatchTheDecoder() throws {
     let bare = ProcessStatus(group: "q", id: 0, pid: nil, state: .stopped, uptime: nil, restarts: 0,
                              lastExit: ProcessStatus.LastExit(description: "failed to start", status: nil, at: 5, uptime: 0))
     let backoff = ProcessStatus(group: "q", id: 3, pid: nil, state: .backoff, uptime: nil, restarts: 9, lastExit: nil,
@@ -372,6 +373,12 @@ private let sampleProcess = ProcessStatus(
         String(decoding: ControlReply.item(id: 7, .process($0)).encodedLine().dropLast(), as: UTF8.self)
     }
     daemonLines.append(String(decoding: try WireJSON.encode(ControlReply.item(id: 1, .process(sampleProcess))), as: UTF8.self))
+    let results: [ControlResult] = [
+        .pong, .version, .status(processes: 1000), .connections(3), .reloaded(groups: 2), .restarting,
+        .stopped(group: "web"), .daemonStopping, .started(group: "web"), .scaled(group: "web", count: 4),
+        .signalled(processes: 2), .logs(lines: 100),
+    ]
+    daemonLines += results.map { String(decoding: ControlReply.done(id: 4, $0).encodedLine().dropLast(), as: UTF8.self) }
 
     let item = #""group":"w","id":0,"pid":null,"restarts":0,"state":"running","uptime":null,"lastExit":null"#
     func line(_ members: String, envelope: String = "") -> String {
@@ -386,6 +393,10 @@ private let sampleProcess = ProcessStatus(
             + #""lastExit":{"at":1.5E9,"description":"exited 3","status":"exit:3","uptime":0,"requested":null}"#),
         line(item + #","rss":18446744073709551615,"cpu":1E2,"fds":0,"threads":null,"tcp":{},"statusText":"","appStats":null"#),
         line(item + #","cpu":-0.0,"backoffRemaining":0.1,"appStats":{"a":[1.25,"x",{"b":{}}],"c":9007199254740993}"#),
+        line(item, envelope: #","done":true"#),
+        #"{"done":true,"id":3,"ok":true}"#,
+        #"{"done":true,"id":3,"ok":true,"result":null}"#,
+        #"{"result":{"future":[1],"pong":true,"count":null},"ok":true,"done":true,"id":3}"#,
     ]
     let leftToTheDecoder = [
         line(#""group":"w","id":1.0,"pid":null,"restarts":0,"state":"running","uptime":null,"lastExit":null"#),
@@ -399,7 +410,9 @@ private let sampleProcess = ProcessStatus(
         line(item + #","rss":-1"#),
         line(item + #","threads":01"#),
         line(item + #","appStats":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40)),
-        line(item, envelope: #","done":true"#),
+        #"{"done":true,"id":3,"ok":true,"result":{"processes":"2"}}"#,
+        #"{"done":true,"id":3,"ok":true,"result":[]}"#,
+        #"{"done":1,"id":3,"ok":true,"result":{}}"#,
         line(item) + " x",
         #"{"id":1,"ok":true,"item":{"type":"master","pid":1}}"#,
         #"{"id":null,"ok":true,"item":{"type":"process",\#(item)}}"#,
@@ -413,7 +426,7 @@ private let sampleProcess = ProcessStatus(
     cases.append((invalidUTF8, false))
     for (bytes, expectHandRead) in cases {
         let text = String(decoding: bytes, as: UTF8.self)
-        let handRead = bytes.withUnsafeBufferPointer(ControlReply.processItem(line:))
+        let handRead = bytes.withUnsafeBufferPointer(ControlReply.readByHand(line:))
         #expect((handRead != nil) == expectHandRead, "\(text)")
         let decoded = try? WireJSON.decode(ControlReply.self, from: bytes)
         if let handRead {

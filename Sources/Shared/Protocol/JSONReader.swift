@@ -128,6 +128,15 @@ struct JSONReader {
         readValue() != nil
     }
 
+    /// An optional member's value into `slot`: left nil for null, as
+    /// `decodeIfPresent` reads it, else what `read` reads; false when that
+    /// fails.
+    mutating func read<Value>(optional slot: inout Value?, _ read: (inout JSONReader) -> Value?) -> Bool {
+        if readNull() { return true }
+        slot = read(&self)
+        return slot != nil
+    }
+
     // MARK: Scalars
 
     /// Consumes a `null`; false (nothing consumed) when something else comes.

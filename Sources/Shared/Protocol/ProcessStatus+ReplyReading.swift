@@ -1,47 +1,9 @@
-extension ControlReply {
-    /// A `process` item line read by hand (`JSONReader`), the reverse of
-    /// `ProcessStatus.replyLine`: appctl reads a thousand of these per
-    /// `status` of a thousand workers. nil for every other line, and for a
-    /// process line with anything the reader leaves to the decoder; the
-    /// Codable path then reads it (or says why it cannot). Where this
-    /// returns a reply, it is the one the decoder returns, which a test
-    /// and the protocol fuzz target check.
-    static func processItem(line: UnsafeBufferPointer<UInt8>) -> ControlReply? {
-        var reader = JSONReader(line)
-        var id: Int?
-        var ok = false
-        var done = false
-        var process: ProcessStatus?
-        let read = reader.readObject { reader, key in
-            switch key {
-            case "id":
-                id = reader.readNull() ? nil : reader.readInteger(Int.self)
-                return id != nil
-            case "ok":
-                ok = reader.readBool() ?? false
-                return ok
-            case "done":
-                if reader.readNull() { return true }
-                done = reader.readBool() ?? true
-                return !done  // a final line: the decoder reads those
-            case "item":
-                process = ProcessStatus.read(itemFrom: &reader)
-                return process != nil
-            default:
-                return reader.skipValue()
-            }
-        }
-        guard read, reader.isAtEnd(), let id, ok, !done, let process else { return nil }
-        return .item(id: id, .process(process))
-    }
-}
-
 extension ProcessStatus {
     /// The item object of a process line: the process's members and
     /// `"type": "process"`, in any order; unknown members are skipped, as
     /// the decoder skips them. nil for another type, a missing or ill-typed
     /// member, or anything the reader leaves to the decoder.
-    fileprivate static func read(itemFrom reader: inout JSONReader) -> ProcessStatus? {
+    static func read(itemFrom reader: inout JSONReader) -> ProcessStatus? {
         var isProcess = false
         var group: String?
         var id: Int?
@@ -60,13 +22,6 @@ extension ProcessStatus {
         var appStats: JSONValue?
         var statusText: String?
 
-        /// Reads an optional member into `slot`: true when it was null or well typed.
-        func optional<Value>(_ slot: inout Value?, _ reader: inout JSONReader, _ read: (inout JSONReader) -> Value?) -> Bool {
-            if reader.readNull() { return true }
-            slot = read(&reader)
-            return slot != nil
-        }
-
         let complete = reader.readObject { reader, key in
             switch key {
             case "type":
@@ -84,18 +39,18 @@ extension ProcessStatus {
             case "restarts":
                 restarts = reader.readInteger(Int.self)
                 return restarts != nil
-            case "pid": return optional(&pid, &reader) { $0.readInteger(Int32.self) }
-            case "uptime": return optional(&uptime, &reader) { $0.readDouble() }
-            case "lastExit": return optional(&lastExit, &reader) { LastExit.read(from: &$0) }
-            case "backoffRemaining": return optional(&backoffRemaining, &reader) { $0.readDouble() }
-            case "rss": return optional(&rss, &reader) { $0.readInteger(UInt64.self) }
-            case "cpu": return optional(&cpu, &reader) { $0.readDouble() }
-            case "fds": return optional(&fds, &reader) { $0.readInteger(Int.self) }
-            case "threads": return optional(&threads, &reader) { $0.readInteger(Int.self) }
-            case "tcp": return optional(&tcp, &reader) { readCounts(from: &$0) }
+            case "pid": return reader.read(optional: &pid) { $0.readInteger(Int32.self) }
+            case "uptime": return reader.read(optional: &uptime) { $0.readDouble() }
+            case "lastExit": return reader.read(optional: &lastExit) { LastExit.read(from: &$0) }
+            case "backoffRemaining": return reader.read(optional: &backoffRemaining) { $0.readDouble() }
+            case "rss": return reader.read(optional: &rss) { $0.readInteger(UInt64.self) }
+            case "cpu": return reader.read(optional: &cpu) { $0.readDouble() }
+            case "fds": return reader.read(optional: &fds) { $0.readInteger(Int.self) }
+            case "threads": return reader.read(optional: &threads) { $0.readInteger(Int.self) }
+            case "tcp": return reader.read(optional: &tcp) { readCounts(from: &$0) }
             // A null APPSTATS reads as absent: `decodeIfPresent` of a JSONValue? is nil for null.
-            case "appStats": return optional(&appStats, &reader) { $0.readValue() }
-            case "statusText": return optional(&statusText, &reader) { $0.readString() }
+            case "appStats": return reader.read(optional: &appStats) { $0.readValue() }
+            case "statusText": return reader.read(optional: &statusText) { $0.readString() }
             default: return reader.skipValue()
             }
         }
@@ -136,14 +91,8 @@ extension ProcessStatus.LastExit {
             case "uptime":
                 uptime = reader.readDouble()
                 return uptime != nil
-            case "status":
-                if reader.readNull() { return true }
-                status = reader.readString()
-                return status != nil
-            case "requested":
-                if reader.readNull() { return true }
-                requested = reader.readString()
-                return requested != nil
+            case "status": return reader.read(optional: &status) { $0.readString() }
+            case "requested": return reader.read(optional: &requested) { $0.readString() }
             default:
                 return reader.skipValue()
             }

@@ -5,8 +5,8 @@
 // reached with small inputs) and the second the size of the reads the rest
 // is cut into; every complete line goes to the request decoder (the
 // daemon's side), the reply decoder (appctl's side) and JSONValue. A line
-// that the hand reader of process items takes must give the reply the
-// decoder gives, to the bytes it encodes to.
+// that the hand reader of process items and done lines takes must give the
+// reply the decoder gives, to the bytes it encodes to.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzProtocol(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -35,7 +35,7 @@ public func fuzzProtocol(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             _ = request.encodedLine()
         }
         _ = try? ControlReply(line: line)
-        if let handRead = line.withUnsafeBufferPointer(ControlReply.processItem(line:)) {
+        if let handRead = line.withUnsafeBufferPointer(ControlReply.readByHand(line:)) {
             let decoded = try? WireJSON.decode(ControlReply.self, from: line)
             precondition(handRead.encodedLine() == decoded?.encodedLine(), "the hand reader and the decoder disagree")
         }
