@@ -47,7 +47,9 @@ enum JSONDocuments {
 
     /// `status --json`, the same document as `line(Status(snapshot))`, with
     /// the process objects written by hand: a snapshot of a thousand
-    /// processes through JSONEncoder was a third of appctl's time.
+    /// processes through JSONEncoder was a third of appctl's time. The
+    /// whole-snapshot form of `StatusDocument`, which appctl fills as the
+    /// items arrive; the tests compare it with the encoder's document.
     static func statusLine(_ snapshot: StatusReport) -> String {
         var document = StatusDocument()
         if let master = snapshot.master { document.setMaster(master) }
