@@ -72,9 +72,10 @@ struct CommandRunner {
         screen?.begin()
         defer { screen?.end() }
         var snapshot = StatusReport()
+        var document = JSONDocuments.StatusDocument()
         func show() {
             if json {
-                console.out.write(JSONDocuments.statusLine(snapshot))
+                console.out.write(document.line(snapshot))
             } else if let screen, let watch {
                 let title = "Every \(HumanFormat.duration(seconds: watch)): appctl status    "
                     + UTCTimestamp.text(wallClock()).prefix(19) + "Z"
@@ -83,6 +84,7 @@ struct CommandRunner {
                 console.out.write(StatusTable.render(snapshot.escapedForTerminal(), now: wallClock(), layout: layout))
             }
             snapshot = StatusReport()
+            document = JSONDocuments.StatusDocument()
             connection.released()
         }
         let outcome = try connection.outcome(of: Self.requestID) { item in
@@ -90,8 +92,10 @@ struct CommandRunner {
             case .master(let master):
                 if watch != nil, snapshot.master != nil { show() }
                 snapshot.master = master
+                if json { document.setMaster(master) }
             case .process(let process):
                 snapshot.processes.append(process)
+                if json { document.append(process) }
             case .snapshotEnd:
                 show()
             default:

@@ -11,19 +11,31 @@ extension Supervisor {
         case process(pid: Int32, ProcessDeadline)
     }
 
-    public static func deadlines(of slot: WorkerSlot) -> [(at: MonotonicInstant, due: Due)] {
-        var deadlines: [(at: MonotonicInstant, due: Due)] = []
-        if case .backingOff(let until) = slot.state { deadlines.append((until, .backoffEnds)) }
-        for process in slot.processes {
-            if let deadline = process.deadline { deadlines.append((deadline.at, .process(pid: process.pid, deadline.due))) }
+    /// Calls `body` with each of the slot's deadlines. It builds no list:
+    /// `nextDeadline` runs every loop turn over every slot, and at a
+    /// thousand workers arrays made per slot were most of its cost.
+    static func forEachDeadline(of slot: WorkerSlot, _ body: (_ at: MonotonicInstant, _ due: Due) -> Void) {
+        if case .backingOff(let until) = slot.state { body(until, .backoffEnds) }
+        func visit(_ process: WorkerProcess?) {
+            if let process, let deadline = process.deadline { body(deadline.at, .process(pid: process.pid, deadline.due)) }
         }
-        return deadlines
+        visit(slot.process)
+        visit(slot.liveSuccessor)
+        visit(slot.outgoing)
     }
 
     /// The earliest deadline; nil when nothing is scheduled, so an idle
     /// master never wakes up.
     public var nextDeadline: MonotonicInstant? {
-        groups.lazy.flatMap(\.slots).flatMap { Self.deadlines(of: $0).map(\.at) }.min()
+        var earliest: MonotonicInstant?
+        for group in groups {
+            for slot in group.slots {
+                Self.forEachDeadline(of: slot) { at, _ in
+                    if earliest.map({ at < $0 }) ?? true { earliest = at }
+                }
+            }
+        }
+        return earliest
     }
 
     mutating func processDeadlines(now: MonotonicInstant) {
@@ -35,8 +47,8 @@ extension Supervisor {
         var due: [(WorkerRef, Due)] = []
         for group in groups {
             for slot in group.slots {
-                for deadline in Self.deadlines(of: slot) where deadline.at <= now {
-                    due.append((WorkerRef(group: group.name, id: slot.id), deadline.due))
+                Self.forEachDeadline(of: slot) { at, what in
+                    if at <= now { due.append((WorkerRef(group: group.name, id: slot.id), what)) }
                 }
             }
         }

@@ -21,7 +21,9 @@ private func runConfigTarget(_ bytes: [UInt8]) {
 }
 
 /// The protocol target: first byte the line limit, second the read size,
-/// then the stream, each line to the request, reply and JSON decoders.
+/// then the stream, each line to the request, reply and JSON decoders, and
+/// the hand reader of process items and done lines checked against the
+/// reply decoder.
 private func runProtocolTarget(_ bytes: [UInt8]) {
     guard bytes.count >= 2 else { return }
     let limit = bytes[0] < 128 ? Int(bytes[0]) + 1 : LineFramer.protocolLineLimit
@@ -43,6 +45,9 @@ private func runProtocolTarget(_ bytes: [UInt8]) {
         #expect(!line.contains(UInt8(ascii: "\n")) && line.count <= limit && !line.isEmpty)
         if let request = try? ControlRequest(line: line) { _ = request.encodedLine() }
         _ = try? ControlReply(line: line)
+        if let handRead = line.withUnsafeBufferPointer(ControlReply.readByHand(line:)) {
+            #expect(handRead.encodedLine() == (try? WireJSON.decode(ControlReply.self, from: line))?.encodedLine())
+        }
         _ = try? JSONValue(parsing: line)
     }
 }

@@ -220,6 +220,24 @@ private func rejection(_ line: String) -> RejectedRequest? {
     }
 }
 
+@Test func requestLinesAreWhatTheEncoderWrites() throws {
+    let odd = "w\"e/b\\ é\t\u{1}"
+    let commands: [ControlCommand] = [
+        .ping, .version, .status(group: nil, watch: nil), .status(group: odd, watch: 0.1), .status(group: "web", watch: 2.5),
+        .connections(group: odd), .reload(group: nil), .restart(group: "q"), .stop(group: nil), .start(group: "web"),
+        .scale(group: "web", count: 100_000), .signal(group: nil, .user1), .logs(LogFilter(), follow: true, lines: 10),
+        .logs(LogFilter(group: odd, id: 3, stream: .stderr), follow: false, lines: 0), .reopenLogs,
+        .describe(group: odd), .health, .metrics,
+    ]
+    for (index, command) in commands.enumerated() {
+        var members = command.arguments
+        members["id"] = .number(Double(index - 3))
+        members["cmd"] = .string(command.name)
+        let viaEncoder = try WireJSON.encode(JSONValue.object(members)) + [UInt8(ascii: "\n")]
+        #expect(ControlRequest(id: index - 3, command: command).encodedLine() == viaEncoder, "\(command)")
+    }
+}
+
 @Test func requestEncodingIsCompactAndSorted() {
     let line = ControlRequest(id: 3, command: .scale(group: "web", count: 2)).encodedLine()
     #expect(String(decoding: line, as: UTF8.self) == #"{"cmd":"scale","count":2,"group":"web","id":3}"# + "\n")
@@ -348,4 +366,112 @@ private let sampleProcess = ProcessStatus(
     var infinite = full
     infinite.cpu = .infinity
     #expect(infinite.replyLine(id: 1) == nil, "a non-finite figure falls back to the encoder")
+}
+
+/// Process and done lines go through `JSONReader` instead of the decoder.
+/// Where it reads one, the reply must be the decoder's, to the bytes it
+/// re-encodes to; the daemon's own lines and the same in other spellings
+/// must take that path, and what it leaves to the decoder must stay the
+/// decoder's.
+@Test func handReadProcessAndDoneLinesMatchTheDecoder() throws {
+    let bare = ProcessStatus(group: "q", id: 0, pid: nil, state: .stopped, uptime: nil, restarts: 0,
+                             lastExit: ProcessStatus.LastExit(description: "failed to start", status: nil, at: 5, uptime: 0))
+    let backoff = ProcessStatus(group: "q", id: 3, pid: nil, state: .backoff, uptime: nil, restarts: 9, lastExit: nil,
+                                backoffRemaining: 1.5)
+    var requested = sampleProcess
+    requested.lastExit?.requested = "reload"
+    var daemonLines = [sampleProcess, bare, backoff, requested].map {
+        String(decoding: ControlReply.item(id: 7, .process($0)).encodedLine().dropLast(), as: UTF8.self)
+    }
+    daemonLines.append(String(decoding: try WireJSON.encode(ControlReply.item(id: 1, .process(sampleProcess))), as: UTF8.self))
+    let results: [ControlResult] = [
+        .pong, .version, .status(processes: 1000), .connections(3), .reloaded(groups: 2), .restarting,
+        .stopped(group: "web"), .daemonStopping, .started(group: "web"), .scaled(group: "web", count: 4),
+        .signalled(processes: 2), .logs(lines: 100), .reopenedLogs(files: 3),
+        .health(healthy: false, summary: "web 3/4", problems: ["web: 3/4 ready", "q: \"stopped\""]),
+        .health(healthy: true, summary: "all ready", problems: []), .metrics(bytes: 5120),
+        // Every member set: one the hand reader skipped would differ.
+        ControlResult(pong: true, version: "0.1.0", protocolVersion: 1, processes: 2, connections: 3, groups: 4,
+                      stopped: "a", stopping: false, started: "b", group: "c", count: 5, signalled: 6, lines: 7,
+                      reopened: 8, healthy: true, summary: "d", problems: ["e"], bytes: 9),
+    ]
+    daemonLines += results.map { String(decoding: ControlReply.done(id: 4, $0).encodedLine().dropLast(), as: UTF8.self) }
+
+    let item = #""group":"w","id":0,"pid":null,"restarts":0,"state":"running","uptime":null,"lastExit":null"#
+    func line(_ members: String, envelope: String = "") -> String {
+        #"{"id":5,"ok":true\#(envelope),"item":{"type":"process",\#(members)}}"#
+    }
+    let alsoHandRead = [
+        #" { "item" : { "lastExit" : null , "uptime" : 2 , "type" : "process" , "state" : "starting" , "restarts" : 1 ,"#
+            + #" "pid" : 9 , "id" : 2 , "group" : "w" } , "ok" : true , "id" : -3 } "#,
+        line(item, envelope: #","done":false,"result":{"x":[1,2,{"y":null}]},"note":"\u00e9""#),
+        line(item + #","ioBytes":12345,"future":{"nested":[true,false,null,-0.5e-3]}"#),
+        line(#""group":"w\u00e9b\n\"x\"\/ \ud83d\ude00 é","id":0,"pid":null,"restarts":0,"state":"running","uptime":null,"#
+            + #""lastExit":{"at":1.5E9,"description":"exited 3","status":"exit:3","uptime":0,"requested":null}"#),
+        line(item + #","rss":18446744073709551615,"cpu":1E2,"fds":0,"threads":null,"tcp":{},"statusText":"","appStats":null"#),
+        line(item + #","cpu":-0.0,"backoffRemaining":0.1,"appStats":{"a":[1.25,"x",{"b":{}}],"c":9007199254740993}"#),
+        line(item, envelope: #","done":true"#),
+        #"{"done":true,"id":3,"ok":true}"#,
+        #"{"done":true,"id":3,"ok":true,"result":null}"#,
+        #"{"result":{"future":[1],"pong":true,"count":null},"ok":true,"done":true,"id":3}"#,
+    ]
+    let leftToTheDecoder = [
+        line(#""group":"w","id":1.0,"pid":null,"restarts":0,"state":"running","uptime":null,"lastExit":null"#),
+        line(item + #","group":"x""#),
+        line(item + #","extra":1,"extra":2"#),
+        line(item + #","statusText":"\ud800""#),
+        line(item + #","statusText":"tab\#there""#),
+        line(item + #","cpu":1e400"#),
+        line(item + #","cpu":5e-324"#),
+        line(item + #","pid":2147483648"#),
+        line(item + #","rss":-1"#),
+        line(item + #","threads":01"#),
+        line(item + #","appStats":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40)),
+        #"{"done":true,"id":3,"ok":true,"result":{"processes":"2"}}"#,
+        #"{"done":true,"id":3,"ok":true,"result":[]}"#,
+        #"{"done":1,"id":3,"ok":true,"result":{}}"#,
+        line(item) + " x",
+        #"{"id":1,"ok":true,"item":{"type":"master","pid":1}}"#,
+        #"{"id":null,"ok":true,"item":{"type":"process",\#(item)}}"#,
+        #"{"id":1,"ok":false,"item":{"type":"process",\#(item)},"error":{"code":"x","message":"y"}}"#,
+    ]
+    var invalidUTF8 = Array(line(item + #","statusText":"é""#).utf8)
+    invalidUTF8[invalidUTF8.firstIndex(of: 0xC3)!] = 0xFF
+
+    var cases = (daemonLines + alsoHandRead).map { (Array($0.utf8), true) }
+    cases += leftToTheDecoder.map { (Array($0.utf8), false) }
+    cases.append((invalidUTF8, false))
+    for (bytes, expectHandRead) in cases {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let handRead = bytes.withUnsafeBufferPointer(ControlReply.readByHand(line:))
+        #expect((handRead != nil) == expectHandRead, "\(text)")
+        let decoded = try? WireJSON.decode(ControlReply.self, from: bytes)
+        if let handRead {
+            #expect(handRead == decoded, "\(text)")
+            #expect(handRead.encodedLine() == decoded?.encodedLine(), "\(text)")
+        }
+        #expect((try? ControlReply(line: bytes)) == decoded, "\(text)")
+    }
+}
+
+@Test func handWrittenIntegersAreWhatStringWrites() {
+    var json = JSONText()
+    json.beginArray()
+    let values: [Int] = [0, 7, -1, 10, -10, 4711, Int.max, Int.min]
+    for value in values { json.integer(value) }
+    json.integer(UInt64.max)
+    json.integer(Int32.min)
+    json.endArray()
+    let expected = "[" + (values.map { String($0) } + [String(UInt64.max), String(Int32.min)]).joined(separator: ",") + "]"
+    #expect(String(decoding: json.bytes, as: UTF8.self) == expected)
+}
+
+@Test func handWrittenNumbersAreWhatTheEncoderWrites() throws {
+    let values: [Double] = [0, -0.0, 1, -1, 7, 1.5, -2.25, 0.1, 99.9, 12.5, 4096, 1_795_782_710.631, 1_700_000_000,
+                            123_456.789_012_345, 999_999_999_999_999, -999_999_999_999_999, 1e-7, 5e-324]
+    for value in values {
+        var json = JSONText()
+        json.number(value)
+        #expect(json.bytes == Array(try WireJSON.encode([value]).dropFirst().dropLast()), "\(value)")
+    }
 }

@@ -228,6 +228,24 @@ import Shared
         #expect(all.filter { $0.hasPrefix("web#") }.count == 200, "slots 200–299 went before their slice came: skipped")
     }
 
+    @Test func aOneShotStatusGoesBeforeAWatchTickAlreadyUnderWay() {
+        let harness = SupervisorHarness([SupervisorHarness.group("web", count: 300)])
+        let status = StatusService()
+        var sent: [(client: Int32, line: String)] = []
+        status.send = { lines, client in
+            for line in String(decoding: lines, as: UTF8.self).split(separator: "\n") { sent.append((client, String(line))) }
+        }
+        status.startSnapshot(group: nil, for: [.init(client: 1, request: 1, streaming: true)], supervisor: harness.supervisor)
+        status.continueWork(supervisor: harness.supervisor, reports: [:])
+        status.startSnapshot(group: nil, for: [.init(client: 2, request: 7, streaming: false)], supervisor: harness.supervisor)
+        while status.hasWork { status.continueWork(supervisor: harness.supervisor, reports: [:]) }
+
+        let ends = sent.enumerated().filter { $0.element.line.contains("snapshotEnd") || $0.element.line.contains(#""done":true"#) }
+        #expect(ends.map(\.element.client) == [2, 1], "the one-shot ends first")
+        #expect(sent.filter { $0.client == 1 && $0.line.contains(#""type":"process""#) }.count == 300)
+        #expect(sent.filter { $0.client == 2 && $0.line.contains(#""type":"process""#) }.count == 300)
+    }
+
     @Test func watchersOfOneGroupAndIntervalShareATickAndLateJoinersRideAlong() {
         var streams = ControlStreams()
         let start = MonotonicInstant(seconds: 100)

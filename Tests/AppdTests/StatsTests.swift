@@ -17,7 +17,7 @@ import Testing
             + "12345678 900 18446744073709551615 1 1 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
         let stat = try #require(ProcessStatLine.parse(line))
         #expect(stat == ProcessStatLine(state: UInt8(ascii: "S"), userTicks: 250, systemTicks: 75, threads: 7,
-                                        startTicks: 987654))
+                                        startTicks: 987654, codeStart: 1, codeEnd: 1))
         #expect(stat.cpuTicks == 325)
     }
 
@@ -37,6 +37,14 @@ import Testing
         #expect("socket:[]".withUTF8Buffer(ProcessSampler.socketInode) == nil)
         #expect("socket:[12a]".withUTF8Buffer(ProcessSampler.socketInode) == nil)
         #expect("/dev/null".withUTF8Buffer(ProcessSampler.socketInode) == nil)
+    }
+
+    @Test func sockstatGivesTheHashedTCPSockets() {
+        let sockstat = "sockets: used 74\nTCP: inuse 12 orphan 0 tw 3 alloc 15 mem 7\nUDP: inuse 2 mem 0\n"
+        #expect(sockstat.withUTF8Buffer { TCPConnectionCensus.inuse($0, line: "TCP: inuse ") } == 12)
+        #expect("TCP6: inuse 0\nUDP6: inuse 1\n".withUTF8Buffer { TCPConnectionCensus.inuse($0, line: "TCP6: inuse ") } == 0)
+        #expect("UDP6: inuse 1\n".withUTF8Buffer { TCPConnectionCensus.inuse($0, line: "TCP6: inuse ") } == nil)
+        #expect("TCP: inuse \n".withUTF8Buffer { TCPConnectionCensus.inuse($0, line: "TCP: inuse ") } == nil)
     }
 
     @Test func loadAverageIsParsed() {
@@ -253,6 +261,105 @@ import Testing
         #expect(stats[holder]?.openFDs == 5)
     }
 
+    /// A sampled process's stat and statm stay open and are re-read until
+    /// it is released; one that went away is dropped; past the limit the
+    /// files are read and closed.
+    @Test func theSamplerHoldsStatFilesUntilReleased() throws {
+        let sampler = ProcessSampler(maximumHeld: 1)
+        let first = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(first) }
+        let second = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(second) }
+        let boot = KernelUnits.secondsSinceBoot()
+        let firstSample = sampler.sample(first, secondsSinceBoot: boot)
+        #expect(firstSample != nil)
+        #expect(sampler.sample(second, secondsSinceBoot: boot) != nil)
+        #expect(sampler.heldPids == [first])
+        #expect(sampler.sample(first, secondsSinceBoot: boot)?.startTicks == firstSample?.startTicks)
+        sampler.release(pid: first)
+        #expect(sampler.heldPids.isEmpty)
+
+        let gone = try spawn(["/bin/sleep", "100"])
+        #expect(sampler.sample(gone, secondsSinceBoot: boot) != nil)
+        #expect(sampler.heldPids == [gone])
+        killAndReap(gone)
+        #expect(sampler.sample(gone, secondsSinceBoot: boot) == nil)
+        #expect(sampler.heldPids.isEmpty)
+    }
+
+    /// A worker's row covers its tree: the sampler holds each member's
+    /// files while the member is listed, closes them once it is not (it
+    /// exited, or left), and closes the whole tree when the worker is
+    /// reaped. A collector of leaders alone sharing the sampler (metrics')
+    /// leaves the members held for status alone.
+    @Test func heldFilesOfATreeFollowItsMembers() throws {
+        let sampler = ProcessSampler()
+        let leader = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(leader) }
+        let leaving = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(leaving) }
+        // Reaped below (no defer: its pid may be another's by then).
+        let exiting = try spawn(["/bin/sleep", "100"])
+        nonisolated(unsafe) var tree = [leader, exiting, leaving]
+        var status = WorkerStatsCollector(sampler: sampler)
+        status.members = { pids in Dictionary(uniqueKeysWithValues: pids.map { ($0, $0 == leader ? tree : [$0]) }) }
+        var metrics = WorkerStatsCollector(sampler: sampler)
+
+        #expect(status.collect([leader])[leader]?.threads == 3)
+        #expect(sampler.heldPids == [leader, exiting, leaving])
+        #expect(metrics.collect([leader])[leader]?.threads == 1)
+        #expect(sampler.heldPids == [leader, exiting, leaving])
+
+        killAndReap(exiting)
+        tree = [leader, leaving]
+        #expect(status.collect([leader])[leader]?.threads == 2)
+        #expect(sampler.heldPids == [leader, leaving])
+
+        tree = [leader]
+        #expect(status.collect([leader])[leader]?.threads == 1)
+        #expect(sampler.heldPids == [leader])
+
+        tree = [leader, leaving]
+        _ = status.collect([leader])
+        #expect(sampler.heldPids == [leader, leaving])
+        status.forget(pid: leader)
+        #expect(sampler.heldPids.isEmpty)
+    }
+
+    /// What a status round reads: fds counted without being listed give
+    /// the listing's count, and with a connection on the host, the sockets
+    /// of each worker are found as ever.
+    @Test func aStatusRoundCountsFdsAndFindsSocketsWhenTheHostHasConnections() throws {
+        let sampler = ProcessSampler()
+        let plain = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(plain) }
+        let plainSample = settledSample(plain, sampler)
+        let listed = try #require(plainSample)
+        let counted = sampler.sample(plain, secondsSinceBoot: KernelUnits.secondsSinceBoot(), findingSockets: false)
+        #expect(counted?.openFDs == listed.openFDs)
+        #expect(counted?.socketInodes == [])
+
+        let listener = try tcpListener(family: AF_INET, host: "127.0.0.1")
+        defer { close(listener.fd) }
+        let client = try tcpConnect(family: AF_INET, host: "127.0.0.1", port: listener.port)
+        defer { close(client.fd) }
+        let server = acceptConnection(listener.fd)
+        try #require(server >= 0)
+        defer { close(server) }
+        let holder = try spawn(["/bin/sleep", "100"], fds: [listener.fd, server])
+        defer { killAndReap(holder) }
+        _ = settledSample(holder, sampler)
+
+        #expect(TCPConnectionCensus.hostMayHaveConnections())
+        var collector = WorkerStatsCollector()
+        var round = WorkerStatsCollector.Round()
+        let stats = collector.collect([plain, holder], in: &round)
+        #expect(stats[holder]?.tcpCounts == ["established": 1, "listen": 1])
+        #expect(stats[holder]?.openFDs == 5)
+        #expect(stats[plain]?.connections == [])
+        #expect(stats[plain]?.openFDs == listed.openFDs)
+    }
+
     @Test func collectorReportsThisProcessesSocketsAndBothSourcesAgree() throws {
         // IPv4 listener, client and accepted end.
         let listener = try tcpListener(family: AF_INET, host: "127.0.0.1")
@@ -443,7 +550,7 @@ private func settledSample(_ pid: Int32, _ sampler: ProcessSampler) -> ProcessSa
     while MonotonicInstant.now() < deadline {
         guard let sample = sampler.sample(pid, secondsSinceBoot: KernelUnits.secondsSinceBoot()) else { return nil }
         var reader = ProcFileReader()
-        let sleeping = reader.withContents(ofProcess: pid, "stat") { ProcessStatLine.parse($0)?.state == UInt8(ascii: "S") }
+        let sleeping = reader.withContents(ofFile: "/proc/\(pid)/stat") { ProcessStatLine.parse($0)?.state == UInt8(ascii: "S") }
         if sleeping == true, let previous, previous.openFDs == sample.openFDs { return sample }
         previous = sample
         usleep(10_000)

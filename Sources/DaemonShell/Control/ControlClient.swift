@@ -60,13 +60,25 @@ final class ControlClient {
     /// (a status snapshot of a thousand processes) leaves in one write.
     func send(_ replies: some Sequence<ControlReply>) -> Outcome {
         for reply in replies {
-            let line = reply.encodedLine()
-            guard pendingBytes + line.count <= Self.maximumOutbound else {
-                return .failed("it is not reading its replies (\(HumanFormat.bytes(UInt64(pendingBytes))) queued)")
-            }
-            outbound.append(contentsOf: line)
+            if let overflow = queue(reply.encodedLine()) { return overflow }
         }
         return waitingToWrite ? .blocked : flush()
+    }
+
+    /// The same with whole reply lines the caller encoded (a status slice,
+    /// encoded once for every watcher that asked under the same id).
+    func send(lines: [UInt8]) -> Outcome {
+        if let overflow = queue(lines) { return overflow }
+        return waitingToWrite ? .blocked : flush()
+    }
+
+    /// Appends to `outbound`; a failure when that would pass `maximumOutbound`.
+    private func queue(_ lines: [UInt8]) -> Outcome? {
+        guard pendingBytes + lines.count <= Self.maximumOutbound else {
+            return .failed("it is not reading its replies (\(HumanFormat.bytes(UInt64(pendingBytes))) queued)")
+        }
+        outbound.append(contentsOf: lines)
+        return nil
     }
 
     /// Writes queued replies until done or the socket is full.

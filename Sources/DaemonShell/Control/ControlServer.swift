@@ -237,6 +237,12 @@ final class ControlServer {
         }
     }
 
+    /// Queues reply lines encoded by the caller, to leave in one write.
+    func send(lines: [UInt8], to number: Int32) {
+        guard let client = clients[number], !client.closing else { return }
+        handle(client.send(lines: lines), for: client)
+    }
+
     /// Sends a last reply, then closes once it is written.
     func finish(_ number: Int32, with reply: ControlReply) {
         guard let client = clients[number], !client.closing else { return }

@@ -73,10 +73,11 @@ public final class Daemon {
         self.workers = WorkerIO(loop: loop, logs: logs, notifyChannels: resources.notifyChannels, listeners: resources.listeners,
                                 orphanGuard: resources.orphanGuard,
                                 cgroups: CgroupTree.setUp(enabled: config.cgroups, orphanGuardPid: resources.orphanGuard.pid, log: log))
-        self.status = StatusService()
+        let sampler = ProcessSampler()
+        self.status = StatusService(sampler: sampler)
         let longestReadyTimeout = config.groups.map(\.readyTimeout).max() ?? 0
         self.serviceManager = ServiceManagerLink(startedAt: .now(), readyGrace: max(longestReadyTimeout, 1), log: log)
-        self.metrics = MetricsService(startedAt: status.startedAt.seconds)
+        self.metrics = MetricsService(startedAt: status.startedAt.seconds, sampler: sampler)
         if let fd = resources.metricsListener, let settings = config.metrics {
             self.metricsServer = try MetricsHTTPServer(listener: fd, address: settings.listen, loop: loop, log: log)
         } else {
@@ -94,7 +95,7 @@ public final class Daemon {
         workers.onEvent = { [unowned self] event in perform(supervisor.handle(event, now: .now())) }
         workers.logs.isFollowed = { [unowned self] group in isFollowed(group) }
         workers.logs.onEntry = { [unowned self] entry in deliverToFollowers(entry) }
-        status.send = { [unowned self] replies, client in control.send(replies, to: client) }
+        status.send = { [unowned self] lines, client in control.send(lines: lines, to: client) }
         connectMetrics()
         status.members = { [unowned self] pids in workers.groups.members(ofWorkers: pids) }
         status.chargedMemory = { [unowned self] pid in workers.groups.chargedMemory(ofWorker: pid) }

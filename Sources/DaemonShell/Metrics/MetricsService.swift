@@ -15,7 +15,8 @@ import SupervisorCore
 ///
 /// It keeps its own `WorkerStatsCollector`, apart from `StatusService`'s:
 /// a scrape every few seconds must not move the baselines `status` takes
-/// its CPU % from.
+/// its CPU % from. The two share one `ProcessSampler`, whose held /proc
+/// files carry no baseline, so each process's files are open once.
 final class MetricsService {
     /// Processes sampled per loop turn.
     static let processesPerTurn = 128
@@ -26,7 +27,7 @@ final class MetricsService {
     var outputLinesDropped: () -> [String: Int] = { [:] }
 
     private let startedAt: Double
-    private var statsCollector = WorkerStatsCollector()
+    private var statsCollector: WorkerStatsCollector
     private var job: Job?
 
     private struct Job {
@@ -35,11 +36,17 @@ final class MetricsService {
         var waiters: [([UInt8]) -> Void] = []
     }
 
-    init(startedAt: Double) { self.startedAt = startedAt }
+    /// `sampler`: shared with `StatusService` (its CPU baselines are not
+    /// in it: those stay apart), so each process's /proc files are held
+    /// open once.
+    init(startedAt: Double, sampler: ProcessSampler = ProcessSampler()) {
+        self.startedAt = startedAt
+        statsCollector = WorkerStatsCollector(sampler: sampler)
+    }
 
     var hasWork: Bool { job != nil }
 
-    /// A reaped worker's CPU baseline is of no further use.
+    /// A reaped worker's CPU baseline and held /proc files are of no further use.
     func forget(pid: Int32) { statsCollector.forget(pid: pid) }
 
     /// Asks for the exposition; `deliver` gets its UTF-8 text once the

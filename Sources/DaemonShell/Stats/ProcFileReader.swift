@@ -1,7 +1,7 @@
 import Glibc
 
-/// Reads /proc files with plain open/read/close into one buffer kept from
-/// read to read.
+/// Reads /proc files with plain open/read/close, or pread from a file the
+/// caller keeps open, into one buffer kept from read to read.
 ///
 /// Foundation's file APIs allocate a `Data` and a URL per file and go through
 /// `stat` first; at a few thousand small files per request that is most of
@@ -16,17 +16,29 @@ struct ProcFileReader {
         buffer = [UInt8](repeating: 0, count: max(64, capacity))
     }
 
-    /// Calls `body` with the whole contents of `/proc/<pid>/<name>`; nil when
-    /// the file cannot be opened or read, which for a process means it exited.
+    /// Calls `body` with the whole contents of an open /proc/PID file, read
+    /// from its start: the kernel writes the file afresh for a read at
+    /// offset 0, so a file kept open is re-read with one pread. nil when it
+    /// cannot be read, which for a process means it exited.
     ///
     /// These files (`stat`, `statm`, `status`, ...) are produced whole by
     /// one seq_file show, which a read gets entirely when the buffer has
     /// room: a read that leaves room is the end, so the read that would
     /// return 0 is saved (a thousand syscalls at 1000 workers).
     mutating func withContents<Result>(
+        ofOpenProcessFile fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) -> Result? {
+        withContents(ofDescriptor: fd, shortReadIsEnd: true, body)
+    }
+
+    /// The same for `/proc/<pid>/<name>`, opened for this read and closed
+    /// after it (for one look at a process, e.g. the walk of `ProcessTree`).
+    mutating func withContents<Result>(
         ofProcess pid: Int32, _ name: StaticString, _ body: (UnsafeBufferPointer<UInt8>) -> Result
     ) -> Result? {
         let fd = path.withPath(pid: pid, name) { open($0, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
         return withContents(ofDescriptor: fd, shortReadIsEnd: true, body)
     }
 
@@ -35,19 +47,20 @@ struct ProcFileReader {
     mutating func withContents<Result>(
         ofFile path: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result
     ) -> Result? {
-        withContents(ofDescriptor: open(path, O_RDONLY | O_CLOEXEC), shortReadIsEnd: false, body)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
+        return withContents(ofDescriptor: fd, shortReadIsEnd: false, body)
     }
 
     private mutating func withContents<Result>(
         ofDescriptor fd: Int32, shortReadIsEnd: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> Result
     ) -> Result? {
-        guard fd >= 0 else { return nil }
-        defer { _ = close(fd) }
         var length = 0
         while true {
             if length == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
             let got = buffer.withUnsafeMutableBytes { raw in
-                retryingInterrupts { read(fd, raw.baseAddress! + length, raw.count - length) }
+                retryingInterrupts { pread(fd, raw.baseAddress! + length, raw.count - length, off_t(length)) }
             }
             if got < 0 { return nil }
             if got == 0 { break }

@@ -14,15 +14,25 @@ struct ProcessStatLine: Equatable, Sendable {
     var threads: Int
     /// When the process started, in clock ticks after boot (field 22).
     var startTicks: UInt64
+    /// Where its program's code starts and ends in memory (fields 26, 27):
+    /// new values after an exec, and 1 and 1 while the reader may not look
+    /// into the process (ptrace read access: lost when it turns
+    /// non-dumpable or changes user). `ProcessSampler` watches them to know
+    /// when the fd directory it holds must be opened afresh.
+    var codeStart: UInt64
+    var codeEnd: UInt64
 
     var cpuTicks: UInt64 { userTicks + systemTicks }
 
-    init(state: UInt8, userTicks: UInt64, systemTicks: UInt64, threads: Int, startTicks: UInt64) {
+    init(state: UInt8, userTicks: UInt64, systemTicks: UInt64, threads: Int, startTicks: UInt64, codeStart: UInt64,
+         codeEnd: UInt64) {
         self.state = state
         self.userTicks = userTicks
         self.systemTicks = systemTicks
         self.threads = threads
         self.startTicks = startTicks
+        self.codeStart = codeStart
+        self.codeEnd = codeEnd
     }
 
     /// nil when the text is not a stat line (truncated, or no `)`).
@@ -42,8 +52,10 @@ struct ProcessStatLine: Equatable, Sendable {
         guard cursor.skipField(), let start = cursor.decimal() else { return nil }  // 21 itrealvalue, 22 starttime
         // Not field 24 (rss): it is the kernel's per-CPU estimate, off by up
         // to a batch of pages per CPU, while statm's (and VmRSS) is summed.
+        for _ in 23...25 { guard cursor.skipField() else { return nil } }  // vsize, rss, rsslim
+        guard let codeStart = cursor.decimal(), let codeEnd = cursor.decimal() else { return nil }
         return ProcessStatLine(state: state, userTicks: user, systemTicks: system, threads: Int(threads),
-                               startTicks: start)
+                               startTicks: start, codeStart: codeStart, codeEnd: codeEnd)
     }
 
     static func parse(_ text: String) -> ProcessStatLine? {

@@ -6,13 +6,17 @@ import Glibc
 ///
 /// Cost is one read of the TCP socket table per call, plus a handful of
 /// system calls per process (`stat`, `statm`, the `fd` directory and a
-/// readlink per fd; see `ProcessSampler`). The table is read only when some process has a socket
-/// and only the sockets they own are formatted.
+/// readlink per fd; see `ProcessSampler`). The table is read only when some
+/// process has a socket, and only the sockets they own are formatted. A
+/// status `Round` first asks whether the host has any connection at all
+/// (`TCPConnectionCensus`), and without one skips the readlinks.
 ///
 /// Not thread-safe: the master's event loop owns it, and it keeps the CPU
 /// baselines between calls.
 struct WorkerStatsCollector {
-    private let sampler = ProcessSampler()
+    /// May be shared with another collector (status and metrics share
+    /// one): it holds /proc files open, and one set of them is enough.
+    private let sampler: ProcessSampler
     private(set) var cpu: CPUUsageTracker
     private let tableSource: TCPSocketTable.Source?
 
@@ -22,20 +26,29 @@ struct WorkerStatsCollector {
     private(set) var lastSockDiagFailure: SystemError?
     /// Each worker's processes, leader first (`ProcessGroupWatch.members`):
     /// a worker's figures cover its whole tree, so a pre-fork server's
-    /// children count. The default is the leader alone.
-    var members: ([Int32]) -> [Int32: [Int32]] = { pids in Dictionary(pids.map { ($0, [$0]) }) { first, _ in first } }
+    /// children count. nil (the default): each worker is its leader alone,
+    /// and the sampler's record of trees (`ProcessSampler.sampling`) is left
+    /// to the collectors that list them, so a collector of leaders sharing
+    /// the sampler (metrics') never closes what the other holds.
+    var members: (([Int32]) -> [Int32: [Int32]])?
     /// The memory a worker's cgroup is charged (`memory.current`), where
     /// the memory controller is on: its whole tree, page cache it caused
     /// included, as the kernel's limit counts it. nil: the sum of RSS.
     var chargedMemory: (Int32) -> UInt64? = { _ in nil }
 
-    /// A reaped worker's CPU baseline is of no further use.
-    mutating func forget(pid: Int32) { cpu.forget(pid: pid) }
+    /// A reaped worker's CPU baseline and the /proc files held for it and
+    /// for the rest of its tree are of no further use.
+    mutating func forget(pid: Int32) {
+        cpu.forget(pid: pid)
+        sampler.release(worker: pid)
+    }
 
     /// `tableSource`: nil (the default) uses sock_diag and falls back to
     /// /proc/net; a source pins it, for tests and benchmarks.
-    init(cpu: CPUUsageTracker = CPUUsageTracker(), tableSource: TCPSocketTable.Source? = nil) {
+    init(cpu: CPUUsageTracker = CPUUsageTracker(), tableSource: TCPSocketTable.Source? = nil,
+         sampler: ProcessSampler = ProcessSampler()) {
         self.cpu = cpu
+        self.sampler = sampler
         self.tableSource = tableSource
     }
 
@@ -44,7 +57,7 @@ struct WorkerStatsCollector {
     /// after the fds, and formats only the sockets these processes own.
     mutating func collect(_ pids: [Int32], now: MonotonicInstant = .now()) -> [Int32: WorkerStats] {
         let samples = sample(pids)
-        let wanted = samples.reduce(into: Set<UInt64>()) { $0.formUnion($1.socketInodes) }
+        let wanted = samples.reduce(into: Set<UInt64>()) { if $1.hasSockets { $0.formUnion($1.socketInodes) } }
         return assemble(samples, table: readTable(only: wanted), now: now)
     }
 
@@ -57,16 +70,24 @@ struct WorkerStatsCollector {
         assemble(sample(pids), table: table, now: now)
     }
 
-    /// One request collected in slices (so the first slice can be sent
-    /// while the next is read): the TCP table is read once, by the first
-    /// slice that has a socket, and shared by the rest.
+    /// One status snapshot collected in slices (so the first slice can be
+    /// sent while the next is read): the TCP table is read once, by the
+    /// first slice that has a socket, and shared by the rest.
+    ///
+    /// A status row counts connections, not listeners, so when the host
+    /// has no connection at all (asked once, by the first slice) the
+    /// sockets are not looked for: fds are only counted, and every row's
+    /// counts are empty, as they would be.
     struct Round {
+        fileprivate var findingSockets: Bool?
         fileprivate var table: [UInt64: TCPConnection]?
     }
 
     mutating func collect(_ pids: [Int32], in round: inout Round, now: MonotonicInstant = .now()) -> [Int32: WorkerStats] {
-        let samples = sample(pids)
-        if round.table == nil, samples.contains(where: { !$0.socketInodes.isEmpty }) {
+        let findingSockets = round.findingSockets ?? TCPConnectionCensus.hostMayHaveConnections()
+        round.findingSockets = findingSockets
+        let samples = sample(pids, findingSockets: findingSockets)
+        if round.table == nil, samples.contains(where: \.hasSockets) {
             round.table = readTable(only: nil)
         }
         return assemble(samples, table: round.table ?? [:], now: now)
@@ -77,19 +98,41 @@ struct WorkerStatsCollector {
         var leader: ProcessSample
         var others: [ProcessSample]
 
-        var all: [ProcessSample] { [leader] + others }
-        var socketInodes: Set<UInt64> { Set(all.flatMap(\.socketInodes)) }
+        /// Every process's figure summed (most workers are their leader alone).
+        func sum<Figure: AdditiveArithmetic>(_ figure: (ProcessSample) -> Figure) -> Figure {
+            others.reduce(figure(leader)) { $0 + figure($1) }
+        }
+
+        /// The sockets of all its processes, each once.
+        var socketInodes: Set<UInt64> {
+            var inodes = Set(leader.socketInodes)
+            for other in others { inodes.formUnion(other.socketInodes) }
+            return inodes
+        }
+
+        var hasSockets: Bool { !leader.socketInodes.isEmpty || others.contains { !$0.socketInodes.isEmpty } }
     }
 
-    private func sample(_ pids: [Int32]) -> [TreeSample] {
+    /// Samples each worker's tree. The sampler is told each worker's other
+    /// members before they are sampled, so it closes what it holds of those
+    /// that left the tree (a child that exited) as it goes.
+    private func sample(_ pids: [Int32], findingSockets: Bool = true) -> [TreeSample] {
         let bootNow = KernelUnits.secondsSinceBoot()
-        let trees = members(pids)
+        let trees = members?(pids)
         var samples: [TreeSample] = []
         samples.reserveCapacity(pids.count)
         for pid in pids {
-            guard let leader = sampler.sample(pid, secondsSinceBoot: bootNow) else { continue }
-            let others = (trees[pid] ?? []).filter { $0 != pid }.compactMap { sampler.sample($0, secondsSinceBoot: bootNow) }
-            samples.append(TreeSample(leader: leader, others: others))
+            var others: [Int32] = []
+            if let trees {
+                let listed = trees[pid] ?? []
+                if !(listed.count == 1 && listed[0] == pid) { others = listed.filter { $0 != pid } }
+                sampler.sampling(members: others, of: pid)
+            }
+            guard let leader = sampler.sample(pid, secondsSinceBoot: bootNow, findingSockets: findingSockets) else { continue }
+            let otherSamples = others.isEmpty ? [] : others.compactMap {
+                sampler.sample($0, secondsSinceBoot: bootNow, findingSockets: findingSockets)
+            }
+            samples.append(TreeSample(leader: leader, others: otherSamples))
         }
         return samples
     }
@@ -103,14 +146,14 @@ struct WorkerStatsCollector {
         var result: [Int32: WorkerStats] = [:]
         result.reserveCapacity(samples.count)
         for tree in samples {
-            var connections = tree.socketInodes.compactMap { table[$0] }
+            var connections = tree.hasSockets ? tree.socketInodes.compactMap { table[$0] } : []
             if connections.count > 1 { connections.sort(by: Self.listingOrder) }
-            let processes = tree.all
+            var cpuPercent = cpu.percent(of: tree.leader, at: now)
+            for other in tree.others { cpuPercent += cpu.percent(of: other, at: now) }
             result[tree.leader.pid] = WorkerStats(
-                pid: tree.leader.pid, rss: chargedMemory(tree.leader.pid) ?? processes.reduce(0) { $0 + $1.residentBytes },
-                cpuPercent: processes.reduce(0) { $0 + cpu.percent(of: $1, at: now) },
-                cpuSeconds: processes.reduce(0) { $0 + $1.cpuSeconds },
-                openFDs: processes.reduce(0) { $0 + $1.openFDs }, threads: processes.reduce(0) { $0 + $1.threads },
+                pid: tree.leader.pid, rss: chargedMemory(tree.leader.pid) ?? tree.sum(\.residentBytes),
+                cpuPercent: cpuPercent, cpuSeconds: tree.sum(\.cpuSeconds),
+                openFDs: tree.sum(\.openFDs), threads: tree.sum(\.threads),
                 connections: connections
             )
         }

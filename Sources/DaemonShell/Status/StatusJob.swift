@@ -22,4 +22,7 @@ struct StatusJob {
         self.recipients = recipients
         walk = SlotWalk(group: group, supervisor: supervisor)
     }
+
+    /// A `status` without `watch`: it ends with `done`.
+    var isOneShot: Bool { !recipients.contains(where: \.streaming) }
 }

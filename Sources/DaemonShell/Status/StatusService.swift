@@ -17,20 +17,26 @@ final class StatusService {
     /// Processes sampled per loop turn over every job.
     static let processesPerTurn = 128
 
-    /// Queues replies for a client (the control server's `send`).
-    var send: ([ControlReply], _ client: Int32) -> Void = { _, _ in }
+    /// Queues encoded reply lines for a client (the control server's `send(lines:to:)`).
+    var send: (_ lines: [UInt8], _ client: Int32) -> Void = { _, _ in }
 
     let startedAt = WallClock.now()
     /// Keeps the previous CPU sample of each worker, so CPU % is a delta
     /// between two requests rather than a sleep inside one.
-    private var statsCollector = WorkerStatsCollector()
+    private var statsCollector: WorkerStatsCollector
     private var jobs: [StatusJob] = []
+
+    /// `sampler`: shared with `MetricsService`, so each process's /proc
+    /// files are held open once.
+    init(sampler: ProcessSampler = ProcessSampler()) {
+        statsCollector = WorkerStatsCollector(sampler: sampler)
+    }
 
     var hasWork: Bool { !jobs.isEmpty }
 
     /// Each worker's processes, leader first (`ProcessGroupWatch.members`),
     /// so its row covers its whole tree.
-    var members: ([Int32]) -> [Int32: [Int32]] {
+    var members: (([Int32]) -> [Int32: [Int32]])? {
         get { statsCollector.members }
         set { statsCollector.members = newValue }
     }
@@ -41,17 +47,26 @@ final class StatusService {
         set { statsCollector.chargedMemory = newValue }
     }
 
-    /// A reaped worker's CPU baseline is of no further use.
+    /// A reaped worker's CPU baseline and open /proc files are of no further use.
     func forget(pid: Int32) { statsCollector.forget(pid: pid) }
 
     // MARK: - Snapshots in slices
 
     /// Starts a snapshot for `recipients`: the master summary now, the rows
-    /// over the next turns (`continueWork`).
+    /// over the next turns (`continueWork`). A one-shot `status` goes before
+    /// every watch tick, even one half sent (the others keep their order):
+    /// someone is waiting for it, while a watcher's next screen is only due
+    /// in a while, and with ten watchers of a thousand workers there is
+    /// nearly always a tick in progress.
     func startSnapshot(group: String?, for recipients: [StatusJob.Recipient], supervisor: Supervisor) {
         let master = masterStatus(group: group, supervisor: supervisor)
-        for recipient in recipients { send([.item(id: recipient.request, .master(master))], recipient.client) }
-        jobs.append(StatusJob(group: group, recipients: recipients, supervisor: supervisor))
+        for recipient in recipients { send(ControlReply.item(id: recipient.request, .master(master)).encodedLine(), recipient.client) }
+        let job = StatusJob(group: group, recipients: recipients, supervisor: supervisor)
+        if job.isOneShot, let firstTick = jobs.firstIndex(where: { !$0.isOneShot }) {
+            jobs.insert(job, at: firstTick)
+        } else {
+            jobs.append(job)
+        }
     }
 
     /// The next slice of the pending snapshots, `processesPerTurn` rows in
@@ -63,8 +78,15 @@ final class StatusService {
             budget -= max(slots.count, 1)
             let rows = self.rows(for: slots, round: &jobs[0].walk.round, reports: reports)
             jobs[0].sent += rows.count
+            // Watchers asking under the same id (appctl always uses 1) get
+            // the same bytes: a slice is encoded once per id, not per watcher.
+            var linesByID: [Int: [UInt8]] = [:]
             for recipient in jobs[0].recipients where !rows.isEmpty {
-                send(rows.map { .item(id: recipient.request, .process($0)) }, recipient.client)
+                let lines = linesByID[recipient.request] ?? rows.reduce(into: []) { lines, row in
+                    lines += ControlReply.item(id: recipient.request, .process(row)).encodedLine()
+                }
+                linesByID[recipient.request] = lines
+                send(lines, recipient.client)
             }
             guard jobs[0].walk.isFinished else { continue }
             let job = jobs.removeFirst()
@@ -72,7 +94,7 @@ final class StatusService {
                 let end: ControlReply = recipient.streaming
                     ? .item(id: recipient.request, .snapshotEnd(SnapshotEnd(processes: job.sent)))
                     : .done(id: recipient.request, .status(processes: job.sent))
-                send([end], recipient.client)
+                send(end.encodedLine(), recipient.client)
             }
         }
     }

@@ -44,8 +44,15 @@ public enum ControlReply: Hashable, Sendable {
         return line
     }
 
-    /// Reads one reply line (without its newline).
+    /// Reads one reply line (without its newline). A process item (the
+    /// line a `status` sends once per worker) and a `done` line are read by
+    /// hand when they can be (`readByHand(line:)`); every other line, and
+    /// every error, comes from the decoder.
     public init(line: some Sequence<UInt8>) throws(MalformedReply) {
+        if let reply = line.withContiguousStorageIfAvailable(ControlReply.readByHand(line:)) ?? nil {
+            self = reply
+            return
+        }
         do {
             self = try WireJSON.decode(ControlReply.self, from: line)
         } catch {

@@ -41,10 +41,29 @@ public struct JSONText {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    /// A member name; the value written next belongs to it.
-    public mutating func key(_ name: String) {
+    /// A member name written in the code (every name of the hand-written
+    /// encoders): copied as it is, since no such name needs an escape. The
+    /// value written next belongs to it.
+    public mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { utf8 in
+            assert(!utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+            bytes.append(contentsOf: utf8)
+        }
+        bytes.append(UInt8(ascii: "\""))
+        endKey()
+    }
+
+    /// A member name that came with the data (an APPSTATS key, a TCP
+    /// state), escaped as needed.
+    public mutating func key(named name: String) {
         separate()
         appendQuoted(name)
+        endKey()
+    }
+
+    private mutating func endKey() {
         bytes.append(UInt8(ascii: ":"))
         if !needsComma.isEmpty { needsComma[needsComma.count - 1] = false }
     }
@@ -54,15 +73,32 @@ public struct JSONText {
         appendQuoted(text)
     }
 
-    public mutating func integer(_ value: some BinaryInteger) {
+    /// Written digit by digit: `String(value)` would allocate a string per figure.
+    public mutating func integer<Integer: BinaryInteger>(_ value: Integer) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        let start = bytes.count
+        var rest = magnitude
+        repeat {
+            let (quotient, digit) = rest.quotientAndRemainder(dividingBy: 10)
+            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: digit))
+            rest = quotient
+        } while rest != 0
+        bytes[start...].reverse()
     }
 
     /// False for NaN and infinities, which JSON cannot carry.
     @discardableResult
     public mutating func number(_ value: Double) -> Bool {
         guard value.isFinite else { return false }
+        // A whole number (a CPU of 0, a time in whole seconds) is written as
+        // the integer it is: what `description` gives without its ".0", up to
+        // where it would switch to an exponent. -0 keeps its sign that way.
+        if value.rounded(.towardZero) == value, abs(value) < 1e15, value != 0 || value.sign == .plus {
+            integer(Int64(value))
+            return true
+        }
         separate()
         var text = value.description
         if text.hasSuffix(".0") { text.removeLast(2) }
@@ -95,12 +131,17 @@ public struct JSONText {
         case .object(let members):
             beginObject()
             for name in members.keys.sorted() {
-                key(name)
+                key(named: name)
                 if !self.value(members[name]!) { return false }
             }
             endObject()
         }
         return true
+    }
+
+    /// Ends a line of JSON (after its one top-level value).
+    public mutating func newline() {
+        bytes.append(UInt8(ascii: "\n"))
     }
 
     /// A comma before every value of a container but the first.
@@ -111,6 +152,12 @@ public struct JSONText {
 
     private mutating func appendQuoted(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most text (every key, group names, states) needs no escape: copied whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])

@@ -13,7 +13,8 @@ extension ProcessStatus {
         json.key("ok")
         json.bool(true)
         json.endObject()
-        return json.bytes + [UInt8(ascii: "\n")]
+        json.newline()
+        return json.bytes
     }
 
     /// The process object, as its Codable encoding writes it (with the
@@ -78,7 +79,7 @@ extension ProcessStatus {
             json.key("tcp")
             json.beginObject()
             for name in tcp.keys.sorted() {
-                json.key(name)
+                json.key(named: name)
                 json.integer(tcp[name]!)
             }
             json.endObject()

@@ -4,7 +4,9 @@
 // The first byte chooses the framer's line limit (so the overflow paths are
 // reached with small inputs) and the second the size of the reads the rest
 // is cut into; every complete line goes to the request decoder (the
-// daemon's side), the reply decoder (appctl's side) and JSONValue.
+// daemon's side), the reply decoder (appctl's side) and JSONValue. A line
+// that the hand reader of process items and done lines takes must give the
+// reply the decoder gives, to the bytes it encodes to.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzProtocol(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -33,6 +35,10 @@ public func fuzzProtocol(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             _ = request.encodedLine()
         }
         _ = try? ControlReply(line: line)
+        if let handRead = line.withUnsafeBufferPointer(ControlReply.readByHand(line:)) {
+            let decoded = try? WireJSON.decode(ControlReply.self, from: line)
+            precondition(handRead.encodedLine() == decoded?.encodedLine(), "the hand reader and the decoder disagree")
+        }
         _ = try? JSONValue(parsing: line)
     }
     return 0
