@@ -326,6 +326,41 @@ import Testing
         #expect(sampler.heldPids.isEmpty)
     }
 
+    /// A worker's cgroup.procs is held open once read and re-read from its
+    /// start, to its end however long the list (a plain file stands in for
+    /// the cgroup's here; the end-to-end cgroup tests read real ones); it is
+    /// closed when the worker is released, and past the limit not held.
+    @Test func cgroupProcsFilesAreHeldAndReadWhole() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("procs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cgroup = WorkerCgroup(path: directory, hasKillFile: false)
+        let file = directory + "/cgroup.procs"
+        func write(_ pids: [Int32]) throws {
+            // In place (same inode), as the kernel's file changes under an open fd.
+            let handle = try #require(FileHandle(forUpdatingAtPath: file))
+            try handle.truncate(atOffset: 0)
+            try handle.write(contentsOf: Data(pids.map { "\($0)\n" }.joined().utf8))
+            try handle.close()
+        }
+        FileManager.default.createFile(atPath: file, contents: Data())
+        let files = CgroupProcsFiles(maximumHeld: 1)
+        try write([4711])
+        #expect(files.processes(ofWorker: 4711, in: cgroup) == [4711])
+        #expect(files.heldWorkers == [4711])
+        let many = (1...2000).map { Int32(1_000_000 + $0) }
+        try write([4711] + many)
+        #expect(files.processes(ofWorker: 4711, in: cgroup) == [4711] + many)
+        try write([4711, 12])
+        #expect(files.processes(ofWorker: 4711, in: cgroup) == [4711, 12])
+        #expect(files.processes(ofWorker: 99, in: cgroup) == [4711, 12])
+        #expect(files.heldWorkers == [4711])
+        files.release(worker: 4711)
+        #expect(files.heldWorkers.isEmpty)
+        #expect(files.processes(ofWorker: 5, in: WorkerCgroup(path: directory + "/gone", hasKillFile: false)) == [])
+        #expect(files.heldWorkers.isEmpty)
+    }
+
     /// What a status round reads: fds counted without being listed give
     /// the listing's count, and with a connection on the host, the sockets
     /// of each worker are found as ever.

@@ -36,6 +36,9 @@ final class ProcessGroupWatch {
     let cgroups: CgroupTree?
     /// The cgroup of each live or lingering worker, by its pid (= pgid).
     private var workerCgroups: [Int32: WorkerCgroup] = [:]
+    /// Live workers' cgroup.procs, held open for `members` (a `status`
+    /// lists every worker's) and closed when the leader is reaped.
+    private let procsFiles = CgroupProcsFiles()
     /// Without a cgroup: what an exited leader left outside its process
     /// group (`StrayProcesses`), stopped and waited for with the group.
     private var strays: [Int32: [Int32]] = [:]
@@ -92,7 +95,8 @@ final class ProcessGroupWatch {
         var result: [Int32: [Int32]] = [:]
         for pid in pids {
             if let cgroup = workerCgroups[pid] {
-                result[pid] = [pid] + cgroup.processes.filter { $0 != pid }
+                let listed = procsFiles.processes(ofWorker: pid, in: cgroup)
+                result[pid] = listed == [pid] ? listed : [pid] + listed.filter { $0 != pid }
             } else {
                 if tree == nil { tree = ProcessTree.read() }
                 result[pid] = tree?.members(of: pid)
@@ -148,6 +152,7 @@ final class ProcessGroupWatch {
             return .orphanGuard
         }
         guard let leader = leaders.removeValue(forKey: pid) else { return .process(leftInGroup: false) }
+        procsFiles.release(worker: pid)
         return .process(leftInGroup: stopWhatTheLeaderLeft(pgid: pid, leader: leader, now: now))
     }
 
