@@ -105,8 +105,13 @@ final class ProcessGroupWatch {
         return result
     }
 
-    /// What a worker's cgroup is charged (memory.current), where the memory controller is on.
-    func chargedMemory(ofWorker pid: Int32) -> UInt64? { workerCgroups[pid]?.memoryCurrent }
+    /// What a worker's cgroup is charged (memory.current), where the memory
+    /// controller is on; without it there is no such file to look for (at
+    /// 1000 workers, a `status` tried to open 1000 of them).
+    func chargedMemory(ofWorker pid: Int32) -> UInt64? {
+        guard cgroups?.controllers.contains("memory") == true else { return nil }
+        return workerCgroups[pid]?.memoryCurrent
+    }
 
     /// Each worker's memory with all it forked: what its cgroup is charged
     /// where the memory controller is on, else the sum of its members' RSS.
