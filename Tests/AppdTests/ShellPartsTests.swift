@@ -271,4 +271,27 @@ import Shared
         #expect(taken == Array(0..<300))
         #expect(queue.isEmpty)
     }
+
+    @Test func aTurnSliceStopsAtItsCountOrItsTimeButAlwaysTakesTheFirstItem() {
+        final class FakeClock: @unchecked Sendable { var now = MonotonicInstant(seconds: 100) }
+        let clock = FakeClock()
+        var byCount = TurnSlice(items: 3, seconds: 0.005, now: { clock.now })
+        let counted = (0..<4).map { _ in byCount.takeOne() }
+        #expect(counted == [true, true, true, false])
+
+        var byTime = TurnSlice(items: 16, seconds: 0.005, now: { clock.now })
+        var timed = [byTime.takeOne(), byTime.takeOne()]
+        clock.now = clock.now.adding(seconds: 0.004)
+        timed.append(byTime.takeOne())
+        clock.now = clock.now.adding(seconds: 0.001)
+        timed.append(byTime.takeOne())
+        #expect(timed == [true, true, true, false], "one more 4 ms in; none 5 ms in")
+        #expect(byTime.taken == 3)
+
+        var slowFirst = TurnSlice(items: 16, seconds: 0.005, now: { clock.now })
+        clock.now = clock.now.adding(seconds: 1)
+        let first = slowFirst.takeOne()
+        let second = slowFirst.takeOne()
+        #expect(first && !second, "the first item runs however late, and is the only one")
+    }
 }
