@@ -90,12 +90,17 @@ import Shared
                            PATH=/usr/bin
                            db_password=********
               envFile      -
+              history      the last 2000 lines, at most 1.0 MiB
+              limits       -
               listen       tcp://127.0.0.1:8080
               nice         -
+              output       stdout and stderr → the daemon's log
+                           at most 4.0 MiB/s of output per process, the rest dropped and counted
               readiness    notify: READY=1 within 30s
               reload       rolling, startFirst, maxSurge 2
               restart      always; at most 10 restarts after failures in 1m00s; success: exit 0
               rlimits      -
+              start        at daemon start
               stop         SIGTERM, then SIGKILL after 5s
               umask        -
               user         -
@@ -164,5 +169,50 @@ import Shared
         ] {
             #expect(text.contains(line), "\(text)")
         }
+    }
+
+    /// Log files, history, limits and the start order: shown for people,
+    /// sent with the config's names, and compared with the file.
+    @Test func outputLimitsAndStartOrderAreShownAndCompared() throws {
+        var running = Self.running
+        running.log = LogFileConfig(path: "/srv/logs/web.log", maxBytes: 10 << 20, keep: 5)
+        running.stderrLog = LogFileConfig(path: "/srv/logs/web.err", maxBytes: 0, keep: 0, format: .json)
+        running.history = HistoryLimits(lines: 500, bytes: 256 << 10)
+        running.outputBytesPerSecond = 0
+        running.limits = CgroupLimits(maxMemory: 512 << 20, cpuMax: CPUQuota(quotaMicroseconds: 50_000, periodMicroseconds: 100_000))
+        running.dependsOn = ["db", "cache"]
+        running.autostart = false
+        let text = DescribeText.render(GroupDescription(name: "web", config: GroupSettings(running), configFile: nil, differences: nil), now: 0)
+        #expect(text.contains("""
+              history      the last 500 lines, at most 256.0 KiB
+              limits       maxMemory 512.0 MiB (appd restarts the worker above it)
+                           cpuMax 50000/100000 (cgroup cpu.max)
+            """), "\(text)")
+        #expect(text.contains("""
+              output       stdout → /srv/logs/web.log: rotated at 10.0 MiB, 5 kept, text
+                           stderr → /srv/logs/web.err: not rotated by appd (appctl logs --reopen after an external rotation), json
+                           no cap on a process's output
+            """), "\(text)")
+        #expect(text.contains("  start        only by `appctl start` (autostart false), after db, cache are ready\n"), "\(text)")
+
+        let line = ControlReply.item(id: 1, .groupDescription(GroupDescription(name: "web", config: GroupSettings(running), configFile: nil,
+                                                                                  differences: nil))).encodedLine()
+        let json = String(decoding: line, as: UTF8.self)
+        #expect(json.contains(#""log":{"file":"\/srv\/logs\/web.log","format":"text","keep":5,"maxBytes":10485760}"#)
+            || json.contains(#""log":{"file":"/srv/logs/web.log","format":"text","keep":5,"maxBytes":10485760}"#), "\(json)")
+        #expect(try ControlReply(line: line.dropLast()) == .item(id: 1, .groupDescription(GroupDescription(
+            name: "web", config: GroupSettings(running), configFile: nil, differences: nil))))
+
+        var file = running
+        file.log?.keep = 10
+        file.limits.maxMemory = nil
+        file.autostart = true
+        let differences = GroupSettings.differences(running: running, file: file)
+        #expect(differences == [
+            .init(field: "log", running: "/srv/logs/web.log: rotated at 10.0 MiB, 5 kept, text",
+                  file: "/srv/logs/web.log: rotated at 10.0 MiB, 10 kept, text"),
+            .init(field: "maxMemory", running: String(512 << 20), file: nil),
+            .init(field: "autostart", running: "false", file: "true"),
+        ])
     }
 }

@@ -19,14 +19,18 @@ enum DescribeText {
             ("cwd", [settings.cwd]),
             ("env", settings.env.isEmpty ? ["-"] : settings.env.keys.sorted().map { "\($0)=\(settings.env[$0]!)" }),
             ("envFile", settings.envFile.map { $0.map(environmentFile) } ?? ["-"]),
+            ("history", [settings.history?.text ?? "-"]),
+            ("limits", settings.limitsText.isEmpty ? ["-"] : settings.limitsText),
             ("listen", settings.listen.isEmpty ? ["-"] : settings.listen),
             ("nice", [settings.nice.map(String.init) ?? "-"]),
+            ("output", settings.outputText),
             ("readiness", [readiness(settings)]),
             ("reload", [settings.reloadable
                 ? "rolling, \(settings.reloadStrategy)" + (settings.reloadStrategy == "startFirst" ? ", maxSurge \(settings.maxSurge)" : "")
                 : "not reloadable: a reload sends SIGUSR1"]),
             ("restart", [settings.restartText ?? "-"]),
             ("rlimits", settings.rlimits.map { limits in limits.keys.sorted().map { "\($0) \(limits[$0]!)" } } ?? ["-"]),
+            ("start", [settings.startText ?? "-"]),
             ("stop", ["\(signalName(settings.stopSignal)), then SIGKILL after \(HumanFormat.duration(seconds: settings.stopTimeout))"]),
             ("umask", [settings.umask ?? "-"]),
             ("user", [settings.identity?.description ?? "-"]),

@@ -141,11 +141,16 @@ public final class Daemon {
     static let spawnsPerTurn = 16
     /// Exits reaped per loop turn, for the same reason: each may respawn.
     static let reapsPerTurn = 64
+    /// The longest either slice goes on starting new items (`TurnSlice`):
+    /// whatever the machine's speed, a turn of a restart storm stays around
+    /// 10 ms, not a count of spawns whose cost a loaded host multiplies.
+    static let sliceSeconds = 0.005
 
     /// Starts the next slice of queued spawns. A spawn the core no longer
     /// wants (its slot was stopped meanwhile) is cancelled, not carried out.
     private func runPendingSpawns() {
-        for _ in 0..<Self.spawnsPerTurn {
+        var slice = TurnSlice(items: Self.spawnsPerTurn, seconds: Self.sliceSeconds)
+        while slice.takeOne() {
             guard exitCode == nil, let order = pendingSpawns.popFirst() else { return }
             let event = supervisor.orderToCarryOut(order).map(workers.spawn) ?? .spawnCancelled(order.worker, order.role)
             perform(supervisor.handle(event, now: .now()))
@@ -237,11 +242,13 @@ public final class Daemon {
         }
     }
 
-    /// Reaps exited children, up to `reapsPerTurn`: one SIGCHLD may stand
-    /// for many exits, and what is left is reaped next turn (`reapPending`).
+    /// Reaps exited children, a slice of at most `reapsPerTurn`: one SIGCHLD
+    /// may stand for many exits, and what is left is reaped next turn
+    /// (`reapPending`).
     func reapChildren() {
         reapPending = true
-        for _ in 0..<Self.reapsPerTurn {
+        var slice = TurnSlice(items: Self.reapsPerTurn, seconds: Self.sliceSeconds)
+        while slice.takeOne() {
             guard let (pid, waitStatus) = ProcessControl.reapOne() else {
                 reapPending = false
                 break

@@ -65,16 +65,22 @@ final class LogSink: Sendable {
     let name: String
     private let capacity: Int
     private let state: PthreadLocked<State>
-    /// Touched by the writer thread alone once it runs.
-    nonisolated(unsafe) private let destination: Destination
+    /// Touched by the writer thread alone once it runs. The file is kept
+    /// apart from the descriptor rather than as the `Destination` it came
+    /// in: a multi-payload enum stores its case in the spare bits of the
+    /// object pointer, which LeakSanitizer then does not see as a pointer,
+    /// and it reported every appd's log file as leaked at exit.
+    nonisolated(unsafe) private let file: RotatingLogFile?
+    private let descriptor: Int32
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
     init(_ destination: Destination, format: LogFormat, capacity: Int = LogSink.defaultCapacity) {
-        self.destination = destination
         switch destination {
-        case .descriptor(_, let name): self.name = name
-        case .file(let file): self.name = file.path
+        case .descriptor(let fd, let name):
+            (self.file, self.descriptor, self.name) = (nil, fd, name)
+        case .file(let file):
+            (self.file, self.descriptor, self.name) = (file, -1, file.path)
         }
         self.capacity = capacity
         self.state = PthreadLocked(State(format: format))
@@ -207,7 +213,7 @@ final class LogSink: Sendable {
                     return (state.pending.isEmpty, state.writerPolls)
                 }
                 if drained, finishing {
-                    if case .file(let file) = destination { file.close() }
+                    file?.close()
                     finished.signal()
                     return
                 }
@@ -216,17 +222,15 @@ final class LogSink: Sendable {
     }
 
     private func write(_ batch: [UInt8], reopened: (handle: RotatingLogFile.Handle, at: Int)?, rotation: LogRotation?, format: LogFormat) {
-        switch destination {
-        case .descriptor(let fd, _):
+        guard let file else {
             reopened?.handle.close()
-            RotatingLogFile.writeFully(fd, batch[...])
-        case .file(let file):
-            if let rotation { file.rotation = rotation }
-            guard let reopened else { return write(batch[...], to: file, format: format) }
-            write(batch[..<reopened.at], to: file, format: format)
-            file.adopt(reopened.handle)
-            write(batch[reopened.at...], to: file, format: format)
+            return RotatingLogFile.writeFully(descriptor, batch[...])
         }
+        if let rotation { file.rotation = rotation }
+        guard let reopened else { return write(batch[...], to: file, format: format) }
+        write(batch[..<reopened.at], to: file, format: format)
+        file.adopt(reopened.handle)
+        write(batch[reopened.at...], to: file, format: format)
     }
 
     /// Whole lines to the file; a rotation that failed is said in the file itself.

@@ -137,6 +137,54 @@ public struct GroupSettings: Hashable, Sendable, Codable {
     /// The `envFile`s, with the names of what they set (their values are
     /// never shown: such files are where secrets live); nil: none.
     public var envFile: [EnvironmentFileSettings]?
+    /// Where output goes, as the config spells it: `log` nil is the daemon's
+    /// log, `stderr` nil is with stdout. The history `appctl logs` reads,
+    /// and the cap on each process's output (0: none). Optional, like every
+    /// field below: older daemons leave them out.
+    public var log: LogFileSettings?
+    public var stderr: LogFileSettings?
+    public var history: HistorySettings?
+    public var outputBytesPerSecond: Int?
+    /// Bytes; `cpuMax` as cgroup's `cpu.max` writes it, `50000/100000`.
+    public var maxMemory: UInt64?
+    public var memoryMax: UInt64?
+    public var cpuMax: String?
+    public var pidsMax: Int?
+    public var dependsOn: [String]?
+    public var autostart: Bool?
+
+    /// One log file for `describe`, with the config's names.
+    public struct LogFileSettings: Hashable, Sendable, Codable {
+        public var file: String
+        /// 0: appd never rotates it.
+        public var maxBytes: Int
+        public var keep: Int
+        public var format: String
+
+        init(_ config: LogFileConfig) {
+            file = config.path
+            maxBytes = config.maxBytes
+            keep = config.keep
+            format = config.format.rawValue
+        }
+
+        /// `/srv/logs/web.log: rotated at 10 MiB, 5 kept, text`.
+        public var text: String {
+            let rotation = maxBytes > 0 && keep > 0
+                ? "rotated at \(HumanFormat.bytes(UInt64(maxBytes))), \(keep) kept"
+                : "not rotated by appd (appctl logs --reopen after an external rotation)"
+            return "\(file): \(rotation), \(format)"
+        }
+    }
+
+    /// A group's in-memory history for `describe`.
+    public struct HistorySettings: Hashable, Sendable, Codable {
+        public var lines: Int
+        public var bytes: Int
+
+        /// `the last 2000 lines, at most 1 MiB`.
+        public var text: String { "the last \(counted(lines, "line", "lines")), at most \(HumanFormat.bytes(UInt64(bytes)))" }
+    }
 
     /// One `envFile` for `describe`.
     public struct EnvironmentFileSettings: Hashable, Sendable, Codable {
@@ -189,6 +237,43 @@ public struct GroupSettings: Hashable, Sendable, Codable {
             : Dictionary(uniqueKeysWithValues: config.resourceLimits.map { ($0.key.rawValue, $0.value.description) })
         nice = config.nice
         envFile = config.envFiles.isEmpty ? nil : config.envFiles.map(EnvironmentFileSettings.init)
+        log = config.log.map(LogFileSettings.init)
+        stderr = config.stderrLog.map(LogFileSettings.init)
+        history = HistorySettings(lines: config.history.lines, bytes: config.history.bytes)
+        outputBytesPerSecond = config.outputBytesPerSecond
+        maxMemory = config.limits.maxMemory
+        memoryMax = config.limits.memoryMax
+        cpuMax = config.limits.cpuMax?.description
+        pidsMax = config.limits.pidsMax
+        dependsOn = config.dependsOn
+        autostart = config.autostart
+    }
+
+    /// Each line of output's way: `log`, `stderr` and the cap, as text.
+    public var outputText: [String] {
+        let stdout = log.map { $0.text } ?? "the daemon's log"
+        var lines = [(stderr == nil ? "stdout and stderr → " : "stdout → ") + stdout]
+        if let stderr { lines.append("stderr → " + stderr.text) }
+        if let outputBytesPerSecond {
+            lines.append(outputBytesPerSecond == 0 ? "no cap on a process's output"
+                : "at most \(HumanFormat.bytes(UInt64(outputBytesPerSecond)))/s of output per process, the rest dropped and counted")
+        }
+        return lines
+    }
+
+    /// `maxMemory 512 MiB`, … one per limit set; empty: none.
+    public var limitsText: [String] {
+        [maxMemory.map { "maxMemory \(HumanFormat.bytes($0)) (appd restarts the worker above it)" },
+         memoryMax.map { "memoryMax \(HumanFormat.bytes($0)) (cgroup memory.max)" },
+         cpuMax.map { "cpuMax \($0) (cgroup cpu.max)" },
+         pidsMax.map { "pidsMax \($0) (cgroup pids.max)" }].compactMap { $0 }
+    }
+
+    /// `after db, cache`; `at daemon start`; `only by appctl start`.
+    public var startText: String? {
+        guard let autostart else { return nil }
+        let after = dependsOn.flatMap { $0.isEmpty ? nil : ", after " + $0.joined(separator: ", ") + " are ready" } ?? ""
+        return (autostart ? "at daemon start" : "only by `appctl start` (autostart false)") + after
     }
 
     /// `always; at most 10 restarts after failures in 1m00s; success: exit 0`.
@@ -246,6 +331,16 @@ public struct GroupSettings: Hashable, Sendable, Codable {
         differences += variableDifferences("env", running.env, file.env, masking: isSecret)
         compare("envFile", running.envFiles.map(\.path).joined(separator: " "), file.envFiles.map(\.path).joined(separator: " "))
         differences += variableDifferences("envFile", running.environmentFromFiles, file.environmentFromFiles, masking: { _ in true })
+        compare("log", a.log?.text, b.log?.text)
+        compare("stderr", a.stderr?.text, b.stderr?.text)
+        compare("history", a.history?.text, b.history?.text)
+        compare("outputBytesPerSecond", a.outputBytesPerSecond.map(String.init), b.outputBytesPerSecond.map(String.init))
+        compare("maxMemory", a.maxMemory.map(String.init), b.maxMemory.map(String.init))
+        compare("memoryMax", a.memoryMax.map(String.init), b.memoryMax.map(String.init))
+        compare("cpuMax", a.cpuMax, b.cpuMax)
+        compare("pidsMax", a.pidsMax.map(String.init), b.pidsMax.map(String.init))
+        compare("dependsOn", a.dependsOn?.joined(separator: " "), b.dependsOn?.joined(separator: " "))
+        compare("autostart", a.autostart.map(String.init), b.autostart.map(String.init))
         return differences
     }
 

@@ -244,24 +244,24 @@ extension EndToEnd {
             return most
         }
 
-        @Test("300 workers each living 1.1 s, for 8 s: ping keeps answering quickly, restarts are held back, SIGTERM stops everything within stopTimeout")
+        @Test("500 workers each living 1.1 s, for 20 s: ping keeps answering quickly, restarts are held back, SIGTERM stops everything within stopTimeout")
         func restartStormDoesNotStallTheMaster() async throws {
             try await LoadSensitive.exclusively {
                 let spec = DaemonSpec(stopTimeout: 2, groups: [
-                    GroupSpec(name: "storm", command: ["/bin/sleep", "1.1"], count: 300, readiness: GroupSpec.Readiness.none),
+                    GroupSpec(name: "storm", command: ["/bin/sleep", "1.1"], count: 500, readiness: GroupSpec.Readiness.none),
                 ])
                 try await withDaemon(spec) { daemon in
-                    // 300 exits: 300 spawns and 1.1 s. Under ASan or TSan the
+                    // 500 exits: 500 spawns and 1.1 s. Under ASan or TSan the
                     // master spawns about 20 workers a second, less on a busy
                     // machine, so it waits longer for the storm to begin (a
                     // deadline for what the test needs, not a bound it checks).
                     let beginning = LatencyBounds.slowingSanitizer == nil ? 20.0 : 60.0
                     try await daemon.waitUntil(timeout: beginning, "the storm to begin") {
-                        daemon.logLines.master.filter { $0.message.hasPrefix("worker storm#") && $0.message.contains("exited 0") }.count >= 300
+                        daemon.logLines.master.filter { $0.message.hasPrefix("worker storm#") && $0.message.contains("exited 0") }.count >= 500
                     }
                     let client = try daemon.controlClient()
                     var roundTrips: [Double] = []
-                    let until = ContinuousClock.now + .seconds(8)
+                    let until = ContinuousClock.now + .seconds(20)
                     var id = 0
                     while ContinuousClock.now < until {
                         id += 1
@@ -275,21 +275,29 @@ extension EndToEnd {
                     }
                     roundTrips.sort()
                     let median = roundTrips[roundTrips.count / 2]
+                    let p95 = roundTrips[roundTrips.count * 95 / 100]
                     let worst = roundTrips.last ?? 0
+                    let measured = "\(roundTrips.count) pings in 20 s, median \(median) s, 95th percentile \(p95) s, slowest \(worst) s"
+                    print("storm: \(measured)")
                     // Every ping above was answered within 5 s. How quickly is
                     // a latency bound, not checked under ASan or TSan (see
                     // LatencyBounds); nor is the number of pings, which only
                     // the round trips' length limits.
-                    if LatencyBounds.checked("\(roundTrips.count) pings in 8 s, median \(median) s, slowest \(worst) s") {
-                        #expect(roundTrips.count >= 20, "\(roundTrips.count) pings in 8 s")
-                        // Bounds with room for a loaded 2-core machine; the figures
-                        // themselves are in bench/ (load-latency.py).
-                        #expect(median < 0.1, "median ping \(median) s during the storm")
-                        #expect(worst < 1, "slowest ping \(worst) s during the storm")
+                    if LatencyBounds.checked(measured) {
+                        #expect(roundTrips.count >= 100, "\(roundTrips.count) pings in 20 s")
+                        // The issue's 100 ms, for 95 of 100 pings: a loop turn
+                        // of the storm stays near 10 ms (TurnSlice), and on an
+                        // idle host every ping is answered in 100 ms (slowest
+                        // 55 ms seen at load 8). The slowest is held to 500 ms:
+                        // on a shared 2-core host the scheduler alone delayed
+                        // one ping by 205 ms at load 6. bench/load-latency.py
+                        // has the figures.
+                        #expect(p95 < 0.1, "\(measured)")
+                        #expect(worst < 0.5, "\(measured)")
                     }
-                    // Past 600 restarts in 10 s (RestartIntensity: twice the
+                    // Past 1000 restarts in 10 s (RestartIntensity: twice the
                     // count) appd holds the group's restarts back: a rate only a
-                    // master that respawns over 60 workers a second reaches.
+                    // master that respawns over 100 workers a second reaches.
                     // Under ASan or TSan on a busy machine it may respawn slower
                     // (20 a second was seen under ASan): the storm then never
                     // reaches the limit and there is nothing to hold back, so
@@ -298,7 +306,7 @@ extension EndToEnd {
                         .filter { $0.message.hasPrefix("worker storm#") && $0.message.contains("exited 0") }
                         .map(\.time).sorted()
                     let busiest = Self.most(of: exits, within: 9.9)
-                    if busiest > 600 || LatencyBounds.checked("at most \(busiest) restarts in 9.9 s, not over the limit of 600 in 10 s") {
+                    if busiest > 1000 || LatencyBounds.checked("at most \(busiest) restarts in 9.9 s, not over the limit of 1000 in 10 s") {
                         #expect(daemon.log.contains("group storm restarts too often"), "the storm was held back (\(busiest) restarts in the busiest 9.9 s)")
                     }
                     let stopping = ContinuousClock.now
@@ -307,10 +315,12 @@ extension EndToEnd {
                     let took = ContinuousClock.now - stopping
                     #expect(ended?.exited == true && ended?.code == 0, "\(String(describing: ended))")
                     // sleep dies at SIGTERM: how soon appd is done is how fast it
-                    // handles 300 exits, a latency bound, not checked under ASan
-                    // or TSan (7.9 s was seen under ASan on a busy machine).
+                    // handles 500 exits (0.13-0.19 s seen at load 6-9), a latency
+                    // bound, not checked under ASan or TSan (7.9 s was seen under
+                    // ASan on a busy machine).
+                    print("storm: stopped in \(took), stopTimeout 2 s")
                     if LatencyBounds.checked("stopped in \(took), stopTimeout 2 s") {
-                        #expect(took < .seconds(4), "stopped in \(took), stopTimeout 2 s")
+                        #expect(took < .seconds(2), "stopped in \(took), within stopTimeout 2 s")
                     }
                     // The orphan guard ends just after the master, once it reads
                     // the end of the master's pipe: under ASan it was still seen
