@@ -302,7 +302,7 @@ import Testing
         let exiting = try spawn(["/bin/sleep", "100"])
         nonisolated(unsafe) var tree = [leader, exiting, leaving]
         var status = WorkerStatsCollector(sampler: sampler)
-        status.members = { pids in Dictionary(uniqueKeysWithValues: pids.map { ($0, $0 == leader ? tree : [$0]) }) }
+        status.members = { pids, _ in Dictionary(uniqueKeysWithValues: pids.map { ($0, $0 == leader ? tree : [$0]) }) }
         var metrics = WorkerStatsCollector(sampler: sampler)
 
         #expect(status.collect([leader])[leader]?.threads == 3)

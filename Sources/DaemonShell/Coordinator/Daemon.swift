@@ -97,7 +97,7 @@ public final class Daemon {
         workers.logs.onEntry = { [unowned self] entry in deliverToFollowers(entry) }
         status.send = { [unowned self] lines, client in control.send(lines: lines, to: client) }
         connectMetrics()
-        status.members = { [unowned self] pids in workers.groups.members(ofWorkers: pids) }
+        status.members = { [unowned self] pids, tree in workers.groups.members(ofWorkers: pids, tree: &tree) }
         status.chargedMemory = { [unowned self] pid in workers.groups.chargedMemory(ofWorker: pid) }
     }
 

@@ -30,7 +30,12 @@ struct WorkerStatsCollector {
     /// and the sampler's record of trees (`ProcessSampler.sampling`) is left
     /// to the collectors that list them, so a collector of leaders sharing
     /// the sampler (metrics') never closes what the other holds.
-    var members: (([Int32]) -> [Int32: [Int32]])?
+    ///
+    /// `tree`: the walk of /proc for workers without a cgroup, nil until
+    /// read; a `Round` keeps it from slice to slice, so a snapshot walks
+    /// /proc once (a process forked after its first slice is left out of
+    /// it; one that exited since is not found when sampled).
+    var members: ((_ pids: [Int32], _ tree: inout ProcessTree?) -> [Int32: [Int32]])?
     /// The memory a worker's cgroup is charged (`memory.current`), where
     /// the memory controller is on: its whole tree, page cache it caused
     /// included, as the kernel's limit counts it. nil: the sum of RSS.
@@ -81,12 +86,14 @@ struct WorkerStatsCollector {
     struct Round {
         fileprivate var findingSockets: Bool?
         fileprivate var table: [UInt64: TCPConnection]?
+        /// The walk of /proc for `members`, read by the first slice that needs it.
+        fileprivate var tree: ProcessTree?
     }
 
     mutating func collect(_ pids: [Int32], in round: inout Round, now: MonotonicInstant = .now()) -> [Int32: WorkerStats] {
         let findingSockets = round.findingSockets ?? TCPConnectionCensus.hostMayHaveConnections()
         round.findingSockets = findingSockets
-        let samples = sample(pids, findingSockets: findingSockets)
+        let samples = sample(pids, findingSockets: findingSockets, tree: &round.tree)
         if round.table == nil, samples.contains(where: \.hasSockets) {
             round.table = readTable(only: nil)
         }
@@ -117,8 +124,13 @@ struct WorkerStatsCollector {
     /// members before they are sampled, so it closes what it holds of those
     /// that left the tree (a child that exited) as it goes.
     private func sample(_ pids: [Int32], findingSockets: Bool = true) -> [TreeSample] {
+        var tree: ProcessTree?
+        return sample(pids, findingSockets: findingSockets, tree: &tree)
+    }
+
+    private func sample(_ pids: [Int32], findingSockets: Bool, tree: inout ProcessTree?) -> [TreeSample] {
         let bootNow = KernelUnits.secondsSinceBoot()
-        let trees = members?(pids)
+        let trees = members?(pids, &tree)
         var samples: [TreeSample] = []
         samples.reserveCapacity(pids.count)
         for pid in pids {

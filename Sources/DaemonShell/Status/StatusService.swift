@@ -36,7 +36,7 @@ final class StatusService {
 
     /// Each worker's processes, leader first (`ProcessGroupWatch.members`),
     /// so its row covers its whole tree.
-    var members: (([Int32]) -> [Int32: [Int32]])? {
+    var members: ((_ pids: [Int32], _ tree: inout ProcessTree?) -> [Int32: [Int32]])? {
         get { statsCollector.members }
         set { statsCollector.members = newValue }
     }

@@ -92,6 +92,14 @@ final class ProcessGroupWatch {
     /// of /proc made only if some worker has no cgroup (`ProcessTree`).
     func members(ofWorkers pids: [Int32]) -> [Int32: [Int32]] {
         var tree: ProcessTree?
+        return members(ofWorkers: pids, tree: &tree)
+    }
+
+    /// The same with the walk of /proc kept by the caller: `tree` is read
+    /// here if it is nil and a worker has no cgroup, and kept for the
+    /// caller's next slice (a status snapshot walks /proc once, not once
+    /// per slice of 128 workers: the walk reads every process of the host).
+    func members(ofWorkers pids: [Int32], tree: inout ProcessTree?) -> [Int32: [Int32]] {
         var result: [Int32: [Int32]] = [:]
         for pid in pids {
             if let cgroup = workerCgroups[pid] {
