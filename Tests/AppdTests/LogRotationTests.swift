@@ -47,6 +47,27 @@ import Testing
         #expect(LogRotation(maxBytes: 10, keep: 0).steps(for: "web.log") == [.remove("web.log")])
     }
 
+    @Test func aReadsTextLinesAreWrittenInOnePassAsLineByLine() {
+        let stamp = LogStamp(seconds: 1_796_041_697.514)
+        let source = LineSource(worker: WorkerRef(group: "web", id: 0), pid: 4711, stream: .stdout)
+        let read = Array("one\n\nthree\n".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 40)
+        let spans = [LineSpan(range: 0..<3), LineSpan(range: 4..<4), LineSpan(range: 5..<10), LineSpan(range: 11..<51, cut: true)]
+        var lines: [UInt8] = Array("before\n".utf8)
+        read.withUnsafeBufferPointer { LogLineFormat.appendGroupLines(spans, of: $0, from: source, at: stamp, as: .text, to: &lines) }
+        let prefix = "2026-11-30T12:28:17.514Z web#0[4711] stdout: "
+        #expect(String(decoding: lines, as: UTF8.self) == "before\n" + prefix + "one\n" + prefix + "\n" + prefix + "three\n"
+            + prefix + String(repeating: "x", count: 40) + " [line cut at 16 KiB]\n")
+        // Iterated rather than copied in place, the sequence gives the same bytes.
+        let text = read.withUnsafeBufferPointer { buffer in
+            let lines = TextLines(spans: spans, buffer: buffer, prefix: Array(prefix.utf8))
+            return (Array(lines.makeIterator()), lines.count)
+        }
+        #expect(String(decoding: text.0, as: UTF8.self) == String(decoding: lines.dropFirst(7), as: UTF8.self) && text.1 == lines.count - 7)
+        var none: [UInt8] = []
+        read.withUnsafeBufferPointer { LogLineFormat.appendGroupLines([], of: $0, from: source, at: stamp, as: .text, to: &none) }
+        #expect(none.isEmpty)
+    }
+
     @Test func linesAreWrittenInEitherFormat() throws {
         let stamp = LogStamp(seconds: 1_796_041_697.514)
         let source = LineSource(worker: WorkerRef(group: "web", id: 0), pid: 4711, stream: .stderr)
