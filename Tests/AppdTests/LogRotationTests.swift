@@ -59,13 +59,36 @@ import Testing
             + prefix + String(repeating: "x", count: 40) + " [line cut at 16 KiB]\n")
         // Iterated rather than copied in place, the sequence gives the same bytes.
         let text = read.withUnsafeBufferPointer { buffer in
-            let lines = TextLines(spans: spans, buffer: buffer, prefix: Array(prefix.utf8))
+            let lines = TextLines(spans: spans[...], buffer: buffer, prefix: Array(prefix.utf8))
             return (Array(lines.makeIterator()), lines.count)
         }
         #expect(String(decoding: text.0, as: UTF8.self) == String(decoding: lines.dropFirst(7), as: UTF8.self) && text.1 == lines.count - 7)
         var none: [UInt8] = []
         read.withUnsafeBufferPointer { LogLineFormat.appendGroupLines([], of: $0, from: source, at: stamp, as: .text, to: &none) }
         #expect(none.isEmpty)
+    }
+
+    @Test func aReadsJSONLinesAreWhatEncodingEachOnItsOwnGives() {
+        let stamp = LogStamp(seconds: 1_796_041_697.514)
+        let source = LineSource(worker: WorkerRef(group: "web", id: 2), pid: 4711, stream: .stderr)
+        let lines: [[UInt8]] = [Array("plain line 1".utf8), Array("say \"hi\"".utf8), [], Array("tab\there".utf8), Array("back\\slash".utf8),
+                                Array("caf\u{e9}".utf8), [0x61, 0xFF, 0x62], Array("plain line 2".utf8), [0x7F, 0x20], Array("plain line 3".utf8)]
+        var read: [UInt8] = []
+        var spans: [LineSpan] = []
+        for (index, line) in lines.enumerated() {
+            spans.append(LineSpan(range: read.count..<(read.count + line.count), cut: index == 7))
+            read += line + [UInt8(ascii: "\n")]
+        }
+        var batch: [UInt8] = []
+        var single: [UInt8] = []
+        read.withUnsafeBufferPointer { buffer in
+            LogLineFormat.appendGroupLines(spans, of: buffer, from: source, at: stamp, as: .json, to: &batch)
+            for span in spans { LogLineFormat.appendJSONLine(span.text(in: buffer), from: source, at: stamp, to: &single) }
+            #expect(spans.map { LogLineFormat.isPlainJSON($0, of: buffer) } == [true, false, true, false, false, false, false, true, true, true])
+        }
+        #expect(String(decoding: batch, as: UTF8.self) == String(decoding: single, as: UTF8.self))
+        #expect(batch == single)
+        #expect(String(decoding: batch, as: UTF8.self).hasPrefix(#"{"time":"2026-11-30T12:28:17.514Z","group":"web","id":2,"pid":4711,"stream":"stderr","line":"plain line 1"}"# + "\n"))
     }
 
     @Test func linesAreWrittenInEitherFormat() throws {
