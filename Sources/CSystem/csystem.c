@@ -329,6 +329,8 @@ int cs_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOE
 
 int cs_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+int cs_pipe_set_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+
 /* ---- sock_diag ---- */
 
 #include <linux/inet_diag.h>

@@ -39,6 +39,40 @@ import Testing
         #expect(Self.texts(history).suffix(300) == (301...600).map { "short \($0)" }[...])
     }
 
+    /// A read of many lines keeps only the newest that fit; what it keeps
+    /// (text, sequences, and what later lines push out) is what keeping
+    /// them one by one keeps.
+    @Test func aLargeReadKeepsWhatKeepingItsLinesOneByOneKeeps() {
+        let text = (1...500).map { "line \($0) " + String(repeating: "y", count: $0 % 300) }
+        var read: [UInt8] = []
+        var spans: [LineSpan] = []
+        for line in text {
+            spans.append(LineSpan(range: read.count..<(read.count + line.utf8.count), cut: line.hasSuffix("yyyyy9")))
+            read += Array(line.utf8) + [UInt8(ascii: "\n")]
+        }
+        for limits in [HistoryLimits(lines: 100, bytes: 1 << 20), HistoryLimits(lines: 1000, bytes: HistoryLimits.minimumBytes),
+                       HistoryLimits(lines: 3, bytes: HistoryLimits.minimumBytes), HistoryLimits(lines: 1000, bytes: 1 << 20)] {
+            let origin = GroupHistory.Origin(time: 1, id: 0, pid: 7, stream: .stdout)
+            var whole = GroupHistory(limits: limits)
+            var single = GroupHistory(limits: limits)
+            read.withUnsafeBufferPointer { buffer in
+                Self.append(&whole, "before", sequence: 1)
+                Self.append(&single, "before", sequence: 1)
+                whole.append(spans, of: buffer, firstSequence: 2, origin: origin)
+                for (index, span) in spans.enumerated() {
+                    single.append([span], of: buffer, firstSequence: 2 + UInt64(index), origin: origin)
+                }
+            }
+            #expect(Self.texts(whole) == Self.texts(single), "\(limits)")
+            #expect(whole.all.map(\.sequence) == single.all.map(\.sequence) && whole.textBytes == single.textBytes)
+            for index in 1...50 {
+                Self.append(&whole, "after \(index)", sequence: 1000 + UInt64(index))
+                Self.append(&single, "after \(index)", sequence: 1000 + UInt64(index))
+            }
+            #expect(Self.texts(whole) == Self.texts(single) && whole.count == single.count, "\(limits)")
+        }
+    }
+
     @Test func readsTheLastMatchingLinesAndOnFromACursor() {
         var history = GroupHistory(limits: .standard)
         for index in 1...10 { Self.append(&history, "line \(index)", sequence: UInt64(index * 2), id: index % 2, stream: index % 3 == 0 ? .appd : .stdout) }

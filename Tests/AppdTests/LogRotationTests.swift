@@ -40,10 +40,55 @@ import Testing
 
     @Test func aRotationMovesTheOldestCopyFirst() {
         #expect(LogRotation(maxBytes: 10, keep: 3).steps(for: "web.log") == [
+            .remove("web.log.3"),
             .rename(from: "web.log.2", to: "web.log.3"), .rename(from: "web.log.1", to: "web.log.2"), .rename(from: "web.log", to: "web.log.1"),
-        ])
-        #expect(LogRotation(maxBytes: 10, keep: 1).steps(for: "web.log") == [.rename(from: "web.log", to: "web.log.1")])
+        ], "the oldest copy is removed first: no rename replaces a file (ext4 would flush the renamed one to disk)")
+        #expect(LogRotation(maxBytes: 10, keep: 1).steps(for: "web.log") == [.remove("web.log.1"), .rename(from: "web.log", to: "web.log.1")])
         #expect(LogRotation(maxBytes: 10, keep: 0).steps(for: "web.log") == [.remove("web.log")])
+    }
+
+    @Test func aReadsTextLinesAreWrittenInOnePassAsLineByLine() {
+        let stamp = LogStamp(seconds: 1_796_041_697.514)
+        let source = LineSource(worker: WorkerRef(group: "web", id: 0), pid: 4711, stream: .stdout)
+        let read = Array("one\n\nthree\n".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 40)
+        let spans = [LineSpan(range: 0..<3), LineSpan(range: 4..<4), LineSpan(range: 5..<10), LineSpan(range: 11..<51, cut: true)]
+        var lines: [UInt8] = Array("before\n".utf8)
+        read.withUnsafeBufferPointer { LogLineFormat.appendGroupLines(spans, of: $0, from: source, at: stamp, as: .text, to: &lines) }
+        let prefix = "2026-11-30T12:28:17.514Z web#0[4711] stdout: "
+        #expect(String(decoding: lines, as: UTF8.self) == "before\n" + prefix + "one\n" + prefix + "\n" + prefix + "three\n"
+            + prefix + String(repeating: "x", count: 40) + " [line cut at 16 KiB]\n")
+        // Iterated rather than copied in place, the sequence gives the same bytes.
+        let text = read.withUnsafeBufferPointer { buffer in
+            let lines = TextLines(spans: spans[...], buffer: buffer, prefix: Array(prefix.utf8))
+            return (Array(lines.makeIterator()), lines.count)
+        }
+        #expect(String(decoding: text.0, as: UTF8.self) == String(decoding: lines.dropFirst(7), as: UTF8.self) && text.1 == lines.count - 7)
+        var none: [UInt8] = []
+        read.withUnsafeBufferPointer { LogLineFormat.appendGroupLines([], of: $0, from: source, at: stamp, as: .text, to: &none) }
+        #expect(none.isEmpty)
+    }
+
+    @Test func aReadsJSONLinesAreWhatEncodingEachOnItsOwnGives() {
+        let stamp = LogStamp(seconds: 1_796_041_697.514)
+        let source = LineSource(worker: WorkerRef(group: "web", id: 2), pid: 4711, stream: .stderr)
+        let lines: [[UInt8]] = [Array("plain line 1".utf8), Array("say \"hi\"".utf8), [], Array("tab\there".utf8), Array("back\\slash".utf8),
+                                Array("caf\u{e9}".utf8), [0x61, 0xFF, 0x62], Array("plain line 2".utf8), [0x7F, 0x20], Array("plain line 3".utf8)]
+        var read: [UInt8] = []
+        var spans: [LineSpan] = []
+        for (index, line) in lines.enumerated() {
+            spans.append(LineSpan(range: read.count..<(read.count + line.count), cut: index == 7))
+            read += line + [UInt8(ascii: "\n")]
+        }
+        var batch: [UInt8] = []
+        var single: [UInt8] = []
+        read.withUnsafeBufferPointer { buffer in
+            LogLineFormat.appendGroupLines(spans, of: buffer, from: source, at: stamp, as: .json, to: &batch)
+            for span in spans { LogLineFormat.appendJSONLine(span.text(in: buffer), from: source, at: stamp, to: &single) }
+            #expect(spans.map { LogLineFormat.isPlainJSON($0, of: buffer) } == [true, false, true, false, false, false, false, true, true, true])
+        }
+        #expect(String(decoding: batch, as: UTF8.self) == String(decoding: single, as: UTF8.self))
+        #expect(batch == single)
+        #expect(String(decoding: batch, as: UTF8.self).hasPrefix(#"{"time":"2026-11-30T12:28:17.514Z","group":"web","id":2,"pid":4711,"stream":"stderr","line":"plain line 1"}"# + "\n"))
     }
 
     @Test func linesAreWrittenInEitherFormat() throws {

@@ -134,6 +134,10 @@ ssize_t cs_recv_with_credentials(int fd, void *buf, size_t len, pid_t *pid, uid_
 int cs_accept(int fd);
 /* pipe2 with O_CLOEXEC. */
 int cs_pipe(int fds[2]);
+/* fcntl(F_SETPIPE_SZ): the pipe's capacity raised to at least `size` bytes.
+   Returns the capacity it got, or -1 with errno (EPERM past
+   /proc/sys/fs/pipe-max-size or the user's pipe-user-pages-soft). */
+int cs_pipe_set_size(int fd, int size);
 
 /* ---- TCP sockets from the kernel: netlink sock_diag (INET_DIAG) ----
    Glibc has none of linux/netlink.h, sock_diag.h, inet_diag.h; the request

@@ -15,9 +15,13 @@ import Shared
 /// what is queued when the master is SIGKILLed is lost, and `finish` gives
 /// the writer a bounded time at exit.
 ///
-/// The queue is one byte buffer of whole lines, swapped with the writer's
-/// as it takes them: a worker printing 100 MB/s costs the loop one copy
-/// and one lock per read of its pipe, and the writer a `write(2)` per batch.
+/// The queue is a list of byte buffers of whole lines, each the loop's
+/// staging buffer as it was handed over (taken whole, an empty one given
+/// back in its place), which the writer takes all at once: a worker
+/// printing 100 MB/s costs the loop one lock per read of its pipe and no
+/// copy beyond the formatting, and the writer a `write(2)` per buffer.
+/// Written buffers go back to the loop to be filled again, so a flood
+/// allocates nothing.
 /// (A logger process per sink, s6-log's shape, would cost a pipe copy and a
 /// process per log for the same isolation.)
 ///
@@ -37,13 +41,17 @@ final class LogSink: Sendable {
     }
 
     private struct State {
-        var pending: [UInt8] = []
+        /// Buffers of whole lines, oldest first, and their bytes in all.
+        var pending: [[UInt8]] = []
+        var pendingBytes = 0
+        /// Empty buffers the writer is done with (their capacity kept), for `write` to give back.
+        var spare: [[UInt8]] = []
         var dropped = 0
         /// Every line ever dropped: a counter for metrics, never reset.
         var droppedTotal = 0
         var format: LogFormat
-        /// For the writer to take: a file the loop reopened, and where in
-        /// `pending` it takes over (what was queued before goes to the old file).
+        /// For the writer to take: a file the loop reopened, and the buffer
+        /// of `pending` it takes over from (what was queued before goes to the old file).
         var reopened: (handle: RotatingLogFile.Handle, at: Int)?
         var rotation: LogRotation?
         var finishing = false
@@ -60,6 +68,8 @@ final class LogSink: Sendable {
     static let floodPause = 0.002
     /// A write at least this large keeps the writer polling.
     static let floodBatch = 64 * 1024
+    /// Empty buffers kept for reuse, at most.
+    static let spareBuffers = 4
 
     /// "stderr" or the log file's path, for the drop marker.
     let name: String
@@ -100,33 +110,36 @@ final class LogSink: Sendable {
 
     /// Queues whole lines (each ending in a newline) and leaves `lines`
     /// empty; never blocks. What does not fit is dropped, line by line, and
-    /// counted. When the writer has taken everything queued, `lines` is
-    /// queued as it is, swapped for the writer's empty buffer: the bytes of
-    /// a flood are not copied once more.
+    /// counted. `lines` itself is queued, and an empty buffer the writer is
+    /// done with takes its place: the bytes of a flood are not copied again.
     func write(_ lines: inout [UInt8]) {
         guard !lines.isEmpty else { return }
         let wakeWriter = state.withLock { state -> Bool in
             // Waiting for a line, or polling but with a quarter of the queue full.
-            let before = state.pending.count
+            let before = state.pendingBytes
             func wakes(_ state: State) -> Bool {
-                before == 0 && !state.writerPolls || before < capacity / 4 && state.pending.count >= capacity / 4
+                before == 0 && !state.writerPolls || before < capacity / 4 && state.pendingBytes >= capacity / 4
             }
-            if state.pending.isEmpty, state.dropped == 0, lines.count <= capacity {
-                swap(&state.pending, &lines)
+            if state.dropped == 0, lines.count <= capacity - state.pendingBytes {
+                state.pendingBytes += lines.count
+                state.pending.append(lines)
+                lines = state.spare.popLast() ?? []
                 return wakes(state)
             }
             let marker = state.dropped > 0 ? dropMarker(state) : []
-            let room = capacity - state.pending.count - marker.count
+            let room = capacity - state.pendingBytes - marker.count
             let fitting = lines.count <= room ? lines.count : room > 0 ? lines[..<room].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0 : 0
             let dropped = lines[fitting...].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
             state.dropped += dropped
             state.droppedTotal += dropped
             guard fitting > 0 else { return false }
             if !marker.isEmpty {
-                state.pending.append(contentsOf: marker)
+                state.pending.append(marker)
+                state.pendingBytes += marker.count
                 state.dropped = 0
             }
-            state.pending.append(contentsOf: lines[..<fitting])
+            state.pending.append(Array(lines[..<fitting]))
+            state.pendingBytes += fitting
             return wakes(state)
         }
         lines.removeAll(keepingCapacity: true)
@@ -185,7 +198,7 @@ final class LogSink: Sendable {
     /// wakes it only when it may be waiting: the queue was empty), or
     /// during a flood, comes back after `floodPause`.
     private func writeUntilFinished() {
-        var batch: [UInt8] = []
+        var batch: [[UInt8]] = []
         var polls = false
         while true {
             if polls { _ = wake.wait(timeout: .now() + Self.floodPause) } else { wake.wait() }
@@ -194,24 +207,31 @@ final class LogSink: Sendable {
             while !drained {
                 let (reopened, rotation, format, finishing) = state.withLock { state in
                     swap(&batch, &state.pending)
+                    state.pendingBytes = 0
                     defer { (state.reopened, state.rotation) = (nil, nil) }
                     return (state.reopened, state.rotation, state.format, state.finishing)
                 }
                 write(batch, reopened: reopened, rotation: rotation, format: format)
-                written += batch.count
-                batch.removeAll(keepingCapacity: true)
+                for index in batch.indices {
+                    written += batch[index].count
+                    batch[index].removeAll(keepingCapacity: true)
+                }
                 // Decided under the lock with the queue's state, so a line
                 // queued meanwhile either is seen here or wakes the writer.
                 // Lines dropped at the end of a burst are told of now, not
                 // only once another line comes.
                 (drained, polls) = state.withLock { state in
+                    while state.spare.count < Self.spareBuffers, let buffer = batch.popLast() { state.spare.append(buffer) }
                     if state.pending.isEmpty, state.dropped > 0 {
-                        state.pending = dropMarker(state)
+                        let marker = dropMarker(state)
+                        state.pending = [marker]
+                        state.pendingBytes = marker.count
                         state.dropped = 0
                     }
                     state.writerPolls = written >= Self.floodBatch && !state.finishing
                     return (state.pending.isEmpty, state.writerPolls)
                 }
+                batch.removeAll(keepingCapacity: true)
                 if drained, finishing {
                     file?.close()
                     finished.signal()
@@ -221,16 +241,18 @@ final class LogSink: Sendable {
         }
     }
 
-    private func write(_ batch: [UInt8], reopened: (handle: RotatingLogFile.Handle, at: Int)?, rotation: LogRotation?, format: LogFormat) {
+    private func write(_ batch: [[UInt8]], reopened: (handle: RotatingLogFile.Handle, at: Int)?, rotation: LogRotation?, format: LogFormat) {
         guard let file else {
             reopened?.handle.close()
-            return RotatingLogFile.writeFully(descriptor, batch[...])
+            for buffer in batch { RotatingLogFile.writeFully(descriptor, buffer[...]) }
+            return
         }
         if let rotation { file.rotation = rotation }
-        guard let reopened else { return write(batch[...], to: file, format: format) }
-        write(batch[..<reopened.at], to: file, format: format)
-        file.adopt(reopened.handle)
-        write(batch[reopened.at...], to: file, format: format)
+        for (index, buffer) in batch.enumerated() {
+            if let reopened, index == reopened.at { file.adopt(reopened.handle) }
+            write(buffer[...], to: file, format: format)
+        }
+        if let reopened, reopened.at >= batch.count { file.adopt(reopened.handle) }
     }
 
     /// Whole lines to the file; a rotation that failed is said in the file itself.

@@ -19,4 +19,12 @@ enum Pipe {
         }
         return (fds[0], fds[1])
     }
+
+    /// Raises the capacity of the pipe at `fd` to `bytes` (1 MiB at most for
+    /// a user without CAP_SYS_RESOURCE, /proc/sys/fs/pipe-max-size); the
+    /// capacity it got, nil when the kernel refused (then it stays as it was).
+    static func grow(_ fd: Int32, to bytes: Int) -> Int? {
+        let size = cs_pipe_set_size(fd, Int32(bytes))
+        return size < 0 ? nil : Int(size)
+    }
 }

@@ -21,6 +21,10 @@ struct ChildOutput {
     /// The unfinished line at the end of the last read (at most `maximumLine`
     /// bytes): the next read goes on from it.
     var partial: [UInt8] = []
+    /// Bytes its next read asks for (`WorkerOutputs.minimumRead` to `maximumRead`).
+    var readSize = WorkerOutputs.minimumRead
+    /// Its capacity was raised once its worker outpaced the reads.
+    var grown = false
 
     init(worker: WorkerRef, pid: Int32, stream: LogEntry.Stream, bytesPerSecond: Int = 0) {
         self.worker = worker

@@ -45,10 +45,25 @@ struct GroupHistory {
 
     /// Keeps the lines `spans` mark in `bytes` (those of one read of a
     /// pipe), numbered from `firstSequence`, dropping the oldest while over
-    /// a limit.
+    /// a limit. Only the newest that fit the limits are stored: a read of
+    /// 10 000 lines into a history of 2000 copies 2000, not 10 000 to drop
+    /// 8000 of them again (the last line is kept however long it is).
     mutating func append(_ spans: [LineSpan], of bytes: UnsafeBufferPointer<UInt8>, firstSequence: UInt64, origin: Origin) {
-        var sequence = firstSequence
-        for span in spans {
+        var first = spans.count
+        var kept = 0
+        while first > 0, spans.count - first < limits.lines {
+            let span = spans[first - 1]
+            kept += span.range.count + (span.cut ? LineSpan.cutMarker.count : 0)
+            guard kept <= limits.bytes || first == spans.count else { break }
+            first -= 1
+        }
+        if first > 0 {
+            // A line of this read did not fit beside the newer ones: neither does anything older.
+            // (The text ring grows at its end only, until it is full.)
+            (head, count, textStart, textBytes) = (0, 0, text.count < limits.bytes ? text.count : 0, 0)
+        }
+        var sequence = firstSequence + UInt64(first)
+        for span in spans[first...] {
             keep(UnsafeBufferPointer(rebasing: bytes[span.range]), suffix: span.cut ? LineSpan.cutMarker : [], sequence: sequence, origin: origin)
             sequence += 1
         }

@@ -12,12 +12,25 @@ import SupervisorCore
 /// (`LineSpan`): a worker printing 100 MB/s costs a read, a scan for
 /// newlines and a copy of each line where it is kept, no allocation per line.
 final class WorkerOutputs {
-    /// Bytes read from one output pipe per loop turn: a line costs the
-    /// master a copy into the history and one into the log's queue, so even
-    /// a read of two-byte `y` lines (32 K of them) is a short share of a
-    /// turn; what is left waits in the pipe (the worker blocks on a full
-    /// pipe) for the next turn.
-    static let bytesPerTurn = 64 * 1024
+    /// Bytes read from one output pipe per loop turn, at least: a line costs
+    /// the master a copy into the log's queue (and into the history, for
+    /// the newest), so even a read of two-byte `y` lines (32 K of them) is a
+    /// short share of a turn; what is left waits in the pipe (the worker
+    /// blocks on a full pipe) for the next turn.
+    static let minimumRead = 64 * 1024
+    /// At most: a pipe of longer lines is read in larger pieces, about
+    /// `linesPerRead` lines' worth judged by its last read's lines, so a
+    /// flood of 100-byte lines costs a read (and a wake-up of the loop, and
+    /// of the log's writer) per MiB rather than per 64 KiB, and a turn stays
+    /// bounded by lines, whatever their length.
+    static let maximumRead = 1 << 20
+    static let linesPerRead = 16 * 1024
+    /// The capacity a pipe gets once its worker is seen outpacing the reads
+    /// (a read took all it asked for): the worker then writes 1 MiB before
+    /// it blocks, and wakes the master once for it. Only those pipes: the
+    /// kernel counts pipe pages per user (pipe-user-pages-soft), and an
+    /// unprivileged user past it gets small pipes everywhere.
+    static let floodPipeCapacity = 1 << 20
 
     let logs: GroupLogs
     private let loop: EventLoop
@@ -29,7 +42,7 @@ final class WorkerOutputs {
     /// Each worker's output budget, by pid (`OutputBudget`).
     private var budgets: [Int32: OutputBudget] = [:]
     /// Where every read goes: the pipe's unfinished line, then the read.
-    private var readBuffer = [UInt8](repeating: 0, count: ChildOutput.maximumLine + WorkerOutputs.bytesPerTurn)
+    private var readBuffer = [UInt8](repeating: 0, count: ChildOutput.maximumLine + WorkerOutputs.maximumRead)
     /// The lines of the read being handled (kept to save an allocation per read).
     private var spans: [LineSpan] = []
     private var kept: [LineSpan] = []
@@ -57,18 +70,22 @@ final class WorkerOutputs {
         }
     }
 
-    /// Reads what the pipe holds (up to `bytesPerTurn`) and records its
+    /// Reads what the pipe holds (up to its `readSize`) and records its
     /// lines; closes the pipe at its end. Says whether anything was read.
     @discardableResult
     private func read(_ fd: Int32) -> Bool {
-        guard let carried = pipes[fd]?.output.partial.count else { return false }
+        guard let (carried, size) = pipes[fd].map({ ($0.output.partial.count, $0.output.readSize) }) else { return false }
         let result = readBuffer.withUnsafeMutableBytes { buffer in
             pipes[fd]!.output.partial.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            return FileIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[carried..<(carried + Self.bytesPerTurn)]))
+            return FileIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[carried..<(carried + size)]))
         }
         switch result {
         case .count(let count):
-            take(carried + count, from: fd, endOfFile: false)
+            let lines = take(carried + count, from: fd, endOfFile: false)
+            if count == size { outpaced(fd) }
+            // About `linesPerRead` lines of the length these had.
+            let perLine = (carried + count) / max(1, lines)
+            pipes[fd]?.output.readSize = min(Self.maximumRead, max(Self.minimumRead, perLine * Self.linesPerRead))
             return true
         case .wouldBlock:
             return false
@@ -78,17 +95,27 @@ final class WorkerOutputs {
         }
     }
 
+    /// The worker writes faster than the master reads: its pipe grows, once.
+    private func outpaced(_ fd: Int32) {
+        guard pipes[fd]?.output.grown == false else { return }
+        pipes[fd]?.output.grown = true
+        _ = Pipe.grow(fd, to: Self.floodPipeCapacity)
+    }
+
     /// Records the lines in the first `count` bytes of the read buffer, and
-    /// carries what is left unfinished to the pipe's next read.
-    private func take(_ count: Int, from fd: Int32, endOfFile: Bool) {
-        guard let (source, rate) = pipes[fd].map({ ($0.output.source, $0.output.bytesPerSecond) }) else { return }
-        readBuffer.withUnsafeBufferPointer { buffer in
+    /// carries what is left unfinished to the pipe's next read. Returns how
+    /// many lines there were.
+    @discardableResult
+    private func take(_ count: Int, from fd: Int32, endOfFile: Bool) -> Int {
+        guard let (source, rate) = pipes[fd].map({ ($0.output.source, $0.output.bytesPerSecond) }) else { return 0 }
+        return readBuffer.withUnsafeBufferPointer { buffer in
             let bytes = UnsafeBufferPointer(rebasing: buffer[..<count])
             spans.removeAll(keepingCapacity: true)
             let rest = ChildOutput.lines(in: bytes, endOfFile: endOfFile, into: &spans)
             record(spans, of: bytes, from: source, bytesPerSecond: rate)
             pipes[fd]?.output.partial.removeAll(keepingCapacity: true)
             pipes[fd]?.output.partial.append(contentsOf: bytes[rest...])
+            return spans.count
         }
     }
 
