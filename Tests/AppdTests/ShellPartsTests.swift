@@ -279,6 +279,21 @@ import Shared
         #expect(budget.takeDropped() == 0)
     }
 
+    @Test func anExhaustedBudgetDropsTheRestOfAReadInOneStepAndCountsIt() {
+        let start = MonotonicInstant(seconds: 10)
+        var budget = OutputBudget(worker: WorkerRef(group: "flood", id: 0), pid: 42, bytesPerSecond: 1000, now: start)
+        #expect(!budget.isExhausted)
+        #expect(budget.admit(bytes: 300, now: start) == .keep)
+        #expect(budget.admit(bytes: 300, now: start) == .keep)
+        #expect(!budget.isExhausted, "400 bytes left: a short line still fits")
+        #expect(budget.admit(bytes: 500, now: start) == .drop, "a long line does not")
+        #expect(budget.admit(bytes: 2, now: start) == .keepAfterDropping(1), "a short one after it does: the loop goes on while not exhausted")
+        #expect(budget.admit(bytes: 2, now: start) == .drop)
+        #expect(budget.isExhausted)
+        budget.drop(1000)
+        #expect(budget.admit(bytes: 2, now: start.adding(seconds: 1)) == .keepAfterDropping(1001), "the marker counts what was dropped in one step")
+    }
+
     @Test func theSpawnQueueKeepsTheCoresOrderAcrossItsCompaction() {
         var queue = SpawnQueue()
         let config = SupervisorHarness.group("web", count: 1)

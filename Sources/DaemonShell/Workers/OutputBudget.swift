@@ -49,6 +49,16 @@ struct OutputBudget {
         return dropped > 0 ? .keepAfterDropping(dropped) : .keep
     }
 
+    /// Whether not even the cheapest line fits until the bucket refills:
+    /// after a `.drop` at the same `now`, the rest of a read can be dropped
+    /// at once (`drop`) instead of line by line. A flood of `y` lines is
+    /// 32 K lines a read, nearly all dropped, and weighing each kept the
+    /// loop busy for 3 ms a read, which every respawn waited out.
+    var isExhausted: Bool { tokens < Double(Self.minimumLineCost) }
+
+    /// Lines dropped without being weighed, while `isExhausted`.
+    mutating func drop(_ count: Int) { dropped += count }
+
     /// At exit: the lines dropped that no marker has told of yet.
     mutating func takeDropped() -> Int {
         defer { dropped = 0 }

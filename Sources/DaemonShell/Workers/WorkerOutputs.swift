@@ -166,12 +166,20 @@ final class WorkerOutputs {
         let pid = source.pid ?? 0
         var budget = budgets[pid] ?? OutputBudget(worker: source.worker, pid: pid, bytesPerSecond: bytesPerSecond, now: now)
         kept.removeAll(keepingCapacity: true)
-        for line in lines {
+        var droppedHere = 0
+        weighing: for (index, line) in lines.enumerated() {
             switch budget.admit(bytes: line.range.count + 1, now: now) {
             case .keep:
                 kept.append(line)
             case .drop:
-                droppedLines[source.group, default: 0] += 1
+                droppedHere += 1
+                // Nothing more fits before the next read: the rest goes in one step.
+                if budget.isExhausted {
+                    let rest = lines.count - index - 1
+                    budget.drop(rest)
+                    droppedHere += rest
+                    break weighing
+                }
             case .keepAfterDropping(let dropped):
                 // The marker goes between the lines before the drop and those after.
                 if !kept.isEmpty { logs.recordOutput(kept, of: bytes, from: source, at: stamp) }
@@ -181,6 +189,7 @@ final class WorkerOutputs {
             }
         }
         if !kept.isEmpty { logs.recordOutput(kept, of: bytes, from: source, at: stamp) }
+        if droppedHere > 0 { droppedLines[source.group, default: 0] += droppedHere }
         budgets[pid] = budget
     }
 
