@@ -8,7 +8,7 @@ extension Daemon {
     func connectMetrics() {
         metrics.counters = { [unowned self] in
             MetricsSnapshot.DaemonCounters(controlRequests: control.requests.counts, logLinesDropped: log.droppedLines,
-                                           reloadsRefused: reloadsRefused)
+                                           logFileLinesDropped: workers.logs.fileLinesDropped, reloadsRefused: reloadsRefused)
         }
         metrics.outputLinesDropped = { [unowned self] in workers.outputs.droppedLines }
         metricsServer?.onMetrics = { [unowned self] deliver in metrics.expose(supervisor: supervisor, then: deliver) }

@@ -31,6 +31,9 @@ extension MetricsSnapshot {
         exposition.add("appd_log_lines_dropped_total", .counter,
                        help: "Lines of appd's own log dropped because its destination was not taking them.",
                        [MetricSample(Double(counters.logLinesDropped))])
+        exposition.add("appd_log_file_lines_dropped_total", .counter,
+                       help: "Lines of a group log file dropped because the file was not taking them (a stalled disk).",
+                       counters.logFileLinesDropped.sorted { $0.key < $1.key }.map { MetricSample(["file": $0.key], Double($0.value)) })
     }
 
     private func addGroupFamilies(to exposition: inout MetricsExposition) {

@@ -48,6 +48,10 @@ struct MetricsSnapshot: Equatable {
         var controlRequests: [ControlRequestTally.Key: Int] = [:]
         /// Lines the daemon's log sink dropped because its reader was not draining.
         var logLinesDropped = 0
+        /// The same for each group log file, by path (several groups may
+        /// share one): a disk that stalls drops lines there, told only by a
+        /// marker line in the file itself otherwise.
+        var logFileLinesDropped: [String: Int] = [:]
         /// Reloads refused before anything changed: a config with problems,
         /// or a new listen address that could not be bound.
         var reloadsRefused = 0

@@ -94,6 +94,10 @@ final class GroupLogs {
         }
     }
 
+    /// Lines each open group log file dropped since it was opened, by path
+    /// (its sink's count: it only goes up while the file is configured).
+    var fileLinesDropped: [String: Int] { files.mapValues { $0.feed.sink.droppedLinesTotal } }
+
     /// The open file at `config.path`, reconfigured when its settings changed.
     private func file(configuredAs config: LogFileConfig) -> LogFeed {
         let file = files[config.path]!

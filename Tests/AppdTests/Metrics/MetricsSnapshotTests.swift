@@ -23,7 +23,7 @@ import Shared
             ],
             counters: MetricsSnapshot.DaemonCounters(
                 controlRequests: [.init(command: "status", result: "ok"): 5, .init(command: "scale", result: "unknown_group"): 1],
-                logLinesDropped: 12, reloadsRefused: 2))
+                logLinesDropped: 12, logFileLinesDropped: ["/srv/logs/web.log": 3], reloadsRefused: 2))
     }
 
     @Test func everyFigureHasItsFamilyAndLabels() {
@@ -35,6 +35,7 @@ import Shared
             #"appd_control_requests_total{command="scale",result="unknown_group"} 1"#,
             #"appd_control_requests_total{command="status",result="ok"} 5"#,
             "appd_log_lines_dropped_total 12",
+            #"appd_log_file_lines_dropped_total{file="/srv/logs/web.log"} 3"#,
             #"appd_group_desired_processes{group="web"} 2"#,
             #"appd_group_running_processes{group="web"} 2"#,
             #"appd_group_ready_processes{group="web"} 1"#,
