@@ -141,15 +141,11 @@ public final class Daemon {
     static let spawnsPerTurn = 16
     /// Exits reaped per loop turn, for the same reason: each may respawn.
     static let reapsPerTurn = 64
-    /// The longest either slice goes on starting new items (`TurnSlice`):
-    /// whatever the machine's speed, a turn of a restart storm stays around
-    /// 10 ms, not a count of spawns whose cost a loaded host multiplies.
-    static let sliceSeconds = 0.005
 
     /// Starts the next slice of queued spawns. A spawn the core no longer
     /// wants (its slot was stopped meanwhile) is cancelled, not carried out.
     private func runPendingSpawns() {
-        var slice = TurnSlice(items: Self.spawnsPerTurn, seconds: Self.sliceSeconds)
+        var slice = TurnSlice(items: Self.spawnsPerTurn, seconds: TurnSlice.standardSeconds)
         while slice.takeOne() {
             guard exitCode == nil, let order = pendingSpawns.popFirst() else { return }
             let event = supervisor.orderToCarryOut(order).map(workers.spawn) ?? .spawnCancelled(order.worker, order.role)
@@ -247,7 +243,7 @@ public final class Daemon {
     /// (`reapPending`).
     func reapChildren() {
         reapPending = true
-        var slice = TurnSlice(items: Self.reapsPerTurn, seconds: Self.sliceSeconds)
+        var slice = TurnSlice(items: Self.reapsPerTurn, seconds: TurnSlice.standardSeconds)
         while slice.takeOne() {
             guard let (pid, waitStatus) = ProcessControl.reapOne() else {
                 reapPending = false

@@ -7,8 +7,25 @@ extension EndToEnd {
         /// The direct children of a single-threaded process (its main thread's
         /// children, which is where appd forks from).
         static func childPids(of pid: Int32) -> [Int32] {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
+            let text = String(decoding: readWhole("/proc/\(pid)/task/\(pid)/children"), as: UTF8.self)
             return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+
+        /// A /proc file read to its end. Not `String(contentsOfFile:)`: for a
+        /// file whose size says 0 it returned only the first 4 KiB, so a
+        /// master with a thousand children seemed to have 700.
+        static func readWhole(_ path: String) -> [UInt8] {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return [] }
+            defer { close(fd) }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { return bytes }
+                bytes += chunk[..<count]
+            }
         }
 
         /// Every descendant, depth first.
