@@ -20,7 +20,7 @@ struct ProcessTree {
         defer { closedir(directory) }
         var reader = ProcFileReader(capacity: 512)
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = entry.entryName
             guard let pid = Int32(name),
                   let parents = reader.withContents(ofProcess: pid, "stat", Self.parentAndGroup) ?? nil else { continue }
             tree.children[parents.parent, default: []].append(pid)

@@ -37,7 +37,7 @@ enum Daemonizer {
         guard let directory = opendir("/proc/self/fd") else { return }
         var open: [Int32] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = entry.entryName
             if let fd = Int32(name), fd > 2 { open.append(fd) }
         }
         closedir(directory)  // Its own fd was listed too, and is closed now.

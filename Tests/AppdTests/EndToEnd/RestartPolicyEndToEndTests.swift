@@ -87,7 +87,13 @@ extension EndToEnd {
             var admin = GroupSpec(name: "admin", command: Commands.sleepForever, count: 1, readiness: GroupSpec.Readiness.none)
             admin.autostart = false
             try await withDaemon(DaemonSpec(groups: [web, db, admin])) { daemon in
-                try await daemon.waitUntil("web to start") { daemon.children().inGroup("web").count == 1 }
+                // The log's line, not only the process: the log is written by
+                // a thread of its own, and under ASan the line came after the
+                // process was seen.
+                try await daemon.waitUntil("web to start, and the log to say so") {
+                    daemon.children().inGroup("web").count == 1
+                        && daemon.logLines.master.contains { $0.message.hasPrefix("worker web#0[") && $0.message.hasSuffix("] started") }
+                }
                 let lines = daemon.logLines.master.map(\.message)
                 // db is ready one second after it started (afterSeconds 1); web starts then.
                 let dbStarted = lines.firstIndex { $0.hasPrefix("worker db#0[") && $0.hasSuffix("] started") }
