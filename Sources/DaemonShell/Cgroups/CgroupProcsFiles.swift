@@ -23,7 +23,7 @@ final class CgroupProcsFiles {
     /// The most workers whose cgroup.procs is held open.
     let maximumHeld: Int
     private var held: [Int32: Int32] = [:]
-    private var buffer = [UInt8](repeating: 0, count: 4096)
+    private var reader = ProcFileReader(capacity: 4096)
 
     init(maximumHeld: Int = ProcessSampler.openFileLimit() / 16) {
         self.maximumHeld = maximumHeld
@@ -57,22 +57,9 @@ final class CgroupProcsFiles {
 
     /// The whole file from its start, parsed; nil when a read fails.
     private func read(_ fd: Int32) -> [Int32]? {
-        /// Less than this in one read: the kernel's page held all there was.
-        let wholeBelow = 4096 - 8
-        var length = 0
-        while true {
-            if length == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
-            let got = buffer.withUnsafeMutableBytes { raw in
-                retryingInterrupts { pread(fd, raw.baseAddress! + length, raw.count - length, off_t(length)) }
-            }
-            if got < 0 { return nil }
-            if got == 0 { break }
-            length += got
-            if got < wholeBelow, length == got { break }
-        }
-        return buffer.withUnsafeBufferPointer { bytes in
+        reader.withContents(ofOpenRecordFile: fd) { bytes in
             var pids: [Int32] = []
-            var cursor = ByteCursor(UnsafeBufferPointer(rebasing: bytes[..<length]))
+            var cursor = ByteCursor(bytes)
             while let pid = cursor.decimal() {
                 pids.append(Int32(truncatingIfNeeded: pid))
                 guard cursor.consume(UInt8(ascii: "\n")) else { break }

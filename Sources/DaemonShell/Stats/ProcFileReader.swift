@@ -28,7 +28,26 @@ struct ProcFileReader {
     mutating func withContents<Result>(
         ofOpenProcessFile fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Result
     ) -> Result? {
-        withContents(ofDescriptor: fd, shortReadIsEnd: true, body)
+        withContents(ofDescriptor: fd, wholeAt: .readLeavingRoom, body)
+    }
+
+    /// The same for an open seq_file of short records (a cgroup's
+    /// `cgroup.procs`), which a read returns at most a page of: a first read
+    /// shorter than a page less one record was the whole list; otherwise
+    /// the rest is read to the end of the file.
+    mutating func withContents<Result>(
+        ofOpenRecordFile fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) -> Result? {
+        withContents(ofDescriptor: fd, wholeAt: .firstReadUnderAPage, body)
+    }
+
+    /// When a read says that the whole file is in.
+    private enum WholeAt {
+        case endOfFile
+        /// A read that left room in the buffer (one seq_file show).
+        case readLeavingRoom
+        /// A first read shorter than a page less a record (8 bytes).
+        case firstReadUnderAPage
     }
 
     /// The same for `/proc/<pid>/<name>`, opened for this read and closed
@@ -39,7 +58,7 @@ struct ProcFileReader {
         let fd = path.withPath(pid: pid, name) { open($0, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { return nil }
         defer { _ = close(fd) }
-        return withContents(ofDescriptor: fd, shortReadIsEnd: true, body)
+        return withContents(ofDescriptor: fd, wholeAt: .readLeavingRoom, body)
     }
 
     /// Calls `body` with the whole contents of the file at `path`; nil when
@@ -50,14 +69,14 @@ struct ProcFileReader {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { _ = close(fd) }
-        return withContents(ofDescriptor: fd, shortReadIsEnd: false, body)
+        return withContents(ofDescriptor: fd, wholeAt: .endOfFile, body)
     }
 
     private mutating func withContents<Result>(
-        ofDescriptor fd: Int32, shortReadIsEnd: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+        ofDescriptor fd: Int32, wholeAt end: WholeAt, _ body: (UnsafeBufferPointer<UInt8>) -> Result
     ) -> Result? {
         var length = 0
-        while true {
+        reading: while true {
             if length == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
             let got = buffer.withUnsafeMutableBytes { raw in
                 retryingInterrupts { pread(fd, raw.baseAddress! + length, raw.count - length, off_t(length)) }
@@ -65,7 +84,11 @@ struct ProcFileReader {
             if got < 0 { return nil }
             if got == 0 { break }
             length += got
-            if shortReadIsEnd && length < buffer.count { break }
+            switch end {
+            case .endOfFile: continue reading
+            case .readLeavingRoom: if length < buffer.count { break reading }
+            case .firstReadUnderAPage: if length == got, got < 4096 - 8 { break reading }
+            }
         }
         return buffer.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<length])) }
     }
