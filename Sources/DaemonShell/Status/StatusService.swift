@@ -76,11 +76,9 @@ final class StatusService {
     /// The next slice of the pending snapshots, `processesPerTurn` rows in
     /// all (fewer when its time is up); a finished snapshot gets its end marker.
     func continueWork(supervisor: Supervisor, reports: [Int32: WorkerReport]) {
-        var budget = Self.processesPerTurn
         var slice = TurnSlice(items: Self.processesPerTurn / Self.processesPerStep, seconds: TurnSlice.standardSeconds)
-        while budget > 0, !jobs.isEmpty, slice.takeOne() {
-            let slots = jobs[0].walk.nextSlots(limit: min(budget, Self.processesPerStep), in: supervisor)
-            budget -= max(slots.count, 1)
+        while !jobs.isEmpty, slice.takeOne() {
+            let slots = jobs[0].walk.nextSlots(limit: Self.processesPerStep, in: supervisor)
             let rows = self.rows(for: slots, round: &jobs[0].walk.round, reports: reports)
             jobs[0].sent += rows.count
             // Watchers asking under the same id (appctl always uses 1) get
