@@ -1,3 +1,5 @@
+import Shared
+
 /// A forward-only reader of the ASCII fields of a /proc text buffer.
 ///
 /// A `status` at 1000 workers reads a few thousand /proc files; scanning their
@@ -52,15 +54,7 @@ struct ByteCursor {
         skipBlanks()
         var value: UInt64 = 0
         let start = index
-        while index < bytes.count, index - start < maxDigits {
-            let byte = bytes[index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            default: return index > start ? value : nil
-            }
+        while index < bytes.count, index - start < maxDigits, let digit = HexDigit.value(bytes[index]) {
             value = value << 4 | UInt64(digit)
             index += 1
         }

@@ -441,20 +441,11 @@ extension ConfigLoader {
         private mutating func readHex(digits: Int) -> UInt32? {
             var value: UInt32 = 0
             for offset in 0..<digits {
-                guard let digit = scalar(at: index + offset).flatMap(Self.hexValue) else { return nil }
-                value = value << 4 | digit
+                guard let digit = scalar(at: index + offset).flatMap(HexDigit.value) else { return nil }
+                value = value << 4 | UInt32(digit)
             }
             index += digits
             return value
-        }
-
-        private static func hexValue(_ scalar: Unicode.Scalar) -> UInt32? {
-            switch scalar {
-            case "0"..."9": return scalar.value - 0x30
-            case "a"..."f": return scalar.value - 0x61 + 10
-            case "A"..."F": return scalar.value - 0x41 + 10
-            default: return nil
-            }
         }
 
         private static func hex4(_ value: UInt32) -> String {
@@ -550,7 +541,7 @@ extension ConfigLoader {
                 index += 2
                 var value = 0.0
                 var digits = 0
-                while let next = current, let digit = Self.hexValue(next) {
+                while let next = current, let digit = HexDigit.value(next) {
                     value = value * 16 + Double(digit)
                     digits += 1
                     index += 1
