@@ -374,14 +374,9 @@ import Testing
         #expect(counted?.openFDs == listed.openFDs)
         #expect(counted?.socketInodes == [])
 
-        let listener = try tcpListener(family: AF_INET, host: "127.0.0.1")
-        defer { close(listener.fd) }
-        let client = try tcpConnect(family: AF_INET, host: "127.0.0.1", port: listener.port)
-        defer { close(client.fd) }
-        let server = acceptConnection(listener.fd)
-        try #require(server >= 0)
-        defer { close(server) }
-        let holder = try spawn(["/bin/sleep", "100"], fds: [listener.fd, server])
+        let connection = try ConnectedSockets(family: AF_INET, host: "127.0.0.1")
+        defer { connection.close() }
+        let holder = try spawn(["/bin/sleep", "100"], fds: [connection.listener.fd, connection.server])
         defer { killAndReap(holder) }
         _ = settledSample(holder, sampler)
 
@@ -397,46 +392,26 @@ import Testing
 
     @Test func collectorReportsThisProcessesSocketsAndBothSourcesAgree() throws {
         // IPv4 listener, client and accepted end.
-        let listener = try tcpListener(family: AF_INET, host: "127.0.0.1")
-        defer { close(listener.fd) }
-        let client = try tcpConnect(family: AF_INET, host: "127.0.0.1", port: listener.port)
-        defer { close(client.fd) }
-        let server = acceptConnection(listener.fd)
-        try #require(server >= 0)
-        defer { close(server) }
+        let ipv4 = try ConnectedSockets(family: AF_INET, host: "127.0.0.1")
+        defer { ipv4.close() }
+        let (listener, client, server) = (ipv4.listener, ipv4.client, ipv4.server)
         // Unread bytes show as the receive queue of the accepted end.
         #expect(send(client.fd, "hello", 5, 0) == 5)
 
         // A dual-stack IPv6 listener reached over IPv4: an IPv4-mapped socket in tcp6.
-        let dual = try tcpListener(family: AF_INET6, host: "::", v6Only: false)
-        defer { close(dual.fd) }
-        let mappedClient = try tcpConnect(family: AF_INET, host: "127.0.0.1", port: dual.port)
-        defer { close(mappedClient.fd) }
-        let mappedServer = acceptConnection(dual.fd)
-        try #require(mappedServer >= 0)
-        defer { close(mappedServer) }
+        let mapped = try ConnectedSockets(family: AF_INET6, host: "::", v6Only: false, clientFamily: AF_INET, clientHost: "127.0.0.1")
+        defer { mapped.close() }
 
         var ours: [Int32: String] = [
-            listener.fd: "listener", client.fd: "client", server: "server", dual.fd: "dual",
-            mappedClient.fd: "mappedClient", mappedServer: "mappedServer",
+            listener.fd: "listener", client.fd: "client", server: "server", mapped.listener.fd: "dual",
+            mapped.client.fd: "mappedClient", mapped.server: "mappedServer",
         ]
-        var v6: (listener: (fd: Int32, port: UInt16), client: (fd: Int32, port: UInt16), server: Int32)?
-        if ipv6LoopbackWorks() {
-            let listener6 = try tcpListener(family: AF_INET6, host: "::1")
-            let client6 = try tcpConnect(family: AF_INET6, host: "::1", port: listener6.port)
-            let server6 = acceptConnection(listener6.fd)
-            try #require(server6 >= 0)
-            v6 = (listener6, client6, server6)
-            ours[listener6.fd] = "listener6"
-            ours[client6.fd] = "client6"
-            ours[server6] = "server6"
-        }
-        defer {
-            if let v6 {
-                close(v6.listener.fd)
-                close(v6.client.fd)
-                close(v6.server)
-            }
+        let v6 = ipv6LoopbackWorks() ? try ConnectedSockets(family: AF_INET6, host: "::1") : nil
+        defer { v6?.close() }
+        if let v6 {
+            ours[v6.listener.fd] = "listener6"
+            ours[v6.client.fd] = "client6"
+            ours[v6.server] = "server6"
         }
         let inodes = try Dictionary(uniqueKeysWithValues: ours.map { fd, name in
             (name, try #require(socketInode(of: fd)))
@@ -463,9 +438,9 @@ import Testing
             #expect(found["server"]?.remote == "127.0.0.1:\(client.port)")
             #expect(found["server"]?.state == .established)
             #expect(found["server"]?.receiveQueue == 5)
-            #expect(found["dual"]?.local == "[::]:\(dual.port)")
-            #expect(found["mappedServer"]?.local == "127.0.0.1:\(dual.port)")
-            #expect(found["mappedServer"]?.remote == "127.0.0.1:\(mappedClient.port)")
+            #expect(found["dual"]?.local == "[::]:\(mapped.listener.port)")
+            #expect(found["mappedServer"]?.local == "127.0.0.1:\(mapped.listener.port)")
+            #expect(found["mappedServer"]?.remote == "127.0.0.1:\(mapped.client.port)")
             if let v6 {
                 #expect(found["listener6"]?.local == "[::1]:\(v6.listener.port)")
                 #expect(found["client6"]?.remote == "[::1]:\(v6.listener.port)")
@@ -597,6 +572,37 @@ private func killAndReap(_ pid: Int32) {
     kill(pid, SIGKILL)
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+}
+
+/// A TCP listener, a client connected to it and the accepted end, all
+/// close-on-exec; `close()` closes the three.
+private struct ConnectedSockets {
+    let listener: (fd: Int32, port: UInt16)
+    let client: (fd: Int32, port: UInt16)
+    let server: Int32
+
+    /// Listens on `host` (port 0) and connects from `clientFamily` to
+    /// `clientHost` at the port it got.
+    init(family: Int32, host: String, v6Only: Bool = true, clientFamily: Int32? = nil, clientHost: String? = nil) throws {
+        listener = try tcpListener(family: family, host: host, v6Only: v6Only)
+        do {
+            client = try tcpConnect(family: clientFamily ?? family, host: clientHost ?? host, port: listener.port)
+        } catch {
+            Glibc.close(listener.fd)
+            throw error
+        }
+        server = acceptConnection(listener.fd)
+        guard server >= 0 else {
+            let error = SystemError.last("accept")
+            Glibc.close(client.fd)
+            Glibc.close(listener.fd)
+            throw error
+        }
+    }
+
+    func close() {
+        for fd in [listener.fd, client.fd, server] { Glibc.close(fd) }
+    }
 }
 
 /// accept, close-on-exec so that no other test's child inherits it.

@@ -353,14 +353,7 @@ import Shared
         let worker = try Spawner.spawn(request(["/bin/sleep", "30"], stdout: FileIO.nullDevice()))  // leads its own group
         let orphanGuard = try OrphanGuard.start(guarding: [worker])
         FileIO.close(orphanGuard.fd)  // as the master's end does
-        let guardStatus = waitForExit(orphanGuard.pid)
-        #expect(guardStatus.map { ExitStatus(waitStatus: $0) } == .exited(code: 0), "EOF ends the guard")
-        let status = waitForExit(worker, seconds: 5)
-        if status == nil {
-            kill(worker, SIGKILL)
-            _ = waitForExit(worker)
-        }
-        #expect(status.map { ExitStatus(waitStatus: $0) } == .killed(signal: .kill), "the guard SIGKILLed the group it was given")
+        expectGuardEndsAndKills(orphanGuard, worker, "the guard SIGKILLed the group it was given")
     }
 
     /// A worker lists its own process group with the guard between fork and
@@ -376,14 +369,22 @@ import Shared
         sleeper.orphanGuardFD = orphanGuard.fd
         let worker = try Spawner.spawn(sleeper)
         FileIO.close(orphanGuard.fd)  // as the master's end does: no note from it
+        expectGuardEndsAndKills(orphanGuard, worker, "the guard SIGKILLed the group the child listed")
+    }
+
+    /// The guard, its pipe closed by the test as the master's end would be,
+    /// exits 0 and SIGKILLs `worker`'s group; a worker it missed is killed
+    /// here so that the test leaves nothing behind.
+    private func expectGuardEndsAndKills(_ orphanGuard: OrphanGuard, _ worker: pid_t, _ comment: Comment,
+                                         sourceLocation: SourceLocation = #_sourceLocation) {
         let guardStatus = waitForExit(orphanGuard.pid)
-        #expect(guardStatus.map { ExitStatus(waitStatus: $0) } == .exited(code: 0), "EOF ends the guard")
+        #expect(guardStatus.map { ExitStatus(waitStatus: $0) } == .exited(code: 0), "EOF ends the guard", sourceLocation: sourceLocation)
         let status = waitForExit(worker, seconds: 5)
         if status == nil {
             kill(worker, SIGKILL)
             _ = waitForExit(worker)
         }
-        #expect(status.map { ExitStatus(waitStatus: $0) } == .killed(signal: .kill), "the guard SIGKILLed the group the child listed")
+        #expect(status.map { ExitStatus(waitStatus: $0) } == .killed(signal: .kill), comment, sourceLocation: sourceLocation)
     }
 
     // MARK: Files
