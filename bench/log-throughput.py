@@ -12,11 +12,13 @@ file rotated at 10 MiB with 5 copies kept; and `victims`, 8 × `sleep 1000`.
   appd         group flood: log {file: flood.log, maxBytes: 10485760, keep: 5},
                outputBytesPerSecond: 0 (the default cap, 4 MiB/s, would drop
                most of the flood: here it must be captured); group victims
+  appd-raw     the same with the log's format: "raw" (the worker's bytes as
+               it wrote them, moved by the kernel: splice(2))
   supervisord  [program:flood] stdout_logfile=flood.log,
                stdout_logfile_maxbytes=10MB, stdout_logfile_backups=5,
                redirect_stderr=true; the victims, numprocs=8, output NONE
 
-The masters take turns (appd, supervisord, appd, ...; --rounds each), so the
+The masters take turns (appd, appd-raw, supervisord, appd, ...; --rounds each), so the
 flood never competes with the other master's flood for the 2 CPUs, and both
 see the machine's load of the same minutes. In each round, after --warmup s
 (the flood running, rotations happening): over --seconds s, the master's CPU
@@ -29,13 +31,14 @@ intensity limit, max(10, 2 × count) restarts in 10 s, beyond which appd
 holds restarts back by design). Prints medians over the rounds, the ratios, and the
 goals: appd's CPU under half of supervisord's, respawn <= 3 ms.
 
-appd writes each line with its time and worker (`2026-12-01T12:28:17.514Z
-flood#0[4711] stdout: `, 46 bytes) into the file, so it writes about 1.45
-times the bytes supervisord does (which writes the output as it came, and
-may cut a line between two files): CPU per GB read is printed too.
+appd's default format writes each line with its time and worker
+(`2026-12-01T12:28:17.514Z flood#0[4711] stdout: `, 46 bytes) into the file,
+so it writes about 1.45 times the bytes supervisord does (which writes the
+output as it came, and may cut a line between two files): CPU per GB read is
+printed too. appd-raw writes the same bytes as supervisord.
 
 Usage: bench/.venv/bin/python bench/log-throughput.py [--rate 100] [--rounds 3] [--seconds 10]
-       [--warmup 3] [--kill-interval 0.8] [--only appd,supervisord] [--json FILE]
+       [--warmup 3] [--kill-interval 0.8] [--only appd,appd-raw,supervisord] [--json FILE]
 """
 
 import argparse
@@ -98,6 +101,8 @@ def flood_command(directory, rate):
 class FloodAppd(B.Appd):
     """appd with the flood group, captured to its rotated log file, and the victims."""
 
+    log_format = "text"
+
     def __init__(self, rate):
         super().__init__(VICTIMS + 1)
         with open(self.config) as f:
@@ -105,7 +110,7 @@ class FloodAppd(B.Appd):
         config["groups"] = [
             {"name": "victims", "command": ["sleep", "1000"], "count": VICTIMS},
             {"name": "flood", "command": flood_command(self.dir, rate), "count": 1, "outputBytesPerSecond": 0,
-             "log": {"file": "flood.log", "maxBytes": MAX_BYTES, "keep": KEEP}},
+             "log": {"file": "flood.log", "maxBytes": MAX_BYTES, "keep": KEEP, "format": self.log_format}},
         ]
         with open(self.config, "w") as f:
             json.dump(config, f, indent=2)
@@ -133,7 +138,14 @@ stdout_logfile_backups={KEEP}
 """)
 
 
-MASTERS = {"appd": FloodAppd, "supervisord": FloodSupervisord}
+class FloodAppdRaw(FloodAppd):
+    """The same, the flood's log in the raw format."""
+
+    log_format = "raw"
+
+
+MASTERS = {"appd": FloodAppd, "appd-raw": FloodAppdRaw, "supervisord": FloodSupervisord}
+APPDS = ("appd", "appd-raw")
 
 
 def is_victim(pid):
@@ -204,7 +216,7 @@ def one_round(name, args):
             "failures": victimiser.failures,
             "files": log_files(sup.dir),
         }
-        if name == "appd":
+        if name in APPDS:
             # The loop thread is the main one; the others write the logs.
             result["loop"] = (threads1.get(pid, 0) - threads0.get(pid, 0)) / B.CLK_TCK / seconds
             result["writers"] = sum(threads1[t] - threads0.get(t, 0) for t in threads1 if t != pid) / B.CLK_TCK / seconds
@@ -224,7 +236,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=10, help="measured window per round, s (default 10)")
     ap.add_argument("--warmup", type=float, default=3, help="flood before the window, s (default 3)")
     ap.add_argument("--kill-interval", type=float, default=0.8, help="pause after each respawn, s (default 0.8)")
-    ap.add_argument("--only", default="appd,supervisord", help="comma-separated subset of appd,supervisord")
+    ap.add_argument("--only", default="appd,appd-raw,supervisord", help="comma-separated subset of appd,appd-raw,supervisord")
     ap.add_argument("--json", help="also write the results as JSON to this file")
     args = ap.parse_args()
     B.install_cleanup()
@@ -249,7 +261,7 @@ def main():
             "failures": sum(r["failures"] for r in results),
             "rounds": results,
         }
-        if name == "appd":
+        if name in APPDS:
             summary[name]["loop"] = statistics.median(r["loop"] for r in results)
             summary[name]["writers"] = statistics.median(r["writers"] for r in results)
 
@@ -266,21 +278,21 @@ def main():
         context = f"{B.fmt_ms(s['reaped'])} | {B.fmt_ms(s['waited'])}" if r["n"] else "– | –"
         print(f"| {name} | {s['cpu'] * 100:.0f}% | {cpus} | {s['rate'] / 1e6:.1f} MB/s | "
               f"{s['cpu_per_gb']:.2f} s | {respawn} | {s['failures']} | {context} |")
-    if "appd" in summary:
-        a = summary["appd"]
-        print(f"\nappd's CPU: loop thread {a['loop'] * 100:.0f}%, log writer threads {a['writers'] * 100:.0f}% "
+    for name in (n for n in APPDS if n in summary):
+        a = summary[name]
+        print(f"\n{name}'s CPU: loop thread {a['loop'] * 100:.0f}%, log writer threads {a['writers'] * 100:.0f}% "
               f"(medians); rotated copies at the end of the last round: {', '.join(a['rounds'][-1]['files'])}; "
               f"drop markers near the end of its file: {a['rounds'][-1]['dropped']}.")
-    if "appd" in summary and "supervisord" in summary:
-        a, s = summary["appd"], summary["supervisord"]
-        ratio = a["cpu"] / s["cpu"]
-        per_gb = a["cpu_per_gb"] / s["cpu_per_gb"]
-        print(f"\nappd / supervisord: CPU {ratio:.2f}× (goal < {GOAL_CPU_RATIO}: {'met' if ratio < GOAL_CPU_RATIO else 'NOT met'}); "
-              f"CPU per GB {per_gb:.2f}×.")
-    if "appd" in summary and summary["appd"]["respawn"]["n"]:
-        median = summary["appd"]["respawn"]["median"]
-        print(f"appd respawn under the flood: median {B.fmt_ms(median)} (goal <= {B.fmt_ms(GOAL_RESPAWN)}: "
-              f"{'met' if median <= GOAL_RESPAWN else 'NOT met'}).")
+        if "supervisord" in summary:
+            s = summary["supervisord"]
+            ratio = a["cpu"] / s["cpu"]
+            per_gb = a["cpu_per_gb"] / s["cpu_per_gb"]
+            print(f"{name} / supervisord: CPU {ratio:.2f}× (goal < {GOAL_CPU_RATIO}: {'met' if ratio < GOAL_CPU_RATIO else 'NOT met'}); "
+                  f"CPU per GB {per_gb:.2f}×.")
+        if a["respawn"]["n"]:
+            median = a["respawn"]["median"]
+            print(f"{name} respawn under the flood: median {B.fmt_ms(median)} (goal <= {B.fmt_ms(GOAL_RESPAWN)}: "
+                  f"{'met' if median <= GOAL_RESPAWN else 'NOT met'}).")
     print(f"Machine: {B.machine_line()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end.")
     if args.json:
         with open(args.json, "w") as f:

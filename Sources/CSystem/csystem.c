@@ -331,6 +331,13 @@ int cs_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int cs_pipe_set_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 
+ssize_t cs_splice_from_pipe(int pipe_fd, int out_fd, int64_t *offset, size_t length) {
+    loff_t at = offset ? (loff_t)*offset : 0;
+    ssize_t moved = splice(pipe_fd, NULL, out_fd, offset ? &at : NULL, length, SPLICE_F_MOVE);
+    if (offset) *offset = (int64_t)at;
+    return moved;
+}
+
 /* ---- sock_diag ---- */
 
 #include <linux/inet_diag.h>

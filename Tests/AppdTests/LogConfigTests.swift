@@ -65,7 +65,7 @@ import Testing
             "logFile.size: unknown field 'size'; did you mean 'file'?",
             "logFile.maxBytes: must be 0 (never rotated) or at least 1024, got 100",
             "logFile.keep: must be 0 or more, got -1",
-            #"logFile.format: must be "text" or "json", got "xml""#,
+            #"logFile.format: must be "text" or "json" or "raw", got "xml""#,
             "logFile.file: is required",
         ])
         #expect(problems(#"{logFile: {file: "-", maxBytes: 2048}, groups: [{name: "a", command: ["x"]}]}"#)
@@ -82,6 +82,17 @@ import Testing
             "groups[0].history.lines: must be 1 or more, got 0",
             "groups[0].history.bytes: must be 65536 or more, got 1000",
         ])
+    }
+
+    @Test func rawIsForAGroupsOutputNotForTheDaemonsOwnLog() throws {
+        #expect(problems(#"{logFile: {file: "appd.log", format: "raw"}, groups: [{name: "a", command: ["x"]}]}"#)
+            == [#"logFile.format: "raw" is for a group's output (the workers' bytes as they wrote them); appd's own log is "text" or "json""#])
+        let config = try load(#"""
+            {log: {file: "logs/{group}.log", format: "raw"},
+             groups: [{name: "web", command: ["x"]}, {name: "queue", command: ["x"], stderr: {file: "logs/queue.err", format: "text"}}]}
+            """#)
+        #expect(config.groups[0].log?.format == .raw && config.groups[0].stderrLog == nil, "stdout and stderr into one raw file")
+        #expect(config.groups[1].log?.format == .raw && config.groups[1].stderrLog?.format == .text, "stderr may be lines while stdout is raw")
     }
 
     @Test func logFilesAndTheirRotatedCopiesNeedPathsOfTheirOwn() {

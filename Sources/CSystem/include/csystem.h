@@ -138,6 +138,12 @@ int cs_pipe(int fds[2]);
    Returns the capacity it got, or -1 with errno (EPERM past
    /proc/sys/fs/pipe-max-size or the user's pipe-user-pages-soft). */
 int cs_pipe_set_size(int fd, int size);
+/* splice(2) from the pipe `pipe_fd` to `out_fd`: up to `length` bytes moved
+   by the kernel without passing through this process. `offset`: where in
+   `out_fd` (a regular file opened without O_APPEND, which splice refuses),
+   advanced by what was moved; NULL for a pipe or a device. Glibc declares
+   splice only under _GNU_SOURCE, which Swift's Glibc module does not set. */
+ssize_t cs_splice_from_pipe(int pipe_fd, int out_fd, int64_t *offset, size_t length);
 
 /* ---- TCP sockets from the kernel: netlink sock_diag (INET_DIAG) ----
    Glibc has none of linux/netlink.h, sock_diag.h, inet_diag.h; the request

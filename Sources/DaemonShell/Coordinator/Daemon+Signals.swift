@@ -64,7 +64,7 @@ extension Daemon {
     /// With a group, only that group's entry of the file is applied.
     func reload(group: String?) -> Result<Void, ReloadRefusal> {
         var newConfig: DaemonConfig?
-        var openedLogs: [String: LogFeed] = [:]
+        var openedLogs = GroupLogs.OpenedFiles()
         if let path = config.sourcePath {
             do {
                 var loaded = try ConfigLoader.load(path: path)

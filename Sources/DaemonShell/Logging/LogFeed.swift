@@ -13,26 +13,30 @@ final class LogFeed {
     let sink: LogSink
     /// The log file's path; nil for stderr.
     let path: String?
-    private(set) var format: LogFormat
+    private(set) var format: LogLineStyle
     private var staged: [UInt8] = []
 
-    private init(sink: LogSink, path: String?, format: LogFormat) {
+    private init(sink: LogSink, path: String?, format: LogLineStyle) {
         self.sink = sink
         self.path = path
         self.format = format
     }
 
     /// Opens the log `config` names ("-": stderr), rotated as it says.
-    /// `carriesStandardStreams`: see `RotatingLogFile`.
+    /// `carriesStandardStreams`: see `RotatingLogFile`. Not for a `raw`
+    /// file, which has no lines of appd's making (`RawLogFile`; the config
+    /// refuses it for appd's own log).
     static func open(_ config: LogFileConfig, capacity: Int = LogSink.defaultCapacity,
                      carriesStandardStreams: Bool = false) throws(SystemError) -> LogFeed {
+        assert(config.format.lineStyle != nil, "a raw log file is a RawLogFile, not a feed")
+        let style = config.format.lineStyle ?? .text
         guard !config.isStandardError else {
-            return LogFeed(sink: LogSink(.descriptor(STDERR_FILENO, name: "stderr"), format: config.format, capacity: capacity),
-                           path: nil, format: config.format)
+            return LogFeed(sink: LogSink(.descriptor(STDERR_FILENO, name: "stderr"), format: style, capacity: capacity),
+                           path: nil, format: style)
         }
         let file = RotatingLogFile(try RotatingLogFile.Handle.open(config.path), rotation: LogRotation(config),
                                    carriesStandardStreams: carriesStandardStreams)
-        return LogFeed(sink: LogSink(.file(file), format: config.format, capacity: capacity), path: config.path, format: config.format)
+        return LogFeed(sink: LogSink(.file(file), format: style, capacity: capacity), path: config.path, format: style)
     }
 
     /// The lines one read of a worker's pipe completed (`spans` of `buffer`).
@@ -59,8 +63,9 @@ final class LogFeed {
     /// New settings for the same file (a reload): from the next line on.
     func reconfigure(_ config: LogFileConfig) {
         flush()
-        format = config.format
-        sink.reconfigure(rotation: LogRotation(config), format: config.format)
+        assert(config.format.lineStyle != nil, "a file's format changed to or from raw is a file of another kind (GroupLogs)")
+        format = config.format.lineStyle ?? format
+        sink.reconfigure(rotation: LogRotation(config), format: format)
     }
 
     /// Opens the file again by its path, its directory walked and checked

@@ -37,7 +37,7 @@ enum LogLineFormat {
     /// The lines `spans` mark in `buffer` (one read of a worker's pipe),
     /// all from `source` at `stamp`.
     static func appendGroupLines(_ spans: [LineSpan], of buffer: UnsafeBufferPointer<UInt8>, from source: LineSource,
-                                 at stamp: LogStamp, as format: LogFormat, to bytes: inout [UInt8]) {
+                                 at stamp: LogStamp, as format: LogLineStyle, to bytes: inout [UInt8]) {
         switch format {
         case .text:
             bytes.append(contentsOf: TextLines(spans: spans[...], buffer: buffer, prefix: stamp.text + [UInt8(ascii: " ")] + source.textPrefix))
@@ -105,7 +105,7 @@ enum LogLineFormat {
     }
 
     /// One line of a group's (appd's own about a worker).
-    static func appendGroupLine(_ text: [UInt8], from source: LineSource, at stamp: LogStamp, as format: LogFormat,
+    static func appendGroupLine(_ text: [UInt8], from source: LineSource, at stamp: LogStamp, as format: LogLineStyle,
                                 to bytes: inout [UInt8]) {
         text.withUnsafeBufferPointer {
             appendGroupLines([LineSpan(range: 0..<text.count)], of: $0, from: source, at: stamp, as: format, to: &bytes)
@@ -114,7 +114,7 @@ enum LogLineFormat {
 
     /// appd's own line; `worker`: the worker (and process) it is about.
     static func appendDaemonLine(level: String, _ text: String, worker: (ref: WorkerRef, pid: Int32?)? = nil,
-                                 at stamp: LogStamp, as format: LogFormat, to bytes: inout [UInt8]) {
+                                 at stamp: LogStamp, as format: LogLineStyle, to bytes: inout [UInt8]) {
         switch format {
         case .text:
             bytes.append(contentsOf: stamp.text)

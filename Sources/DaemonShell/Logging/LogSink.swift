@@ -49,7 +49,7 @@ final class LogSink: Sendable {
         var dropped = 0
         /// Every line ever dropped: a counter for metrics, never reset.
         var droppedTotal = 0
-        var format: LogFormat
+        var format: LogLineStyle
         /// For the writer to take: a file the loop reopened, and the buffer
         /// of `pending` it takes over from (what was queued before goes to the old file).
         var reopened: (handle: RotatingLogFile.Handle, at: Int)?
@@ -85,7 +85,7 @@ final class LogSink: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(_ destination: Destination, format: LogFormat, capacity: Int = LogSink.defaultCapacity) {
+    init(_ destination: Destination, format: LogLineStyle, capacity: Int = LogSink.defaultCapacity) {
         switch destination {
         case .descriptor(let fd, let name):
             (self.file, self.descriptor, self.name) = (nil, fd, name)
@@ -172,7 +172,7 @@ final class LogSink: Sendable {
     }
 
     /// New rotation settings and line format (a reload), for what is queued from now on.
-    func reconfigure(rotation: LogRotation, format: LogFormat) {
+    func reconfigure(rotation: LogRotation, format: LogLineStyle) {
         state.withLock { state in
             state.rotation = rotation
             state.format = format
@@ -241,7 +241,7 @@ final class LogSink: Sendable {
         }
     }
 
-    private func write(_ batch: [[UInt8]], reopened: (handle: RotatingLogFile.Handle, at: Int)?, rotation: LogRotation?, format: LogFormat) {
+    private func write(_ batch: [[UInt8]], reopened: (handle: RotatingLogFile.Handle, at: Int)?, rotation: LogRotation?, format: LogLineStyle) {
         guard let file else {
             reopened?.handle.close()
             for buffer in batch { RotatingLogFile.writeFully(descriptor, buffer[...]) }
@@ -256,7 +256,7 @@ final class LogSink: Sendable {
     }
 
     /// Whole lines to the file; a rotation that failed is said in the file itself.
-    private func write(_ lines: ArraySlice<UInt8>, to file: RotatingLogFile, format: LogFormat) {
+    private func write(_ lines: ArraySlice<UInt8>, to file: RotatingLogFile, format: LogLineStyle) {
         guard let problem = file.write(lines) else { return }
         var notice: [UInt8] = []
         LogLineFormat.appendDaemonLine(level: "warning", problem, at: .now(), as: format, to: &notice)

@@ -1,9 +1,11 @@
+import CSystem
 import Glibc
 
 /// A log file as its sink's writer thread keeps it: appended to, rotated by
 /// size (`LogRotation`) through its directory's descriptor, and replaced by
 /// a reopened one when asked (`appctl logs --reopen`, after an external
-/// logrotate moved it away).
+/// logrotate moved it away). A `raw` log's file is filled by `splice`
+/// rather than `write`.
 ///
 /// Writes and rotations run on the writer thread, so a slow disk holds up
 /// the log, never the supervision loop. Opening (`Handle.open`) is done by
@@ -16,22 +18,36 @@ final class RotatingLogFile {
         let directory: RuntimeDirectory
         let name: String
         let fd: Int32
+        /// Opened with O_APPEND, for `write`. A file for `splice` is not
+        /// (splice refuses O_APPEND) and is written at its end as `fstat` tells it.
+        let appending: Bool
 
-        static func open(_ path: String) throws(SystemError) -> Handle {
+        static func open(_ path: String, appending: Bool = true) throws(SystemError) -> Handle {
             let (directory, name) = try RuntimeDirectory.open(parentOf: path)
             do {
-                // A FIFO or /dev/null is taken as it is (they are never rotated: renaming one does no harm).
-                let fd = try directory.openFile(name, O_WRONLY | O_APPEND | O_CREAT, regularOnly: false)
-                return Handle(path: path, directory: directory, name: name, fd: fd)
+                let fd = try openFile(name, in: directory, appending: appending)
+                return Handle(path: path, directory: directory, name: name, fd: fd, appending: appending)
             } catch {
                 directory.close()
                 throw error
             }
         }
 
+        /// A FIFO or /dev/null is taken as it is (they are never rotated:
+        /// renaming one does no harm).
+        fileprivate static func openFile(_ name: String, in directory: RuntimeDirectory, appending: Bool) throws(SystemError) -> Int32 {
+            try directory.openFile(name, O_WRONLY | O_CREAT | (appending ? O_APPEND : 0), regularOnly: false)
+        }
+
         func close() {
             FileIO.close(fd)
             directory.close()
+        }
+
+        /// A regular file, which `splice` writes at an offset; a FIFO or a device is written as a stream.
+        var isRegular: Bool {
+            var info = stat()
+            return fstat(fd, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
         }
 
         /// Bytes in the file now: where rotation starts counting.
@@ -81,6 +97,59 @@ final class RotatingLogFile {
         return problem
     }
 
+    /// What one `splice` did.
+    enum Spliced: Equatable {
+        /// Bytes went from the pipe to the file.
+        case moved(Int)
+        /// Every write end of the pipe is closed and it is empty.
+        case endOfFile
+        /// The file does not take splice (a terminal): `write` it instead.
+        case unsupported
+        /// errno of a failure the next call may not have (the disk is full).
+        case failed(Int32)
+    }
+
+    /// Moves what the pipe holds, up to `maximum` bytes, to the file's end
+    /// without copying it through this process (splice(2)); blocks until
+    /// the pipe has something. Bytes, not lines: a file that is full
+    /// (`maxBytes`) is rotated first, and a piece is cut where the file
+    /// fills, wherever that falls in a line, as supervisord does. The end
+    /// is where `fstat` says, so an external `copytruncate` is followed.
+    /// `problem`: why a rotation failed (the file is then written on without rotation).
+    func splice(from pipe: Int32, maximum: Int) -> (Spliced, problem: String?) {
+        var problem: String?
+        var offset: Int64? = handle.isRegular ? Int64(handle.size) : nil
+        size = offset.map(Int.init) ?? size
+        if rotation.maxBytes > 0, size >= rotation.maxBytes {
+            if let failure = rotate() {
+                problem = "cannot rotate \(handle.path): \(failure); writing on without rotating"
+                rotation.maxBytes = 0
+            }
+            offset = offset == nil ? nil : Int64(size)
+        }
+        let room = rotation.maxBytes > 0 ? rotation.maxBytes - size : maximum
+        var at = offset ?? 0
+        let moved = offset == nil
+            ? cs_splice_from_pipe(pipe, handle.fd, nil, min(maximum, room))
+            : cs_splice_from_pipe(pipe, handle.fd, &at, min(maximum, room))
+        switch moved {
+        case 0:
+            return (.endOfFile, problem)
+        case 1...:
+            size += moved
+            return (.moved(moved), problem)
+        default:
+            return (errno == EINVAL ? .unsupported : .failed(errno), problem)
+        }
+    }
+
+    /// A notice of appd's (a rotation that failed) at the end of a file
+    /// filled by `splice`, whose descriptor has no O_APPEND.
+    func appendAtEnd(_ bytes: [UInt8]) {
+        guard handle.isRegular else { return Self.writeFully(handle.fd, bytes[...]) }
+        _ = bytes.withUnsafeBytes { pwrite(handle.fd, $0.baseAddress, $0.count, off_t(handle.size)) }
+    }
+
     /// Renames the copies up and the file to `.1` (`LogRotation.steps`), then
     /// begins a new file. Nil when it worked, else what failed; the file is
     /// kept open either way, so no line is lost.
@@ -99,9 +168,9 @@ final class RotatingLogFile {
             }
         }
         do {
-            let fd = try directory.openFile(handle.name, O_WRONLY | O_APPEND | O_CREAT, regularOnly: false)
+            let fd = try Handle.openFile(handle.name, in: directory, appending: handle.appending)
             FileIO.close(handle.fd)
-            handle = Handle(path: handle.path, directory: directory, name: handle.name, fd: fd)
+            handle = Handle(path: handle.path, directory: directory, name: handle.name, fd: fd, appending: handle.appending)
             size = handle.size
             followWithStandardStreams()
             return nil

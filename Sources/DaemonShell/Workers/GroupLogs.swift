@@ -10,6 +10,9 @@ import SupervisorCore
 ///
 /// The files are opened by the loop (a reload that cannot open one is
 /// refused before anything changes) and written by their sinks' threads.
+/// A `raw` file is no feed: its workers write into its pipe themselves
+/// (`RawLogFile`), so their output never comes here, and it gets none of
+/// appd's lines.
 final class GroupLogs {
     /// Each line as it is recorded, for `logs --follow`; asked only for
     /// lines of a group that `isFollowed` (building an entry costs a copy).
@@ -23,23 +26,38 @@ final class GroupLogs {
         var output: LogFeed
         var errors: LogFeed
         /// The group's own `log` file, where appd's lines about its workers
-        /// go too; nil when its output goes to the daemon's log, which has them already.
+        /// go too; nil when its output goes to the daemon's log, which has
+        /// them already, or to a raw file, which takes none.
         var ownFile: LogFeed?
+        /// The raw files the group's stdout and stderr go to, if raw:
+        /// each new worker gets their pipe instead of pipes of its own.
+        var rawOutput: RawLogFile?
+        var rawErrors: RawLogFile?
 
-        init(history: GroupHistory, output: LogFeed, errors: LogFeed, ownFile: LogFeed?) {
+        init(history: GroupHistory, output: LogFeed, errors: LogFeed, ownFile: LogFeed?, rawOutput: RawLogFile?, rawErrors: RawLogFile?) {
             self.history = history
             self.output = output
             self.errors = errors
             self.ownFile = ownFile
+            self.rawOutput = rawOutput
+            self.rawErrors = rawErrors
         }
 
         func feed(for stream: LogEntry.Stream) -> LogFeed { stream == .stderr ? errors : output }
+    }
+
+    /// Log files opened for a config before it is applied (`openFiles`).
+    struct OpenedFiles {
+        var feeds: [String: LogFeed] = [:]
+        var raw: [String: RawLogFile] = [:]
     }
 
     let daemonLog: DaemonLog
     private var groups: [String: Group] = [:]
     /// The groups' open log files, by path, with the settings they were opened or last configured with.
     private var files: [String: (feed: LogFeed, config: LogFileConfig)] = [:]
+    /// The groups' open raw log files, the same way.
+    private var rawFiles: [String: (file: RawLogFile, config: LogFileConfig)] = [:]
     /// Orders lines across groups (`GroupHistory.Line.sequence`); 0 is
     /// "before the first line".
     private var nextSequence: UInt64 = 1
@@ -51,12 +69,18 @@ final class GroupLogs {
     /// The group log files `config` names that are not open yet, opened
     /// (their directories made and checked) but not used: `apply` uses
     /// them, `discard` closes them when the config is not applied after all.
-    func openFiles(for config: DaemonConfig) throws(SystemError) -> [String: LogFeed] {
-        var opened: [String: LogFeed] = [:]
+    func openFiles(for config: DaemonConfig) throws(SystemError) -> OpenedFiles {
+        var opened = OpenedFiles()
         for group in config.groups {
-            for file in group.logFiles where files[file.path] == nil && opened[file.path] == nil {
+            for file in group.logFiles {
                 do {
-                    opened[file.path] = try LogFeed.open(file, capacity: LogSink.groupFileCapacity)
+                    if file.format == .raw {
+                        guard rawFiles[file.path] == nil, opened.raw[file.path] == nil else { continue }
+                        opened.raw[file.path] = try RawLogFile(file)
+                    } else {
+                        guard files[file.path] == nil, opened.feeds[file.path] == nil else { continue }
+                        opened.feeds[file.path] = try LogFeed.open(file, capacity: LogSink.groupFileCapacity)
+                    }
                 } catch {
                     discard(opened)
                     throw SystemError(call: "the log file of group \(group.name)", errno: error.errno, reason: error.description)
@@ -66,8 +90,9 @@ final class GroupLogs {
         return opened
     }
 
-    func discard(_ opened: [String: LogFeed]) {
-        for feed in opened.values { feed.close() }
+    func discard(_ opened: OpenedFiles) {
+        for feed in opened.feeds.values { feed.close() }
+        for file in opened.raw.values { file.finish(timeout: 0) }
     }
 
     /// Each group of `config` gets its history limits and files, from the
@@ -75,37 +100,73 @@ final class GroupLogs {
     /// limits changed). Files no group names any more are closed, their
     /// queued lines written first. A group `config` no longer has keeps no
     /// history; what its stopping processes still print goes to the daemon's log.
-    func apply(_ config: DaemonConfig, opened: [String: LogFeed]) {
-        for (path, feed) in opened {
-            files[path] = (feed, config.groups.lazy.flatMap(\.logFiles).first { $0.path == path }!)
-        }
+    ///
+    /// A file whose format changes to or from `raw` is closed and opened
+    /// anew as the other kind: the workers started from now on write it
+    /// the new way, those already running the old way until they are
+    /// replaced (a process's stdout cannot be moved).
+    func apply(_ config: DaemonConfig, opened: OpenedFiles) {
+        let configs = config.groups.lazy.flatMap(\.logFiles)
+        for (path, feed) in opened.feeds { files[path] = (feed, configs.first { $0.path == path && $0.format != .raw }!) }
+        for (path, file) in opened.raw { rawFiles[path] = (file, configs.first { $0.path == path && $0.format == .raw }!) }
         var configured: [String: Group] = [:]
         for group in config.groups {
-            let own = group.log.map(file(configuredAs:))
-            let errors = group.stderrLog.map(file(configuredAs:)) ?? own ?? daemonLog.feed
+            let own = group.log.flatMap(file(configuredAs:))
+            let rawOutput = group.log.flatMap(rawFile(configuredAs:))
+            let rawErrors = group.stderrLog.map(rawFile(configuredAs:)) ?? rawOutput
+            let errors = group.stderrLog.flatMap(file(configuredAs:)) ?? own ?? daemonLog.feed
             let history = groups[group.name]?.history.resized(to: group.history) ?? GroupHistory(limits: group.history)
-            configured[group.name] = Group(history: history, output: own ?? daemonLog.feed, errors: errors, ownFile: own)
+            configured[group.name] = Group(history: history, output: own ?? daemonLog.feed, errors: errors, ownFile: own,
+                                           rawOutput: rawOutput, rawErrors: rawErrors)
         }
         groups = configured
-        let named = Set(config.groups.flatMap { $0.logFiles.map(\.path) })
-        for (path, file) in files where !named.contains(path) {
+        let named = configs.map { ($0.path, $0.format == .raw) }
+        let namedLines = Set(named.filter { !$0.1 }.map(\.0))
+        let namedRaw = Set(named.filter(\.1).map(\.0))
+        for (path, file) in files where !namedLines.contains(path) {
             file.feed.close()
             files[path] = nil
         }
+        for (path, raw) in rawFiles where !namedRaw.contains(path) {
+            raw.file.close()
+            rawFiles[path] = nil
+        }
+    }
+
+    /// The pipe a new worker of `group` writes `stream` into, when it goes to
+    /// a raw file; nil: a pipe of its own, read by `WorkerOutputs`.
+    func rawPipe(of group: String, for stream: LogEntry.Stream) -> Int32? {
+        guard let group = groups[group] else { return nil }
+        let file = stream == .stderr ? group.rawErrors : group.rawOutput
+        return file.map(\.writeEnd)
     }
 
     /// Lines each open group log file dropped since it was opened, by path
     /// (its sink's count: it only goes up while the file is configured).
     var fileLinesDropped: [String: Int] { files.mapValues { $0.feed.sink.droppedLinesTotal } }
 
-    /// The open file at `config.path`, reconfigured when its settings changed.
-    private func file(configuredAs config: LogFileConfig) -> LogFeed {
+    /// The open file at `config.path`, reconfigured when its settings
+    /// changed; nil for a raw file (`rawFile(configuredAs:)`).
+    private func file(configuredAs config: LogFileConfig) -> LogFeed? {
+        guard config.format != .raw else { return nil }
         let file = files[config.path]!
         if file.config != config {
             file.feed.reconfigure(config)
             files[config.path] = (file.feed, config)
         }
         return file.feed
+    }
+
+    /// The open raw file at `config.path`, reconfigured when its settings
+    /// changed; nil for a file of lines.
+    private func rawFile(configuredAs config: LogFileConfig) -> RawLogFile? {
+        guard config.format == .raw else { return nil }
+        let raw = rawFiles[config.path]!
+        if raw.config != config {
+            raw.file.reconfigure(config)
+            rawFiles[config.path] = (raw.file, config)
+        }
+        return raw.file
     }
 
     // MARK: - Recording
@@ -206,6 +267,14 @@ final class GroupLogs {
                 failures.append(error.description)
             }
         }
+        for path in rawFiles.keys.sorted() {
+            do {
+                try rawFiles[path]!.file.reopen()
+                reopened += 1
+            } catch {
+                failures.append(error.description)
+            }
+        }
         return (reopened, failures)
     }
 
@@ -213,7 +282,9 @@ final class GroupLogs {
     /// `timeout` seconds in all (the daemon's log is finished last, by its owner).
     func finish(timeout: Double) {
         for file in files.values { file.feed.close() }
+        for raw in rawFiles.values { raw.file.close() }
         let deadline = MonotonicInstant.now().adding(seconds: timeout)
         for file in files.values { file.feed.finish(timeout: max(0, deadline.seconds(since: .now()))) }
+        for raw in rawFiles.values { raw.file.finish(timeout: max(0, deadline.seconds(since: .now()))) }
     }
 }

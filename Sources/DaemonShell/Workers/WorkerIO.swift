@@ -65,12 +65,14 @@ final class WorkerIO {
         }
         if let identity { warnIfNotifySocketUnreachable(by: identity, group: group.name) }
         environment["NOTIFY_SOCKET"] = notifySocket.path
-        var pipes: [(read: Int32, write: Int32)] = []
+        // A stream bound for a raw file goes into that file's pipe (`RawLogFile`), the others into pipes of their own.
+        let streams: [LogEntry.Stream] = [.stdout, .stderr]
+        let rawPipes = streams.map { logs.rawPipe(of: group.name, for: $0) }
+        var pipes: [(read: Int32, write: Int32)?] = []
         var cgroup: WorkerCgroup?
         let pid: Int32
         do {
-            pipes.append(try Pipe.make())
-            pipes.append(try Pipe.make())
+            for raw in rawPipes { pipes.append(raw == nil ? try Pipe.make() : nil) }
             let sockets = listeners.descriptors(for: group)
             cgroup = try groups.cgroups?.makeWorkerCgroup(id: order.worker.id, group: group)
             let procs = try cgroup?.openProcsForSpawn() ?? -1
@@ -79,11 +81,11 @@ final class WorkerIO {
                 executable: executable, arguments: group.command, environment: environment,
                 ownPidVariables: group.watchdogSeconds == nil ? [] : ["WATCHDOG_PID"],
                 workingDirectory: group.cwd, listenFDs: sockets.fds, listenNames: sockets.names,
-                stdout: pipes[0].write, stderr: pipes[1].write, resourceLimits: group.resourceLimits,
+                stdout: rawPipes[0] ?? pipes[0]!.write, stderr: rawPipes[1] ?? pipes[1]!.write, resourceLimits: group.resourceLimits,
                 nice: group.nice, umask: group.umask, identity: identity, cgroupProcsFD: procs,
                 orphanGuardFD: groups.orphanGuard.fd))
         } catch {
-            for pipe in pipes {
+            for case let pipe? in pipes {
                 FileIO.close(pipe.write)
                 FileIO.close(pipe.read)
             }
@@ -96,7 +98,7 @@ final class WorkerIO {
         let label = "\(order.worker)[\(pid)]"
         groups.leaderStarted(pid, label: label, order: order, cgroup: cgroup)
         listen(on: notifySocket, worker: order.worker, pid: pid)
-        for (pipe, stream) in zip(pipes, [LogEntry.Stream.stdout, .stderr]) {
+        for case let (pipe?, stream) in zip(pipes, streams) {
             FileIO.close(pipe.write)
             outputs.capture(pipe.read, as: ChildOutput(worker: order.worker, pid: pid, stream: stream,
                                                        bytesPerSecond: group.outputBytesPerSecond))

@@ -50,7 +50,12 @@ extension ConfigLoader.Validator {
         case .string:
             return check(value, at: path, .logFile(relativeTo: directory)).map(LogFileConfig.unrotated)
         case .object:
-            guard let fields = readLogFields(value, at: path) else { return nil }
+            guard var fields = readLogFields(value, at: path) else { return nil }
+            if fields.format == .raw {
+                report(path.key("format"), "\"raw\" is for a group's output (the workers' bytes as they wrote them); "
+                    + "appd's own log is \"text\" or \"json\"")
+                fields.format = nil
+            }
             guard let file = fields.file else {
                 report(path.key("file"), "is required")
                 return nil

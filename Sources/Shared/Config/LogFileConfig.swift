@@ -46,7 +46,8 @@ public struct LogFileConfig: Sendable, Equatable {
     }
 }
 
-/// How each line of a log file is written.
+/// What a log file holds: lines, each stamped and labelled (`text`,
+/// `json`), or the workers' bytes as they wrote them (`raw`).
 public enum LogFormat: String, Sendable, Equatable, CaseIterable {
     /// `2026-12-01T12:28:17.514Z web#0[4711] stdout: listening`: what
     /// `appctl logs` prints, for people and grep.
@@ -54,6 +55,32 @@ public enum LogFormat: String, Sendable, Equatable, CaseIterable {
     /// One JSON object per line (`{"time": "2026-12-01T12:28:17.514Z",
     /// "group": "web", "id": 0, "pid": 4711, "stream": "stdout", "line":
     /// "listening"}`), for log shippers.
+    case json
+    /// What the group's processes wrote, byte for byte, as supervisord's
+    /// `stdout_logfile` and a shell's `>>` keep it: no time, no label, none
+    /// of appd's lines (those stay in appd's log and the history). Every
+    /// process of the group writes into one pipe that the kernel empties
+    /// into the file (splice(2)), so the bytes never pass through the
+    /// master: the cheapest way to keep a torrent of output. The price is
+    /// what needs the bytes: the history, `logs --follow` and
+    /// `outputBytesPerSecond` see none of them, rotation cuts at `maxBytes`
+    /// wherever that falls, and a disk that stalls makes the workers' writes
+    /// wait (never the master). Not for appd's own log.
+    case raw
+
+    /// How each line is written; nil for `raw`, which has no lines of appd's making.
+    public var lineStyle: LogLineStyle? {
+        switch self {
+        case .text: .text
+        case .json: .json
+        case .raw: nil
+        }
+    }
+}
+
+/// How a log written line by line shapes each line (`LogFormat` but `raw`).
+public enum LogLineStyle: Sendable, Equatable {
+    case text
     case json
 }
 

@@ -203,6 +203,51 @@ extension EndToEnd {
             }
         }
 
+        @Test("a raw log file: what two workers wrote to stdout and stderr, byte for byte, each line whole, rotated at maxBytes; appd's lines stay out of it")
+        func aRawLogFileHoldsTheWorkersBytes() async throws {
+            // sh's echo writes each line with one write(2), so lines of two processes interleave whole.
+            let writer = ["/bin/sh", "-c", "i=1; while [ $i -le 500 ]; do echo \"out $APP_WORKER_ID $i\"; echo \"err $APP_WORKER_ID $i\" >&2; i=$((i+1)); done; "
+                + "echo \"done $APP_WORKER_ID\"; exec sleep 1000"]
+            let (maxBytes, keep) = (4096, 100)
+            let spec = DaemonSpec(groups: [GroupSpec(name: "raw", command: writer, count: 2,
+                                                     log: LogSpec(file: "logs/raw.log", maxBytes: maxBytes, keep: keep, format: "raw"))])
+            try await withDaemon(spec) { daemon in
+                let path = daemon.directory.file("logs/raw.log")
+                func kept() -> [String] {
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: daemon.directory.file("logs"))) ?? []
+                    let copies = names.compactMap { Int($0.dropFirst("raw.log.".count)) }.sorted(by: >)
+                    return copies.map { "\(path).\($0)" } + [path]
+                }
+                func text() -> String { kept().map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }.joined() }
+                try await daemon.waitUntil("both workers' last lines in the raw file") {
+                    text().contains("done 0\n") && text().contains("done 1\n")
+                }
+                let files = kept()
+                #expect(files.count > 3 && files.count <= keep + 1, "rotated: \(files.count) files")
+                for file in files.dropLast() {
+                    #expect(Self.size(of: file) == maxBytes, "a raw file is cut at exactly maxBytes: \(file) \(Self.size(of: file))")
+                }
+                let lines = text().split(separator: "\n", omittingEmptySubsequences: false)
+                #expect(lines.last == "", "ends with a newline")
+                for id in 0..<2 {
+                    for stream in ["out", "err"] {
+                        let numbers = lines.filter { $0.hasPrefix("\(stream) \(id) ") }.compactMap { Int($0.split(separator: " ").last ?? "") }
+                        #expect(numbers == Array(1...500), "\(stream) of worker \(id): every line once, whole, in order (\(numbers.count))")
+                    }
+                }
+                #expect(lines.dropLast().allSatisfy { $0.hasPrefix("out ") || $0.hasPrefix("err ") || $0.hasPrefix("done ") },
+                        "nothing but the workers' bytes: \(lines.filter { !$0.hasPrefix("out ") && !$0.hasPrefix("err ") }.prefix(3))")
+                // appd's lines about the workers are in its log and the history, not in the raw file.
+                let logs = try await daemon.appctl("logs", "raw")
+                #expect(logs.exited(0) && logs.stdoutLines.contains { $0.contains("raw#0[") && $0.contains(" appd: started") }, "\(logs)")
+                #expect(daemon.log.contains("worker raw#1[") && daemon.log.contains("] started"), "\(daemon.log)")
+                let reopen = try await daemon.appctl("logs", "--reopen")
+                #expect(reopen.exited(0) && reopen.stdout == "reopened 2 log files\n", "the daemon's log and the raw file: \(reopen)")
+                let describe = try await daemon.appctl("describe", "raw")
+                #expect(describe.stdout.contains("raw.log: rotated at 4.0 KiB, 100 kept, raw"), "\(describe.stdout)")
+            }
+        }
+
         @Test("the daemon's own log, logFile in its object form, rotates like a group's")
         func theDaemonsLogRotates() async throws {
             let spec = DaemonSpec(groups: [GroupSpec(name: "chatty", command: ["/bin/sh", "-c", "seq 1 5000; exec sleep 1000"], count: 1,
