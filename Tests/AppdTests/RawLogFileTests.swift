@@ -30,10 +30,13 @@ import Testing
 
     static func contents(_ path: String) -> [UInt8] { Array((FileManager.default.contents(atPath: path)) ?? Data()) }
 
+    /// Where a raw file's thread says what went wrong: appd's log (stderr here).
+    let notices = try! LogFeed.open(.standardError)
+
     @Test func theFileHoldsExactlyTheBytesRotatedAtMaxBytes() throws {
         let directory = try EndToEnd.TemporaryDirectory()
         let path = directory.path + "/logs/web.log"
-        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 4096, keep: 60, format: .raw))
+        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 4096, keep: 60, format: .raw), notices: notices)
         let bytes = Self.text(lines: 0..<3000)
         Self.write(bytes, to: file)
         file.finish(timeout: 10)
@@ -51,7 +54,7 @@ import Testing
     @Test func rotationKeepsExactlyKeepCopiesOfTheNewestBytes() throws {
         let directory = try EndToEnd.TemporaryDirectory()
         let path = directory.path + "/web.log"
-        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 2048, keep: 3, format: .raw))
+        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 2048, keep: 3, format: .raw), notices: notices)
         let bytes = Self.text(lines: 0..<3000)
         Self.write(bytes, to: file)
         file.finish(timeout: 10)
@@ -63,7 +66,7 @@ import Testing
     @Test func aReopenAfterAnExternalRenameMovesTheNextBytesToANewFile() throws {
         let directory = try EndToEnd.TemporaryDirectory()
         let path = directory.path + "/web.log"
-        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 0, keep: 0, format: .raw))
+        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 0, keep: 0, format: .raw), notices: notices)
         let before = Self.text(lines: 0..<10)
         let after = Self.text(lines: 10..<20)
         Self.write(before, to: file)
@@ -79,7 +82,7 @@ import Testing
     @Test func anExternalCopytruncateIsFollowedNotOverwrittenWithHoles() throws {
         let directory = try EndToEnd.TemporaryDirectory()
         let path = directory.path + "/web.log"
-        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 0, keep: 0, format: .raw))
+        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 0, keep: 0, format: .raw), notices: notices)
         let before = Self.text(lines: 0..<10)
         let after = Self.text(lines: 10..<20)
         Self.write(before, to: file)
@@ -90,10 +93,27 @@ import Testing
         #expect(Self.contents(path) == after, "written from the file's new end, not its old offset")
     }
 
+    @Test func aFileThatCannotRotateSaysSoOnceInAppdsLogAndTakesEveryByteOn() throws {
+        let directory = try EndToEnd.TemporaryDirectory()
+        let path = directory.path + "/web.log"
+        let daemonLog = try LogFeed.open(LogFileConfig(path: directory.path + "/appd.log", maxBytes: 0, keep: 0))
+        // A directory where the first copy must go: the rename fails (EISDIR).
+        try FileManager.default.createDirectory(atPath: path + ".1", withIntermediateDirectories: false)
+        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 1024, keep: 1, format: .raw), notices: daemonLog)
+        let bytes = Self.text(lines: 0..<200)
+        Self.write(bytes, to: file)
+        file.finish(timeout: 10)
+        daemonLog.finish(timeout: 10)
+        #expect(Self.contents(path) == bytes, "every byte, nothing of appd's between them")
+        let complaints = String(decoding: Self.contents(directory.path + "/appd.log"), as: UTF8.self).split(separator: "\n")
+        #expect(complaints.count == 1 && complaints[0].contains(" warning: cannot rotate \(path): ")
+                    && complaints[0].hasSuffix("; writing on without rotating"), "\(complaints)")
+    }
+
     @Test func theFinishWaitsForWhatTheWorkersStillWrite() throws {
         let directory = try EndToEnd.TemporaryDirectory()
         let path = directory.path + "/web.log"
-        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 0, keep: 0, format: .raw))
+        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 0, keep: 0, format: .raw), notices: notices)
         // A worker's copy of the write end, as a spawn leaves it.
         let worker = dup(file.writeEnd)
         file.close()

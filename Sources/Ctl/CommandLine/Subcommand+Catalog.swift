@@ -208,7 +208,9 @@ extension Subcommand {
             own lines about them (started, ready, exited with status, restarts after a backoff, killed \
             by the watchdog), in the order they happened, so a noisy group never pushes out another's \
             traceback. Each line shows when it was read (UTC), the worker (group#id[pid]) and the \
-            stream: 2026-12-01T12:28:17.514Z web#0[4711] stderr: Traceback... With --reopen, appd \
+            stream: 2026-12-01T12:28:17.514Z web#0[4711] stderr: Traceback... A group whose log has \
+            format "raw" writes its output straight into that file, which appd never reads: its \
+            history has appd's lines alone (appctl describe names the file). With --reopen, appd \
             instead opens every log file again by its path (its own and the groups'), for an external \
             logrotate that moved them away, and says how many.
             """,

@@ -33,8 +33,10 @@ final class RawLogFile {
     private let mover: Mover
 
     /// Opens the file as `config` says (its directory checked, as every
-    /// log's) and starts its thread.
-    init(_ config: LogFileConfig) throws(SystemError) {
+    /// log's) and starts its thread. `notices`: appd's log, where the
+    /// thread says what went wrong (a rotation that failed), since the
+    /// raw file holds the workers' bytes only.
+    init(_ config: LogFileConfig, notices: LogFeed) throws(SystemError) {
         let handle = try RotatingLogFile.Handle.open(config.path, appending: false)
         let pipe: (read: Int32, write: Int32)
         do {
@@ -46,7 +48,8 @@ final class RawLogFile {
         _ = Pipe.grow(pipe.write, to: Self.pipeCapacity)
         path = config.path
         writeEnd = pipe.write
-        mover = Mover(pipe: pipe.read, file: RotatingLogFile(handle, rotation: LogRotation(config)))
+        mover = Mover(pipe: pipe.read, file: RotatingLogFile(handle, rotation: LogRotation(config)),
+                      notices: notices.sink, style: notices.format)
         mover.start()
     }
 
@@ -87,12 +90,16 @@ final class RawLogFile {
 
         private let pipe: Int32
         nonisolated(unsafe) private let file: RotatingLogFile
+        private let notices: LogSink
+        private let style: LogLineStyle
         private let changes = PthreadLocked(Changes())
         private let finished = DispatchSemaphore(value: 0)
 
-        init(pipe: Int32, file: RotatingLogFile) {
+        init(pipe: Int32, file: RotatingLogFile, notices: LogSink, style: LogLineStyle) {
             self.pipe = pipe
             self.file = file
+            self.notices = notices
+            self.style = style
         }
 
         /// The thread is started after the signals are blocked (the loop
@@ -171,11 +178,12 @@ final class RawLogFile {
             finished.signal()
         }
 
-        /// appd's word in the file itself, the one place a reader of it looks.
+        /// A warning in appd's log, through its sink (which any thread may
+        /// write to), not in the raw file, which holds the workers' bytes alone.
         private func notice(_ problem: String) {
             var line: [UInt8] = []
-            LogLineFormat.appendDaemonLine(level: "warning", problem, at: .now(), as: .text, to: &line)
-            file.appendAtEnd(line)
+            LogLineFormat.appendDaemonLine(level: "warning", problem, at: .now(), as: style, to: &line)
+            notices.write(&line)
         }
     }
 }

@@ -44,16 +44,14 @@ final class RotatingLogFile {
             directory.close()
         }
 
-        /// A regular file, which `splice` writes at an offset; a FIFO or a device is written as a stream.
-        var isRegular: Bool {
-            var info = stat()
-            return fstat(fd, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
-        }
-
         /// Bytes in the file now: where rotation starts counting.
-        var size: Int {
+        var size: Int { end ?? 0 }
+
+        /// Where a regular file ends now (`splice` writes there); nil for a
+        /// FIFO or a device, written as a stream.
+        var end: Int? {
             var info = stat()
-            return fstat(fd, &info) == 0 && info.st_mode & S_IFMT == S_IFREG ? Int(info.st_size) : 0
+            return fstat(fd, &info) == 0 && info.st_mode & S_IFMT == S_IFREG ? Int(info.st_size) : nil
         }
     }
 
@@ -118,7 +116,7 @@ final class RotatingLogFile {
     /// `problem`: why a rotation failed (the file is then written on without rotation).
     func splice(from pipe: Int32, maximum: Int) -> (Spliced, problem: String?) {
         var problem: String?
-        var offset: Int64? = handle.isRegular ? Int64(handle.size) : nil
+        var offset = handle.end.map(Int64.init)
         size = offset.map(Int.init) ?? size
         if rotation.maxBytes > 0, size >= rotation.maxBytes {
             if let failure = rotate() {
@@ -141,13 +139,6 @@ final class RotatingLogFile {
         default:
             return (errno == EINVAL ? .unsupported : .failed(errno), problem)
         }
-    }
-
-    /// A notice of appd's (a rotation that failed) at the end of a file
-    /// filled by `splice`, whose descriptor has no O_APPEND.
-    func appendAtEnd(_ bytes: [UInt8]) {
-        guard handle.isRegular else { return Self.writeFully(handle.fd, bytes[...]) }
-        _ = bytes.withUnsafeBytes { pwrite(handle.fd, $0.baseAddress, $0.count, off_t(handle.size)) }
     }
 
     /// Renames the copies up and the file to `.1` (`LogRotation.steps`), then

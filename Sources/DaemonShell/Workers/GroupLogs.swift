@@ -76,7 +76,7 @@ final class GroupLogs {
                 do {
                     if file.format == .raw {
                         guard rawFiles[file.path] == nil, opened.raw[file.path] == nil else { continue }
-                        opened.raw[file.path] = try RawLogFile(file)
+                        opened.raw[file.path] = try RawLogFile(file, notices: daemonLog.feed)
                     } else {
                         guard files[file.path] == nil, opened.feeds[file.path] == nil else { continue }
                         opened.feeds[file.path] = try LogFeed.open(file, capacity: LogSink.groupFileCapacity)
