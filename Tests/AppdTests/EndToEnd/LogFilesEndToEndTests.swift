@@ -248,6 +248,43 @@ extension EndToEnd {
             }
         }
 
+        @Test("a reload that turns a group's log from text to raw: the new worker's bytes go in raw after the old worker's stamped lines")
+        func aReloadTurnsALogRaw() async throws {
+            let ticker = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.02; done"]
+            var spec = DaemonSpec(groups: [GroupSpec(name: "ticker", command: ticker, count: 1,
+                                                     log: LogSpec(file: "logs/ticker.log", maxBytes: 0))])
+            try await withDaemon(spec) { daemon in
+                let path = daemon.directory.file("logs/ticker.log")
+                func fileLines() -> [Substring] {
+                    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
+                }
+                let old = try await daemon.waitFor("stamped ticks in the log file") {
+                    daemon.children().first.flatMap { worker in
+                        fileLines().filter { $0.contains(" ticker#0[\(worker.pid)] stdout: tick ") }.count >= 3 ? worker : nil
+                    }
+                }
+                spec.groups[0].log?.format = "raw"
+                try daemon.writeConfig(spec)
+                let reload = try await daemon.appctl("reload", "ticker", timeout: 15)
+                #expect(reload.exited(0), "\(reload)")
+                try await daemon.waitUntil("raw ticks after the stamped ones") {
+                    fileLines().suffix(3).count == 3 && fileLines().suffix(3).allSatisfy { $0.hasPrefix("tick ") }
+                }
+                let new = try #require(daemon.children().first { $0.pid != old.pid }, "the reload replaced the worker")
+                let lines = fileLines()
+                let firstRaw = try #require(lines.firstIndex { $0.hasPrefix("tick ") })
+                #expect(lines[..<firstRaw].allSatisfy { $0.contains(" ticker#0[\(old.pid)] ") },
+                        "the old worker's lines, stamped, then appd's about it: \(lines[..<firstRaw].suffix(3))")
+                // The old worker ticks on until the reload stops it, into appd's log: the group's file is raw now.
+                #expect(lines[firstRaw...].allSatisfy { $0.hasPrefix("tick ") && Int($0.dropFirst(5)) != nil },
+                        "after them, only the new worker's whole raw lines: \(lines[firstRaw...].prefix(5))")
+                let history = try await daemon.appctl("logs", "ticker", "-n", "1000")
+                #expect(history.exited(0) && !history.stdout.contains("ticker#0[\(new.pid)] stdout:")
+                            && history.stdout.contains("ticker#0[\(new.pid)] appd: started"),
+                        "the raw worker's output is not in the history, appd's line about it is: \(history.stdout.suffix(400))")
+            }
+        }
+
         @Test("the daemon's own log, logFile in its object form, rotates like a group's")
         func theDaemonsLogRotates() async throws {
             let spec = DaemonSpec(groups: [GroupSpec(name: "chatty", command: ["/bin/sh", "-c", "seq 1 5000; exec sleep 1000"], count: 1,
