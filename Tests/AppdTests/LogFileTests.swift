@@ -143,4 +143,22 @@ import Testing
         #expect(complete && dropped > 0, "every line written or told of: \(lines) + \(dropped) dropped; \(text.suffix(200))")
         #expect(text.split(separator: "\n").filter { $0.hasPrefix("line ") }.count == lines)
     }
+
+    @Test func aFloodsLargeBuffersAreFreedOnceItIsOver() throws {
+        let devNull = open("/dev/null", O_WRONLY)
+        defer { close(devNull) }
+        let sink = LogSink(.descriptor(devNull, name: "/dev/null"), format: .text, capacity: LogSink.groupFileCapacity)
+        let line = Array(String(repeating: "x", count: 99).utf8) + [UInt8(ascii: "\n")]
+        // A flood: 1 MiB buffers handed over as fast as the loop would, each given back as a spare.
+        for _ in 0..<64 {
+            var lines = [UInt8]()
+            lines.reserveCapacity(1 << 20)
+            while lines.count + line.count <= 1 << 20 { lines += line }
+            sink.write(&lines)
+        }
+        let bound = LogSink.spareBuffers * LogSink.quietBufferCapacity
+        #expect(EndToEnd.Polling.blockingUntil(timeout: 10) { sink.spareCapacity <= bound },
+                "a quiet sink keeps at most \(bound) bytes of spare buffers, not the flood's: \(sink.spareCapacity)")
+        sink.finish(timeout: 5)
+    }
 }

@@ -70,6 +70,10 @@ final class LogSink: Sendable {
     static let floodBatch = 64 * 1024
     /// Empty buffers kept for reuse, at most.
     static let spareBuffers = 4
+    /// Once a flood is over, spare buffers larger than this are freed: a
+    /// flood's are 1–2 MiB each, and a master with a dozen groups that each
+    /// flooded once would keep tens of MiB it no longer needs.
+    static let quietBufferCapacity = 64 * 1024
 
     /// "stderr" or the log file's path, for the drop marker.
     let name: String
@@ -160,6 +164,9 @@ final class LogSink: Sendable {
     /// Lines dropped since the sink was made, for metrics.
     var droppedLinesTotal: Int { state.withLock { $0.droppedTotal } }
 
+    /// Bytes the spare buffers hold for reuse, for tests.
+    var spareCapacity: Int { state.withLock { $0.spare.reduce(0) { $0 + $1.capacity } } }
+
     /// A file the loop reopened takes the old one's place for what is queued
     /// from now on; what was queued before still goes to the old one, which
     /// the writer then closes.
@@ -229,6 +236,7 @@ final class LogSink: Sendable {
                         state.dropped = 0
                     }
                     state.writerPolls = written >= Self.floodBatch && !state.finishing
+                    if !state.writerPolls { state.spare.removeAll { $0.capacity > Self.quietBufferCapacity } }
                     return (state.pending.isEmpty, state.writerPolls)
                 }
                 batch.removeAll(keepingCapacity: true)
