@@ -33,13 +33,20 @@ import Testing
     /// Where a raw file's thread says what went wrong: appd's log (stderr here).
     let notices = try! LogFeed.open(.standardError)
 
-    @Test func theFileHoldsExactlyTheBytesRotatedAtMaxBytes() throws {
+    /// 3000 lines written into a raw file at `logs/web.log` rotated as
+    /// said, and its thread finished.
+    func filled(maxBytes: Int, keep: Int) throws -> (directory: EndToEnd.TemporaryDirectory, path: String, bytes: [UInt8]) {
         let directory = try EndToEnd.TemporaryDirectory()
         let path = directory.path + "/logs/web.log"
-        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 4096, keep: 60, format: .raw), notices: notices)
+        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: maxBytes, keep: keep, format: .raw), notices: notices)
         let bytes = Self.text(lines: 0..<3000)
         Self.write(bytes, to: file)
         file.finish(timeout: 10)
+        return (directory, path, bytes)
+    }
+
+    @Test func theFileHoldsExactlyTheBytesRotatedAtMaxBytes() throws {
+        let (directory, path, bytes) = try filled(maxBytes: 4096, keep: 60)
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/logs")
         let copies = names.filter { $0 != "web.log" }.compactMap { Int($0.dropFirst("web.log.".count)) }.sorted()
         #expect(copies == Array(1...copies.count) && copies.count == bytes.count / 4096 - (bytes.count % 4096 == 0 ? 1 : 0),
@@ -52,45 +59,42 @@ import Testing
     }
 
     @Test func rotationKeepsExactlyKeepCopiesOfTheNewestBytes() throws {
-        let directory = try EndToEnd.TemporaryDirectory()
-        let path = directory.path + "/web.log"
-        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 2048, keep: 3, format: .raw), notices: notices)
-        let bytes = Self.text(lines: 0..<3000)
-        Self.write(bytes, to: file)
-        file.finish(timeout: 10)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["web.log", "web.log.1", "web.log.2", "web.log.3"])
+        let (directory, path, bytes) = try filled(maxBytes: 2048, keep: 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/logs").sorted() == ["web.log", "web.log.1", "web.log.2", "web.log.3"])
         let kept = [3, 2, 1].flatMap { Self.contents(path + ".\($0)") } + Self.contents(path)
         #expect(kept.count >= 3 * 2048 && kept == Array(bytes.suffix(kept.count)), "the newest \(kept.count) bytes, contiguous")
     }
 
-    @Test func aReopenAfterAnExternalRenameMovesTheNextBytesToANewFile() throws {
+    /// An unrotated raw file whose first ten lines are in it; the next ten
+    /// for the test to write after it did something to the file.
+    func fileWithItsFirstLines() throws -> (directory: EndToEnd.TemporaryDirectory, path: String, file: RawLogFile, before: [UInt8], after: [UInt8]) {
         let directory = try EndToEnd.TemporaryDirectory()
         let path = directory.path + "/web.log"
         let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 0, keep: 0, format: .raw), notices: notices)
         let before = Self.text(lines: 0..<10)
-        let after = Self.text(lines: 10..<20)
         Self.write(before, to: file)
         #expect(EndToEnd.Polling.blockingUntil(timeout: 10) { Self.contents(path).count == before.count }, "the first bytes are moved")
+        return (directory, path, file, before, Self.text(lines: 10..<20))
+    }
+
+    @Test func aReopenAfterAnExternalRenameMovesTheNextBytesToANewFile() throws {
+        let (directory, path, file, before, after) = try fileWithItsFirstLines()
         #expect(rename(path, path + ".old") == 0)
         try file.reopen()
         Self.write(after, to: file)
         file.finish(timeout: 10)
         #expect(Self.contents(path + ".old") == before, "what came before the reopen stays in the renamed file")
         #expect(Self.contents(path) == after, "what comes after goes to a new file at the path")
+        withExtendedLifetime(directory) {}
     }
 
     @Test func anExternalCopytruncateIsFollowedNotOverwrittenWithHoles() throws {
-        let directory = try EndToEnd.TemporaryDirectory()
-        let path = directory.path + "/web.log"
-        let file = try RawLogFile(LogFileConfig(path: path, maxBytes: 0, keep: 0, format: .raw), notices: notices)
-        let before = Self.text(lines: 0..<10)
-        let after = Self.text(lines: 10..<20)
-        Self.write(before, to: file)
-        #expect(EndToEnd.Polling.blockingUntil(timeout: 10) { Self.contents(path).count == before.count }, "the first bytes are moved")
+        let (directory, path, file, _, after) = try fileWithItsFirstLines()
         #expect(truncate(path, 0) == 0)
         Self.write(after, to: file)
         file.finish(timeout: 10)
         #expect(Self.contents(path) == after, "written from the file's new end, not its old offset")
+        withExtendedLifetime(directory) {}
     }
 
     @Test func aFileThatCannotRotateSaysSoOnceInAppdsLogAndTakesEveryByteOn() throws {

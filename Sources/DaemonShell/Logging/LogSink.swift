@@ -98,18 +98,7 @@ final class LogSink: Sendable {
         }
         self.capacity = capacity
         self.state = PthreadLocked(State(format: format))
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { context in
-            let sink = Unmanaged<LogSink>.fromOpaque(context!).takeRetainedValue()
-            sink.writeUntilFinished()
-            return nil
-        }, context)
-        if started == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<LogSink>.fromOpaque(context).release()
-        }
+        _ = DetachedThread.start { self.writeUntilFinished() }
     }
 
     /// Queues whole lines (each ending in a newline) and leaves `lines`

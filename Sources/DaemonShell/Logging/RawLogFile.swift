@@ -106,21 +106,10 @@ final class RawLogFile {
         /// starts before any log is opened), so it never takes a signal
         /// meant for the loop; it forks nothing.
         func start() {
-            let context = Unmanaged.passRetained(self).toOpaque()
-            var thread = pthread_t()
-            let started = pthread_create(&thread, nil, { context in
-                let mover = Unmanaged<Mover>.fromOpaque(context!).takeRetainedValue()
-                mover.moveUntilEnd()
-                return nil
-            }, context)
-            if started == 0 {
-                pthread_detach(thread)
-            } else {
-                Unmanaged<Mover>.fromOpaque(context).release()
-                FileIO.close(pipe)
-                file.close()
-                finished.signal()
-            }
+            guard !DetachedThread.start({ self.moveUntilEnd() }) else { return }
+            FileIO.close(pipe)
+            file.close()
+            finished.signal()
         }
 
         func reconfigure(_ rotation: LogRotation) { changes.withLock { $0.rotation = rotation } }

@@ -74,6 +74,9 @@ extension EndToEnd {
             return (numbers, dropped, problems)
         }
 
+        /// `tick 1`, `tick 2`, ... every 50 ms, each line one write.
+        static let ticker = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done"]
+
         @Test("a flooding worker's log file rotates: exactly `keep` copies, each at most maxBytes, no line split, none lost between files")
         func rotationUnderAFlood() async throws {
             try await LoadSensitive.exclusively {
@@ -109,8 +112,7 @@ extension EndToEnd {
 
         @Test("appctl logs --reopen after an external rename: the lines before go on into the renamed file, the lines after into a new one")
         func reopenAfterAnExternalRename() async throws {
-            let ticker = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done"]
-            let spec = DaemonSpec(groups: [GroupSpec(name: "ticker", command: ticker, count: 1,
+            let spec = DaemonSpec(groups: [GroupSpec(name: "ticker", command: Self.ticker, count: 1,
                                                      log: LogSpec(file: "logs/ticker.log", maxBytes: 0))])
             try await withDaemon(spec) { daemon in
                 let path = daemon.directory.file("logs/ticker.log")
@@ -250,8 +252,7 @@ extension EndToEnd {
 
         @Test("a reload that turns a group's log from text to raw: the new worker's bytes go in raw after the old worker's stamped lines")
         func aReloadTurnsALogRaw() async throws {
-            let ticker = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.02; done"]
-            var spec = DaemonSpec(groups: [GroupSpec(name: "ticker", command: ticker, count: 1,
+            var spec = DaemonSpec(groups: [GroupSpec(name: "ticker", command: Self.ticker, count: 1,
                                                      log: LogSpec(file: "logs/ticker.log", maxBytes: 0))])
             try await withDaemon(spec) { daemon in
                 let path = daemon.directory.file("logs/ticker.log")
