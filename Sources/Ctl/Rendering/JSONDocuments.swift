@@ -68,16 +68,31 @@ enum JSONDocuments {
     struct StatusDocument {
         private var master: [UInt8]?
         private var processes = JSONText(capacity: 64 * 1024)
+        private var processCount = 0
         /// A figure JSON cannot carry was met: `line` falls back to the encoder.
         private var unwritable = false
 
         init() { processes.beginArray() }
+
+        /// No master and no process yet.
+        var isEmpty: Bool { master == nil && processCount == 0 }
+
+        /// A process item line of request `id` in appd's own shape, its
+        /// object copied as it came; false (nothing taken) for any other
+        /// line, which is then read as usual.
+        mutating func takeProcessLine(_ line: UnsafeBufferPointer<UInt8>, id: Int) -> Bool {
+            guard let found = ProcessStatus.verbatimObject(inItemLine: line, id: id) else { return false }
+            processes.raw(line, at: found.object, leavingOut: found.type)
+            processCount += 1
+            return true
+        }
 
         mutating func setMaster(_ status: MasterStatus) {
             master = try? WireJSON.encode(status)
         }
 
         mutating func append(_ process: ProcessStatus) {
+            processCount += 1
             if !unwritable, !process.write(into: &processes, asItem: false) { unwritable = true }
         }
 

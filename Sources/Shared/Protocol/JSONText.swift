@@ -19,6 +19,14 @@ public struct JSONText {
         bytes.append(contentsOf: json)
     }
 
+    /// Text another writer produced, as the next value: the bytes of
+    /// `text` at `range` but those at `cut` (a member taken out).
+    public mutating func raw(_ text: UnsafeBufferPointer<UInt8>, at range: Range<Int>, leavingOut cut: Range<Int>) {
+        separate()
+        bytes.append(contentsOf: text[range.lowerBound..<cut.lowerBound])
+        bytes.append(contentsOf: text[cut.upperBound..<range.upperBound])
+    }
+
     public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
