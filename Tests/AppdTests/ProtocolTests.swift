@@ -366,6 +366,9 @@ private let sampleProcess = ProcessStatus(
     var infinite = full
     infinite.cpu = .infinity
     #expect(infinite.replyLine(id: 1) == nil, "a non-finite figure falls back to the encoder")
+    // A slice's lines in one buffer: the same bytes, the encoder's error line for the row it cannot write.
+    let rows = [full, infinite, bare]
+    #expect(ProcessStatus.itemLines(rows, id: 3) == rows.flatMap { ControlReply.item(id: 3, .process($0)).encodedLine() })
 }
 
 /// Process and done lines go through `JSONReader` instead of the decoder.

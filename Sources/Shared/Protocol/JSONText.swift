@@ -152,6 +152,13 @@ public struct JSONText {
         bytes.append(UInt8(ascii: "\n"))
     }
 
+    /// Drops what was written from `offset` on, where a line began: a
+    /// line given up part way (a figure it could not write) leaves nothing.
+    public mutating func removeLines(from offset: Int) {
+        bytes.removeSubrange(offset...)
+        needsComma.removeAll()
+    }
+
     /// A comma before every value of a container but the first.
     private mutating func separate() {
         guard let last = needsComma.last else { return }
