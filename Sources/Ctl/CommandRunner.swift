@@ -87,7 +87,9 @@ struct CommandRunner {
             document = JSONDocuments.StatusDocument()
             connection.released()
         }
-        let outcome = try connection.outcome(of: Self.requestID) { item in
+        // With --json a process item in appd's own shape is copied as it
+        // came, not read and written again (`ProcessStatus.verbatimObject`).
+        let outcome = try connection.outcome(of: Self.requestID, takingLines: { json && document.takeProcessLine($0, id: Self.requestID) }) { item in
             switch item {
             case .master(let master):
                 if watch != nil, snapshot.master != nil { show() }
@@ -104,7 +106,7 @@ struct CommandRunner {
         }
         switch outcome {
         case .success:
-            if snapshot != StatusReport() { show() }
+            if snapshot != StatusReport() || !document.isEmpty { show() }
             return .success
         case .failure(let error):
             return report(error, json: json, socketPath: connection.path)

@@ -44,7 +44,14 @@ private func runProtocolTarget(_ bytes: [UInt8]) {
     for line in lines {
         #expect(!line.contains(UInt8(ascii: "\n")) && line.count <= limit && !line.isEmpty)
         if let request = try? ControlRequest(line: line) { _ = request.encodedLine() }
-        _ = try? ControlReply(line: line)
+        let reply = try? ControlReply(line: line)
+        if let found = line.withUnsafeBufferPointer({ ProcessStatus.verbatimObject(inItemLine: $0, id: reply?.id ?? 1) }) {
+            var copied = JSONText()
+            line.withUnsafeBufferPointer { copied.raw($0, at: found.object, leavingOut: found.type) }
+            var written = JSONText()
+            if case .item(_, .process(let process))? = reply { _ = process.write(into: &written, asItem: false) }
+            #expect(copied.bytes == written.bytes && !written.bytes.isEmpty, "a copied process object differs")
+        }
         if let handRead = line.withUnsafeBufferPointer(ControlReply.readByHand(line:)) {
             #expect(handRead.encodedLine() == (try? WireJSON.decode(ControlReply.self, from: line))?.encodedLine())
         }

@@ -366,6 +366,9 @@ private let sampleProcess = ProcessStatus(
     var infinite = full
     infinite.cpu = .infinity
     #expect(infinite.replyLine(id: 1) == nil, "a non-finite figure falls back to the encoder")
+    // A slice's lines in one buffer: the same bytes, the encoder's error line for the row it cannot write.
+    let rows = [full, infinite, bare]
+    #expect(ProcessStatus.itemLines(rows, id: 3) == rows.flatMap { ControlReply.item(id: 3, .process($0)).encodedLine() })
 }
 
 /// Process and done lines go through `JSONReader` instead of the decoder.
@@ -452,6 +455,88 @@ private let sampleProcess = ProcessStatus(
         }
         #expect((try? ControlReply(line: bytes)) == decoded, "\(text)")
     }
+}
+
+/// `appctl status --json` copies a process object in appd's own shape as it
+/// came: the copy must be what reading the line and writing the object
+/// again gives, and every other line must be left to the reader.
+@Test func verbatimProcessObjectsAreWhatReadingAndWritingAgainGive() throws {
+    // Every member `verbatimObject` takes set (a member it does not know
+    // would make it refuse appd's own lines, and fail this test).
+    var everyMember = sampleProcess
+    everyMember.appStats = nil
+    everyMember.backoffRemaining = 0.25
+    everyMember.lastExit?.requested = "reload"
+    everyMember.tcp = ["close_wait": 1, "established": 3, "time_wait": 12]
+    var withoutAppStats = sampleProcess
+    withoutAppStats.appStats = nil
+    var figures = [everyMember, withoutAppStats]
+    figures.append(ProcessStatus(group: "q", id: 0, pid: nil, state: .stopped, uptime: nil, restarts: 0, lastExit: nil))
+    figures.append(ProcessStatus(group: "q-1.x", id: 12, pid: 2_147_483_647, state: .backoff, uptime: 1_795_782_710.631,
+                                 restarts: 9, lastExit: .init(description: "failed to start", status: nil, at: 5, uptime: 0),
+                                 rss: 0, cpu: -0.0, fds: 0, threads: 1, tcp: [:]))
+    for value in [0.1, 99.9, 123_456.789_012_345, 999_999_999_999_999, 1e-7, 2e20] {
+        figures.append(ProcessStatus(group: "n", id: 1, pid: 3, state: .running, uptime: value, restarts: 0, lastExit: nil, cpu: value))
+    }
+    for process in figures {
+        let line = ControlReply.item(id: 1, .process(process)).encodedLine().dropLast()
+        guard case .item(1, .process(let read)) = try ControlReply(line: Array(line)) else {
+            Issue.record("not read back: \(String(decoding: line, as: UTF8.self))")
+            continue
+        }
+        var written = JSONText()
+        #expect(read.write(into: &written, asItem: false))
+        var copied = JSONText()
+        let found = Array(line).withUnsafeBufferPointer { bytes in
+            ProcessStatus.verbatimObject(inItemLine: bytes, id: 1).map { copied.raw(bytes, at: $0.object, leavingOut: $0.type) }
+        }
+        // 1e-7 and 2e20 are written with an exponent: left to the reader.
+        let exponent = [1e-7, 2e20].contains(process.cpu ?? 0)
+        #expect((found != nil) == !exponent, "\(String(decoding: line, as: UTF8.self))")
+        if found != nil { #expect(copied.bytes == written.bytes, "\(String(decoding: copied.bytes, as: UTF8.self))") }
+    }
+
+    let appds = String(decoding: ControlReply.item(id: 1, .process(everyMember)).encodedLine().dropLast(), as: UTF8.self)
+    let bare = #"{"id":1,"item":{"group":"w","id":0,"lastExit":null,"pid":null,"restarts":0,"state":"running","type":"process","uptime":null},"ok":true}"#
+    func replacing(_ old: String, _ new: String) -> String { bare.replacingOccurrences(of: old, with: new) }
+    let leftToTheReader = [
+        appds.replacingOccurrences(of: #"{"id":1,"#, with: #"{"id":2,"#),
+        bare + " ",
+        " " + bare,
+        replacing(#""ok":true"#, #""ok":true,"done":false"#),
+        replacing(#""group":"w","#, #""group":"w","future":1,"#),
+        replacing(#""group":"w","#, #""appStats":{"a":1},"group":"w","#),
+        replacing(#""group":"w","#, #""group":"w\u0041","#),
+        replacing(#""group":"w","#, #""group":"wé","#),
+        replacing(#""group":"w","#, #""group": "w","#),
+        replacing(#""group":"w","id":0,"#, #""id":0,"group":"w","#),
+        replacing(#""group":"w","#, #""group":"w","group":"x","#),
+        replacing(#""group":"w","#, ""),
+        replacing(#""type":"process","#, ""),
+        replacing(#""type":"process""#, #""type":"master""#),
+        replacing(#""state":"running""#, #""state":"sleeping""#),
+        replacing(#""uptime":null"#, #""uptime":1.50"#),
+        replacing(#""uptime":null"#, #""uptime":1.0"#),
+        replacing(#""uptime":null"#, #""uptime":1e2"#),
+        replacing(#""uptime":null"#, #""uptime":01"#),
+        replacing(#""uptime":null"#, #""uptime":"1""#),
+        replacing(#""pid":null"#, #""pid":2147483648"#),
+        replacing(#""pid":null"#, #""pid":-0"#),
+        replacing(#""restarts":0"#, #""restarts":1.0"#),
+        replacing(#""restarts":0"#, #""restarts":12345678901234567890"#),
+        replacing(#""group":"w","#, #""fds":null,"group":"w","#),
+        replacing(#""restarts":0,"#, #""restarts":0,"rss":-1,"#),
+        replacing(#""state":"running","#, #""state":"running","tcp":{"b":1,"a":2},"#),
+        replacing(#""state":"running","#, #""state":"running","tcp":{"a":1,"a":2},"#),
+        replacing(#""lastExit":null"#, #""lastExit":{"at":1,"description":"x","uptime":0}"#),
+        replacing(#""lastExit":null"#, #""lastExit":{"at":1,"description":"x","status":null,"uptime":0,"more":1}"#),
+    ]
+    for line in leftToTheReader {
+        let taken = Array(line.utf8).withUnsafeBufferPointer { ProcessStatus.verbatimObject(inItemLine: $0, id: 1) }
+        #expect(taken == nil, "\(line)")
+    }
+    let accepted = replacing(#""lastExit":null"#, #""lastExit":{"at":1,"description":"x","status":null,"uptime":0}"#)
+    #expect(Array(accepted.utf8).withUnsafeBufferPointer { ProcessStatus.verbatimObject(inItemLine: $0, id: 1) } != nil)
 }
 
 @Test func handWrittenIntegersAreWhatStringWrites() {

@@ -119,6 +119,16 @@ import Shared
         #expect(harness.closed.count == 1)
     }
 
+    @Test func aRequestSentWithTheConnectIsAnsweredInTheTurnThatAcceptsIt() throws {
+        let harness = try ServerUnderTest()
+        let client = try Self.connect(to: harness.socketPath, sending: Array(#"{"id":3,"cmd":"ping"}\#n"#.utf8), halfClose: false)
+        try harness.turn()
+        #expect(harness.requests.map(\.0.id) == [3])
+        var received: [UInt8] = []
+        #expect(Self.readAvailable(client.fd, into: &received))
+        #expect(String(decoding: received, as: UTF8.self).contains(#""id":3"#))
+    }
+
     @Test func aLastRequestWithoutItsNewlineBeforeEOFIsStillARequest() throws {
         let harness = try ServerUnderTest()
         let client = try Self.connect(to: harness.socketPath, sending: Array(#"{"id":7,"cmd":"ping"}"#.utf8))

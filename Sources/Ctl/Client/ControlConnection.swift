@@ -136,8 +136,9 @@ final class ControlConnection {
     }
 
     /// The next reply line, whatever its id; nil when the daemon closed the
-    /// connection at a line boundary.
-    func nextReply() throws(TransportError) -> ControlReply? {
+    /// connection at a line boundary. A line `takeLine` takes (returns true
+    /// for) is not decoded: the caller used its bytes as they came.
+    func nextReply(takingLines takeLine: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in false }) throws(TransportError) -> ControlReply? {
         while true {
             let line: [UInt8]?
             do {
@@ -150,6 +151,7 @@ final class ControlConnection {
                 probeSent = nil
                 buffered += line.count
                 if buffered > bufferLimit { throw .tooMuchToHold(path: path, limit: bufferLimit) }
+                if line.withUnsafeBufferPointer(takeLine) { continue }
                 do {
                     return try ControlReply(line: line)
                 } catch {
@@ -203,9 +205,12 @@ final class ControlConnection {
 
     /// Reads the replies to request `id`: items go to `onItem` as they
     /// arrive, and the final line's outcome is returned. Lines of other ids
-    /// (the answers to keep-alive pings) are skipped.
-    func outcome(of id: Int, onItem: (ControlItem) -> Void) throws(TransportError) -> Result<ControlResult, ProtocolError> {
-        while let reply = try nextReply() {
+    /// (the answers to keep-alive pings) are skipped, and so are lines
+    /// `takeLine` takes (`nextReply(takingLines:)`).
+    func outcome(
+        of id: Int, takingLines takeLine: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in false }, onItem: (ControlItem) -> Void
+    ) throws(TransportError) -> Result<ControlResult, ProtocolError> {
+        while let reply = try nextReply(takingLines: takeLine) {
             switch reply {
             case .item(let itemID, let item):
                 if itemID == id { onItem(item) }

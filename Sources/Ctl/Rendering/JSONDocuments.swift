@@ -67,35 +67,52 @@ enum JSONDocuments {
     /// rows, so little is left to do once the snapshot is complete.
     struct StatusDocument {
         private var master: [UInt8]?
-        private var processes = JSONText(capacity: 64 * 1024)
+        /// Room for a thousand rows from the start: growing by copies cost
+        /// page faults for pages written twice.
+        private var processes = JSONText(capacity: 256 * 1024)
+        private var processCount = 0
         /// A figure JSON cannot carry was met: `line` falls back to the encoder.
         private var unwritable = false
 
         init() { processes.beginArray() }
+
+        /// No master and no process yet.
+        var isEmpty: Bool { master == nil && processCount == 0 }
+
+        /// A process item line of request `id` in appd's own shape, its
+        /// object copied as it came; false (nothing taken) for any other
+        /// line, which is then read as usual.
+        mutating func takeProcessLine(_ line: UnsafeBufferPointer<UInt8>, id: Int) -> Bool {
+            guard let found = ProcessStatus.verbatimObject(inItemLine: line, id: id) else { return false }
+            processes.raw(line, at: found.object, leavingOut: found.type)
+            processCount += 1
+            return true
+        }
 
         mutating func setMaster(_ status: MasterStatus) {
             master = try? WireJSON.encode(status)
         }
 
         mutating func append(_ process: ProcessStatus) {
+            processCount += 1
             if !unwritable, !process.write(into: &processes, asItem: false) { unwritable = true }
         }
 
-        /// The document as one line, `\n` included; `snapshot` holds the
-        /// same items, for the encoder to say properly what it cannot write.
-        func line(_ snapshot: StatusReport) -> String {
+        /// The document as one line, `\n` included, assembled in a single
+        /// copy (appctl prints it once the last row has come); it ends the
+        /// document. `snapshot` holds the same items, for the encoder to say
+        /// properly what it cannot write.
+        mutating func line(_ snapshot: StatusReport) -> String {
             if unwritable { return JSONDocuments.line(Status(snapshot)) }
-            var array = processes
-            array.endArray()
-            var json = JSONText(capacity: 64 + (master?.count ?? 4) + array.bytes.count)
-            json.beginObject()
-            json.key("master")
-            if let master { json.raw(master) } else { json.null() }
-            json.key("processes")
-            json.raw(array.bytes)
-            json.endObject()
-            json.newline()
-            return String(decoding: json.bytes, as: UTF8.self)
+            processes.endArray()
+            let pieces = [Array(#"{"master":"#.utf8), master ?? Array("null".utf8), Array(#","processes":"#.utf8),
+                          processes.bytes, Array("}\n".utf8)]
+            return String(unsafeUninitializedCapacity: pieces.reduce(0) { $0 + $1.count }) { text in
+                pieces.reduce(0) { offset, piece in
+                    _ = UnsafeMutableBufferPointer(rebasing: text[offset...]).initialize(fromContentsOf: piece)
+                    return offset + piece.count
+                }
+            }
         }
     }
 

@@ -108,7 +108,13 @@ final class ControlServer {
             }
             if clients.count > Self.maximumClients {
                 finish(client.number, with: .error(id: nil, ProtocolError(.busy, "too many control clients (\(Self.maximumClients)); try again")))
+                continue
             }
+            // A client (appctl) writes its request right after connecting:
+            // it is read now, not when the next turn's poll reports it,
+            // which would first wait out this turn's slice of status rows
+            // (up to 5 ms while watchers' snapshots are being sampled).
+            readRequests(client, peerGone: false)
         }
     }
 

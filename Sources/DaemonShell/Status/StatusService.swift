@@ -85,9 +85,7 @@ final class StatusService {
             // the same bytes: a slice is encoded once per id, not per watcher.
             var linesByID: [Int: [UInt8]] = [:]
             for recipient in jobs[0].recipients where !rows.isEmpty {
-                let lines = linesByID[recipient.request] ?? rows.reduce(into: []) { lines, row in
-                    lines += ControlReply.item(id: recipient.request, .process(row)).encodedLine()
-                }
+                let lines = linesByID[recipient.request] ?? ProcessStatus.itemLines(rows, id: recipient.request)
                 linesByID[recipient.request] = lines
                 send(lines, recipient.client)
             }

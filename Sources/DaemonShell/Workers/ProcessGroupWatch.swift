@@ -104,7 +104,7 @@ final class ProcessGroupWatch {
         for pid in pids {
             if let cgroup = workerCgroups[pid] {
                 let listed = procsFiles.processes(ofWorker: pid, in: cgroup)
-                result[pid] = listed == [pid] ? listed : [pid] + listed.filter { $0 != pid }
+                result[pid] = listed.count == 1 && listed[0] == pid ? listed : [pid] + listed.filter { $0 != pid }
             } else {
                 if tree == nil { tree = ProcessTree.read() }
                 result[pid] = tree?.members(of: pid)

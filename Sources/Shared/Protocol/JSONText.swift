@@ -19,6 +19,14 @@ public struct JSONText {
         bytes.append(contentsOf: json)
     }
 
+    /// Text another writer produced, as the next value: the bytes of
+    /// `text` at `range` but those at `cut` (a member taken out).
+    public mutating func raw(_ text: UnsafeBufferPointer<UInt8>, at range: Range<Int>, leavingOut cut: Range<Int>) {
+        separate()
+        bytes.append(contentsOf: text[range.lowerBound..<cut.lowerBound])
+        bytes.append(contentsOf: text[cut.upperBound..<range.upperBound])
+    }
+
     public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
@@ -142,6 +150,13 @@ public struct JSONText {
     /// Ends a line of JSON (after its one top-level value).
     public mutating func newline() {
         bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// Drops what was written from `offset` on, where a line began: a
+    /// line given up part way (a figure it could not write) leaves nothing.
+    public mutating func removeLines(from offset: Int) {
+        bytes.removeSubrange(offset...)
+        needsComma.removeAll()
     }
 
     /// A comma before every value of a container but the first.

@@ -5,15 +5,36 @@ extension ProcessStatus {
     /// checks; nil when a figure is not finite, so the caller falls back.
     func replyLine(id: Int) -> [UInt8]? {
         var json = JSONText(capacity: 320)
+        return writeReplyLine(id: id, into: &json) ? json.bytes : nil
+    }
+
+    /// The same line written at the end of `json`, which holds whole lines
+    /// only; false when a figure is not finite, with `json` left part way.
+    func writeReplyLine(id: Int, into json: inout JSONText) -> Bool {
         json.beginObject()
         json.key("id")
         json.integer(id)
         json.key("item")
-        guard write(into: &json, asItem: true) else { return nil }
+        guard write(into: &json, asItem: true) else { return false }
         json.key("ok")
         json.bool(true)
         json.endObject()
         json.newline()
+        return true
+    }
+
+    /// The `process` item lines of `rows` for request `id`, one after
+    /// another in one buffer: what `encodedLine()` gives for each, without
+    /// a buffer per line (a status sends them 32 rows at a time).
+    public static func itemLines(_ rows: [ProcessStatus], id: Int) -> [UInt8] {
+        var json = JSONText(capacity: rows.count * 256)
+        for row in rows {
+            let start = json.bytes.count
+            if !row.writeReplyLine(id: id, into: &json) {
+                json.removeLines(from: start)
+                json.raw(ControlReply.item(id: id, .process(row)).encodedLine())
+            }
+        }
         return json.bytes
     }
 

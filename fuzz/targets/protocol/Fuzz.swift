@@ -6,7 +6,9 @@
 // is cut into; every complete line goes to the request decoder (the
 // daemon's side), the reply decoder (appctl's side) and JSONValue. A line
 // that the hand reader of process items and done lines takes must give the
-// reply the decoder gives, to the bytes it encodes to.
+// reply the decoder gives, to the bytes it encodes to; a process object
+// `appctl status --json` copies as it came (`ProcessStatus.verbatimObject`)
+// must be what the decoded process writes.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzProtocol(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -34,7 +36,12 @@ public func fuzzProtocol(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         if let request = try? ControlRequest(line: line) {
             _ = request.encodedLine()
         }
-        _ = try? ControlReply(line: line)
+        let reply = try? ControlReply(line: line)
+        if let copied = verbatimCopy(of: line, id: reply?.id ?? 1) {
+            guard case .item(_, .process(let process))? = reply else { preconditionFailure("a copied process line does not decode") }
+            var written = JSONText()
+            precondition(process.write(into: &written, asItem: false) && written.bytes == copied, "a copied process object differs")
+        }
         if let handRead = line.withUnsafeBufferPointer(ControlReply.readByHand(line:)) {
             let decoded = try? WireJSON.decode(ControlReply.self, from: line)
             precondition(handRead.encodedLine() == decoded?.encodedLine(), "the hand reader and the decoder disagree")
@@ -42,4 +49,15 @@ public func fuzzProtocol(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = try? JSONValue(parsing: line)
     }
     return 0
+}
+
+/// The process object appctl would copy from `line`, if it copies one.
+func verbatimCopy(of line: [UInt8], id: Int) -> [UInt8]? {
+    line.withUnsafeBufferPointer { bytes in
+        ProcessStatus.verbatimObject(inItemLine: bytes, id: id).map {
+            var copied = JSONText()
+            copied.raw(bytes, at: $0.object, leavingOut: $0.type)
+            return copied.bytes
+        }
+    }
 }
