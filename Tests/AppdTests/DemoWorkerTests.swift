@@ -236,10 +236,14 @@ struct DemoWorkerTests {
             old.process.terminated
         }
         #expect(ended == EndToEnd.ChildProcess.Termination(exited: true, code: 0))
+        // The drain as the worker timed it, from its SIGTERM to its exit: the
+        // test's own view adds however late a loaded machine let it poll.
+        let said = old.output().split(separator: "\n").first { $0.contains("; drained in ") }
+        let drained = said.flatMap { Int($0.split(separator: "; drained in ")[1].split(separator: " ")[0]) }
         // A latency bound, not checked under ASan or TSan (see EndToEnd.LatencyBounds).
-        let drained = ContinuousClock.now - stoppedAt
-        if EndToEnd.LatencyBounds.checked("the old worker drained its keep-alive clients in \(drained)") {
-            #expect(drained < .milliseconds(1500), "the drain must end well before a 2 s stopTimeout")
+        if EndToEnd.LatencyBounds.checked("the old worker drained its keep-alive clients in \(drained.map { "\($0) ms" } ?? "?"), "
+            + "seen after \(ContinuousClock.now - stoppedAt)") {
+            #expect(drained.map { $0 < 1500 } == true, "the drain must end well before a 2 s stopTimeout: \(said ?? "no drain line")")
         }
 
         try await EndToEnd.Polling.until(timeout: 10, "every client to be served by the new worker") {
