@@ -376,6 +376,7 @@ import Testing
         var info = stat()
         #expect(fstat(directoryFD, &info) == 0)
         let reader = ParallelFileReader()
+        reader.sharesWithHelper = true
         for round in 0..<3 {
             var expected: [[UInt8]] = []
             var fds: [Int32] = []
@@ -409,7 +410,7 @@ import Testing
     /// that went away yields nil and is closed, and a process seen for the
     /// first time is opened and held.
     @Test func aBatchOfProcessesIsSampledAsEachAlone() throws {
-        let sampler = ProcessSampler()
+        let sampler = ProcessSampler(fileReads: Self.readerSharingWithHelper())
         var pids: [Int32] = []
         for _ in 0..<16 { pids.append(try spawn(["/bin/sleep", "100"])) }
         defer { for pid in pids { killAndReap(pid) } }
@@ -450,11 +451,17 @@ import Testing
             workers.append((members[0], WorkerCgroup(path: path, hasKillFile: false)))
             expected.append(members)
         }
-        let files = CgroupProcsFiles()
+        let files = CgroupProcsFiles(fileReads: Self.readerSharingWithHelper())
         #expect(files.processes(ofWorkers: workers) == expected)
         #expect(files.heldWorkers == Set(workers.map(\.leader)))
         #expect(files.processes(ofWorkers: workers) == expected)
         #expect(files.processes(ofWorkers: workers + [(5, WorkerCgroup(path: directory + "/gone", hasKillFile: false))]) == expected + [[]])
+    }
+
+    private static func readerSharingWithHelper() -> ParallelFileReader {
+        let reader = ParallelFileReader()
+        reader.sharesWithHelper = true
+        return reader
     }
 
     /// What a status round reads: fds counted without being listed give

@@ -78,7 +78,7 @@ public final class Daemon {
                                 cgroups: CgroupTree.setUp(enabled: config.cgroups, orphanGuardPid: resources.orphanGuard.pid, log: log),
                                 fileReads: fileReads)
         let sampler = ProcessSampler(fileReads: fileReads)
-        self.status = StatusService(sampler: sampler)
+        self.status = StatusService(sampler: sampler, fileReads: fileReads)
         let longestReadyTimeout = config.groups.map(\.readyTimeout).max() ?? 0
         self.serviceManager = ServiceManagerLink(startedAt: .now(), readyGrace: max(longestReadyTimeout, 1), log: log)
         self.metrics = MetricsService(startedAt: status.startedAt.seconds, sampler: sampler)

@@ -71,6 +71,11 @@ final class ParallelFileReader {
     static let minimumShared = 32
     static let spinSeconds = 0.000_030
 
+    /// Whether batches may be shared with the helper; false (the default):
+    /// the caller reads them alone. `StatusService` allows it for one-shot
+    /// statuses only (see there).
+    var sharesWithHelper = false
+
     private let shared = SharedBatch()
     private var callerBuffer = ReadBuffer()
     private var helperStarted = false
@@ -85,7 +90,7 @@ final class ParallelFileReader {
     func read<Result>(_ reads: [Read], _ body: (Outcomes) -> Result) -> Result {
         shared.begin(reads)
         callerBuffer.used = 0
-        if reads.count >= Self.minimumShared, startHelperOnce() { shared.wakeHelper() }
+        if sharesWithHelper, reads.count >= Self.minimumShared, startHelperOnce() { shared.wakeHelper() }
         shared.readClaimedChunks(into: &callerBuffer, byHelper: false)
         shared.waitForChunksInProgress()
         let outcomes = UnsafeBufferPointer(rebasing: shared.outcomes[..<reads.count])
