@@ -91,7 +91,7 @@ final class ParallelFileReader {
         shared.begin(reads)
         callerBuffer.used = 0
         if sharesWithHelper, reads.count >= Self.minimumShared, startHelperOnce() { shared.wakeHelper() }
-        shared.readClaimedChunks(into: &callerBuffer, byHelper: false)
+        withUnsafeMutablePointer(to: &callerBuffer) { shared.readClaimedChunks(into: $0, byHelper: false) }
         shared.waitForChunksInProgress()
         let outcomes = UnsafeBufferPointer(rebasing: shared.outcomes[..<reads.count])
         return callerBuffer.bytes.withUnsafeBufferPointer { callerBytes in
@@ -212,15 +212,18 @@ final class ParallelFileReader {
         }
 
         /// Claims chunks of the batch and reads them until none is left.
-        func readClaimedChunks(into buffer: inout ReadBuffer, byHelper: Bool) {
+        /// `buffer` is reached only while a chunk is claimed: the helper's
+        /// is read by the caller once no chunk is in progress, and the
+        /// helper may wake for a batch already done.
+        func readClaimedChunks(into buffer: UnsafeMutablePointer<ReadBuffer>, byHelper: Bool) {
             var claimed = claim(finishing: false)
             while let (range, batchOfChunk, chunkReads) = claimed {
-                if buffer.batch != batchOfChunk {
-                    buffer.batch = batchOfChunk
-                    if byHelper { buffer.used = 0 }
+                if buffer.pointee.batch != batchOfChunk {
+                    buffer.pointee.batch = batchOfChunk
+                    if byHelper { buffer.pointee.used = 0 }
                 }
                 for (offset, read) in chunkReads.enumerated() {
-                    outcomes[range.lowerBound + offset] = buffer.perform(read, byHelper: byHelper)
+                    outcomes[range.lowerBound + offset] = buffer.pointee.perform(read, byHelper: byHelper)
                 }
                 claimed = claim(finishing: true)
             }
@@ -264,7 +267,7 @@ final class ParallelFileReader {
                     return !finished
                 }
                 guard go else { return }
-                readClaimedChunks(into: &helperBuffer.pointee, byHelper: true)
+                readClaimedChunks(into: helperBuffer, byHelper: true)
             }
         }
 
