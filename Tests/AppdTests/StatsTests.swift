@@ -361,6 +361,109 @@ import Testing
         #expect(files.heldWorkers.isEmpty)
     }
 
+    // MARK: batches read on two threads
+
+    /// A batch gives each read what reading it alone gives, whichever
+    /// thread read it: contents of every size (past the buffers' first
+    /// size, so they grow on either thread), a record file's whole list,
+    /// a directory's size, and nil for a read that fails; batch after batch.
+    @Test func aBatchReadsEachFileAsReadingItAloneDoes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("batch-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { close(directoryFD) }
+        var info = stat()
+        #expect(fstat(directoryFD, &info) == 0)
+        let reader = ParallelFileReader()
+        reader.sharesWithHelper = true
+        for round in 0..<3 {
+            var expected: [[UInt8]] = []
+            var fds: [Int32] = []
+            for index in 0..<200 {
+                let size = index % 50 == 7 ? 100_000 + index : (index * 37 + round) % 3000
+                let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index &+ round) }
+                let path = directory + "/f\(index)"
+                #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+                fds.append(open(path, O_RDONLY | O_CLOEXEC))
+                expected.append(bytes)
+            }
+            defer { for fd in fds { close(fd) } }
+            let records = (1...3000).map { "\($0 + 1_000_000)\n" }.joined()
+            #expect(FileManager.default.createFile(atPath: directory + "/records", contents: Data(records.utf8)))
+            let recordsFD = open(directory + "/records", O_RDONLY | O_CLOEXEC)
+            defer { close(recordsFD) }
+            let reads = fds.map(ParallelFileReader.Read.processFile)
+                + [.recordFile(recordsFD), .directorySize(directoryFD), .processFile(-1), .directorySize(-1)]
+            reader.read(reads) { outcomes in
+                for index in fds.indices { #expect(outcomes.bytes(index).map(Array.init) == expected[index]) }
+                #expect(outcomes.bytes(fds.count).map { String(decoding: $0, as: UTF8.self) } == records)
+                #expect(outcomes.size(fds.count + 1) == Int(info.st_size))
+                #expect(outcomes.bytes(fds.count + 2) == nil)
+                #expect(outcomes.size(fds.count + 3) == nil)
+            }
+        }
+        reader.read([]) { _ in }
+    }
+
+    /// Sampling a list gives what sampling each alone gives; a held process
+    /// that went away yields nil and is closed, and a process seen for the
+    /// first time is opened and held.
+    @Test func aBatchOfProcessesIsSampledAsEachAlone() throws {
+        let sampler = ProcessSampler(fileReads: Self.readerSharingWithHelper())
+        var pids: [Int32] = []
+        for _ in 0..<16 { pids.append(try spawn(["/bin/sleep", "100"])) }
+        defer { for pid in pids { killAndReap(pid) } }
+        let alone = pids.map { settledSample($0, sampler) }
+        #expect(alone.allSatisfy { $0 != nil })
+        let gone = try spawn(["/bin/sleep", "100"])
+        let boot = KernelUnits.secondsSinceBoot()
+        #expect(sampler.sample(gone, secondsSinceBoot: boot) != nil)
+        killAndReap(gone)
+        let fresh = try spawn(["/bin/sleep", "100"])
+        defer { killAndReap(fresh) }
+        let batch = sampler.sample(pids + [gone, fresh], secondsSinceBoot: boot, findingSockets: false)
+        for (index, sample) in batch.prefix(pids.count).enumerated() {
+            #expect(sample?.pid == pids[index])
+            #expect(sample?.startTicks == alone[index]?.startTicks)
+            #expect(sample?.openFDs == alone[index]?.openFDs)
+            #expect(sample?.threads == 1)
+        }
+        #expect(batch[pids.count] == nil)
+        #expect(batch[pids.count + 1]?.pid == fresh)
+        #expect(sampler.heldPids == Set(pids + [fresh]))
+    }
+
+    /// Listing several workers' cgroups at once gives each its own list,
+    /// from the files held since the first listing; a cgroup that is gone
+    /// gives an empty list.
+    @Test func cgroupProcsFilesOfManyWorkersAreReadInOneBatch() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("procs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var workers: [(leader: Int32, cgroup: WorkerCgroup)] = []
+        var expected: [[Int32]] = []
+        for index in 0..<40 {
+            let path = directory + "/w\(index)"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+            let members = (0...index % 3).map { Int32(1000 + 10 * index + $0) }
+            #expect(FileManager.default.createFile(atPath: path + "/cgroup.procs", contents: Data(members.map { "\($0)\n" }.joined().utf8)))
+            workers.append((members[0], WorkerCgroup(path: path, hasKillFile: false)))
+            expected.append(members)
+        }
+        let files = CgroupProcsFiles(fileReads: Self.readerSharingWithHelper())
+        #expect(files.processes(ofWorkers: workers) == expected)
+        #expect(files.heldWorkers == Set(workers.map(\.leader)))
+        #expect(files.processes(ofWorkers: workers) == expected)
+        #expect(files.processes(ofWorkers: workers + [(5, WorkerCgroup(path: directory + "/gone", hasKillFile: false))]) == expected + [[]])
+    }
+
+    private static func readerSharingWithHelper() -> ParallelFileReader {
+        let reader = ParallelFileReader()
+        reader.sharesWithHelper = true
+        return reader
+    }
+
     /// What a status round reads: fds counted without being listed give
     /// the listing's count, and with a connection on the host, the sockets
     /// of each worker are found as ever.

@@ -19,14 +19,20 @@ import Glibc
 /// read by path and closed. A held file belongs to its cgroup, never to a
 /// pid number: it is closed when its leader is reaped, so a reused pid
 /// opens its own worker's file.
+///
+/// The workers of one status slice are listed together: their held files
+/// are read in one batch, on two threads (`ParallelFileReader`).
 final class CgroupProcsFiles {
     /// The most workers whose cgroup.procs is held open.
     let maximumHeld: Int
     private var held: [Int32: Int32] = [:]
     private var reader = ProcFileReader(capacity: 4096)
+    private let fileReads: ParallelFileReader
 
-    init(maximumHeld: Int = ProcessSampler.openFileLimit() / 16) {
+    /// `fileReads`: may be shared (with `ProcessSampler`), so one helper thread reads for both.
+    init(maximumHeld: Int = ProcessSampler.openFileLimit() / 16, fileReads: ParallelFileReader = ParallelFileReader()) {
         self.maximumHeld = maximumHeld
+        self.fileReads = fileReads
     }
 
     deinit {
@@ -39,8 +45,29 @@ final class CgroupProcsFiles {
     /// The pids in `cgroup` (worker `leader`'s), in the kernel's order;
     /// empty when it cannot be read (the cgroup is gone).
     func processes(ofWorker leader: Int32, in cgroup: WorkerCgroup) -> [Int32] {
+        processes(ofWorker: leader, in: cgroup, readAhead: nil)
+    }
+
+    /// The same for each of `workers`, in order, their held files read in one batch first.
+    func processes(ofWorkers workers: [(leader: Int32, cgroup: WorkerCgroup)]) -> [[Int32]] {
+        let heldFiles = workers.map { held[$0.leader] }
+        return fileReads.read(heldFiles.compactMap { $0.map(ParallelFileReader.Read.recordFile) }) { outcomes in
+            var nextRead = 0
+            return workers.indices.map { index in
+                var readAhead: UnsafeBufferPointer<UInt8>??
+                if heldFiles[index] != nil {
+                    readAhead = .some(outcomes.bytes(nextRead))
+                    nextRead += 1
+                }
+                return processes(ofWorker: workers[index].leader, in: workers[index].cgroup, readAhead: readAhead)
+            }
+        }
+    }
+
+    /// `readAhead`: what the batch read of the held file gave (nil inside: that read failed).
+    private func processes(ofWorker leader: Int32, in cgroup: WorkerCgroup, readAhead: UnsafeBufferPointer<UInt8>??) -> [Int32] {
         if let fd = held[leader] {
-            if let pids = read(fd) { return pids }
+            if let pids = readAhead.map({ $0.map(Self.pids) }) ?? read(fd) { return pids }
             release(worker: leader)
         }
         let fd = open(cgroup.path + "/cgroup.procs", O_RDONLY | O_CLOEXEC)
@@ -57,14 +84,17 @@ final class CgroupProcsFiles {
 
     /// The whole file from its start, parsed; nil when a read fails.
     private func read(_ fd: Int32) -> [Int32]? {
-        reader.withContents(ofOpenRecordFile: fd) { bytes in
-            var pids: [Int32] = []
-            var cursor = ByteCursor(bytes)
-            while let pid = cursor.decimal() {
-                pids.append(Int32(truncatingIfNeeded: pid))
-                guard cursor.consume(UInt8(ascii: "\n")) else { break }
-            }
-            return pids
+        reader.withContents(ofOpenRecordFile: fd, Self.pids)
+    }
+
+    /// The pids of a `cgroup.procs`, one a line.
+    private static func pids(_ bytes: UnsafeBufferPointer<UInt8>) -> [Int32] {
+        var pids: [Int32] = []
+        var cursor = ByteCursor(bytes)
+        while let pid = cursor.decimal() {
+            pids.append(Int32(truncatingIfNeeded: pid))
+            guard cursor.consume(UInt8(ascii: "\n")) else { break }
         }
+        return pids
     }
 }

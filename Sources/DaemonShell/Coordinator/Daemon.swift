@@ -70,11 +70,15 @@ public final class Daemon {
         self.socketLock = resources.socketLock
         self.statusFile = StatusFile(path: config.statusFile, log: log)
         self.control = try ControlServer(listener: resources.control, loop: loop, log: log)
+        // One helper thread reads the held /proc and cgroup.procs files of
+        // a status slice with the loop thread (`ParallelFileReader`).
+        let fileReads = ParallelFileReader()
         self.workers = WorkerIO(loop: loop, logs: logs, notifyChannels: resources.notifyChannels, listeners: resources.listeners,
                                 orphanGuard: resources.orphanGuard,
-                                cgroups: CgroupTree.setUp(enabled: config.cgroups, orphanGuardPid: resources.orphanGuard.pid, log: log))
-        let sampler = ProcessSampler()
-        self.status = StatusService(sampler: sampler)
+                                cgroups: CgroupTree.setUp(enabled: config.cgroups, orphanGuardPid: resources.orphanGuard.pid, log: log),
+                                fileReads: fileReads)
+        let sampler = ProcessSampler(fileReads: fileReads)
+        self.status = StatusService(sampler: sampler, fileReads: fileReads)
         let longestReadyTimeout = config.groups.map(\.readyTimeout).max() ?? 0
         self.serviceManager = ServiceManagerLink(startedAt: .now(), readyGrace: max(longestReadyTimeout, 1), log: log)
         self.metrics = MetricsService(startedAt: status.startedAt.seconds, sampler: sampler)

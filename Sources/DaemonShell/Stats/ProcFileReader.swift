@@ -42,7 +42,7 @@ struct ProcFileReader {
     }
 
     /// When a read says that the whole file is in.
-    private enum WholeAt {
+    enum WholeAt {
         case endOfFile
         /// A read that left room in the buffer (one seq_file show).
         case readLeavingRoom
@@ -75,22 +75,31 @@ struct ProcFileReader {
     private mutating func withContents<Result>(
         ofDescriptor fd: Int32, wholeAt end: WholeAt, _ body: (UnsafeBufferPointer<UInt8>) -> Result
     ) -> Result? {
+        guard let length = Self.readWhole(fd, wholeAt: end, into: &buffer, at: 0) else { return nil }
+        return buffer.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<length])) }
+    }
+
+    /// Reads the file open as `fd` from its offset 0 into `buffer` from
+    /// `start` on, doubling the buffer when it is full; the length read,
+    /// nil when a read fails. (`ParallelFileReader` reads a batch of files
+    /// one after another into one buffer with it.)
+    static func readWhole(_ fd: Int32, wholeAt end: WholeAt, into buffer: inout [UInt8], at start: Int) -> Int? {
         var length = 0
         reading: while true {
-            if length == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            if start + length == buffer.count { buffer.append(contentsOf: repeatElement(0, count: max(64, buffer.count))) }
             let got = buffer.withUnsafeMutableBytes { raw in
-                retryingInterrupts { pread(fd, raw.baseAddress! + length, raw.count - length, off_t(length)) }
+                retryingInterrupts { pread(fd, raw.baseAddress! + start + length, raw.count - start - length, off_t(length)) }
             }
             if got < 0 { return nil }
             if got == 0 { break }
             length += got
             switch end {
             case .endOfFile: continue reading
-            case .readLeavingRoom: if length < buffer.count { break reading }
+            case .readLeavingRoom: if start + length < buffer.count { break reading }
             case .firstReadUnderAPage: if length == got, got < 4096 - 8 { break reading }
             }
         }
-        return buffer.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<length])) }
+        return length
     }
 
     /// Calls `body` with each line (without its newline) of the file at

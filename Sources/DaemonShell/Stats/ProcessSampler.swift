@@ -38,6 +38,11 @@ import Glibc
 /// need, 3 fds per worker, keeps the rest); past that, the same files are
 /// opened for each sample and closed after it.
 ///
+/// A batch of processes (`sample(_:secondsSinceBoot:findingSockets:)` of
+/// a list) has the held files of all of them read first, on two threads
+/// (`ParallelFileReader`), and parsed here after; a process whose files are
+/// not held yet, or whose fd directory is opened afresh, is read here.
+///
 /// A process may exit at any point between those reads; it then yields nil,
 /// never a half-filled sample. What is held belongs to the process, not to
 /// its pid number: once it is gone nothing held reads, so a pid reused
@@ -78,10 +83,13 @@ final class ProcessSampler {
     private var inodes: [UInt64] = []
     private var link = [UInt8](repeating: 0, count: 64)
     private let entries = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 8)
+    private let fileReads: ParallelFileReader
 
     /// `maximumHeld`: by default one per 16 fds of the soft open-file limit.
-    init(maximumHeld: Int = ProcessSampler.openFileLimit() / 16) {
+    /// `fileReads`: may be shared (with `CgroupProcsFiles`), so one helper thread reads for both.
+    init(maximumHeld: Int = ProcessSampler.openFileLimit() / 16, fileReads: ParallelFileReader = ParallelFileReader()) {
         self.maximumHeld = maximumHeld
+        self.fileReads = fileReads
     }
 
     deinit {
@@ -122,30 +130,78 @@ final class ProcessSampler {
     /// batch of samples by the caller. `findingSockets`: false leaves
     /// `socketInodes` empty and only counts the fds (see the type).
     func sample(_ pid: Int32, secondsSinceBoot: Double, findingSockets: Bool = true) -> ProcessSample? {
+        sample(pid, readAhead: nil, secondsSinceBoot: secondsSinceBoot, findingSockets: findingSockets)
+    }
+
+    /// Each of `pids` sampled, in order (nil: gone), the held files of all
+    /// of them read at once first (see the type).
+    func sample(_ pids: [Int32], secondsSinceBoot: Double, findingSockets: Bool = true) -> [ProcessSample?] {
+        var reads: [ParallelFileReader.Read] = []
+        reads.reserveCapacity(3 * pids.count)
+        // Where each pid's reads start in `reads`; nil: its files are not held.
+        var firstRead: [Int?] = []
+        firstRead.reserveCapacity(pids.count)
+        for pid in pids {
+            guard let files = held[pid], files.descriptors >= 0 else {
+                firstRead.append(nil)
+                continue
+            }
+            firstRead.append(reads.count)
+            reads.append(.processFile(files.stat))
+            reads.append(.processFile(files.statm))
+            if !findingSockets { reads.append(.directorySize(files.descriptors)) }
+        }
+        return fileReads.read(reads) { outcomes in
+            pids.indices.map { index in
+                let readAhead = firstRead[index].map { first in
+                    ReadAhead(stat: outcomes.bytes(first), statm: outcomes.bytes(first + 1),
+                              directorySize: findingSockets ? nil : outcomes.size(first + 2))
+                }
+                return sample(pids[index], readAhead: readAhead, secondsSinceBoot: secondsSinceBoot, findingSockets: findingSockets)
+            }
+        }
+    }
+
+    /// What a batch read of a held process's files gave; nil: that read
+    /// failed (the process is gone, or its pid names another). `directorySize`
+    /// is not read when the sockets are looked for.
+    private struct ReadAhead {
+        var stat: UnsafeBufferPointer<UInt8>?
+        var statm: UnsafeBufferPointer<UInt8>?
+        var directorySize: Int?
+    }
+
+    /// `readAhead`: what the batch read of `pid`'s held files gave.
+    private func sample(_ pid: Int32, readAhead: ReadAhead?, secondsSinceBoot: Double, findingSockets: Bool) -> ProcessSample? {
         if var files = held[pid] {
-            let sample = sample(pid, &files, secondsSinceBoot: secondsSinceBoot, findingSockets: findingSockets)
+            let sample = sample(pid, &files, readAhead: readAhead, secondsSinceBoot: secondsSinceBoot, findingSockets: findingSockets)
             held[pid] = files
             if let sample { return sample }
             release(pid: pid)  // gone, or its pid now names another process: look afresh
         }
         guard var files = ProcessFiles(pid, path: &path) else { return nil }
-        let sample = sample(pid, &files, secondsSinceBoot: secondsSinceBoot, findingSockets: findingSockets)
+        let sample = sample(pid, &files, readAhead: nil, secondsSinceBoot: secondsSinceBoot, findingSockets: findingSockets)
         if sample != nil, held.count < maximumHeld { held[pid] = files } else { files.close() }
         return sample
     }
 
     private func sample(
-        _ pid: Int32, _ files: inout ProcessFiles, secondsSinceBoot: Double, findingSockets: Bool
+        _ pid: Int32, _ files: inout ProcessFiles, readAhead: ReadAhead?, secondsSinceBoot: Double, findingSockets: Bool
     ) -> ProcessSample? {
-        guard let stat = reader.withContents(ofOpenProcessFile: files.stat, ProcessStatLine.parse) ?? nil else { return nil }
+        let statLine = readAhead.map { $0.stat.flatMap(ProcessStatLine.parse) }
+            ?? reader.withContents(ofOpenProcessFile: files.stat, ProcessStatLine.parse)
+        guard let stat = statLine ?? nil else { return nil }
+        var directoryAhead = readAhead
         if files.descriptors < 0 || files.code != (stat.codeStart, stat.codeEnd) {
+            directoryAhead = nil  // what was read is the old directory's
             if files.descriptors >= 0 { _ = close(files.descriptors) }
             files.descriptors = path.withPath(pid: pid, "fd") { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
             files.code = (stat.codeStart, stat.codeEnd)
         }
-        guard files.descriptors >= 0,
-              let resident = reader.withContents(ofOpenProcessFile: files.statm, Self.residentPages) ?? nil,
-              let openFDs = descriptors(in: files.descriptors, findingSockets: findingSockets)
+        let residentPages = readAhead.map { $0.statm.flatMap(Self.residentPages) }
+            ?? reader.withContents(ofOpenProcessFile: files.statm, Self.residentPages)
+        guard files.descriptors >= 0, let resident = residentPages ?? nil,
+              let openFDs = descriptors(in: files.descriptors, findingSockets: findingSockets, readAhead: directoryAhead)
         else { return nil }
         let started = Double(stat.startTicks) / KernelUnits.ticksPerSecond
         return ProcessSample(
@@ -173,12 +229,20 @@ final class ProcessSampler {
 
     /// The number of open fds in the open fd directory `directory`; with
     /// `findingSockets`, also the socket inodes they link to, into `inodes`.
-    private func descriptors(in directory: Int32, findingSockets: Bool) -> Int? {
+    /// `readAhead`: its size was read with the batch.
+    private func descriptors(in directory: Int32, findingSockets: Bool, readAhead: ReadAhead?) -> Int? {
         inodes.removeAll(keepingCapacity: true)
         if !findingSockets {
-            var info = stat()
-            guard fstat(directory, &info) == 0 else { return nil }  // the process went away
-            if info.st_size > 0 { return Int(info.st_size) }
+            let size: Int
+            if let readAhead {
+                guard let read = readAhead.directorySize else { return nil }  // the process went away
+                size = read
+            } else {
+                var info = stat()
+                guard fstat(directory, &info) == 0 else { return nil }  // the process went away
+                size = Int(info.st_size)
+            }
+            if size > 0 { return size }
         }
         return scanDescriptors(directory, findingSockets: findingSockets)
     }

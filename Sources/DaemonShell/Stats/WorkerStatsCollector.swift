@@ -131,19 +131,29 @@ struct WorkerStatsCollector {
     private func sample(_ pids: [Int32], findingSockets: Bool, tree: inout ProcessTree?) -> [TreeSample] {
         let bootNow = KernelUnits.secondsSinceBoot()
         let trees = members?(pids, &tree)
-        var samples: [TreeSample] = []
-        samples.reserveCapacity(pids.count)
+        // Every process of every tree, leaders first, so that all their
+        // held files are read in one batch.
+        var othersOf: [[Int32]] = []
+        othersOf.reserveCapacity(pids.count)
+        var others: [Int32] = []
         for pid in pids {
-            var others: [Int32] = []
+            var listedOthers: [Int32] = []
             if let trees {
                 let listed = trees[pid] ?? []
-                if !(listed.count == 1 && listed[0] == pid) { others = listed.filter { $0 != pid } }
-                sampler.sampling(members: others, of: pid)
+                if !(listed.count == 1 && listed[0] == pid) { listedOthers = listed.filter { $0 != pid } }
+                sampler.sampling(members: listedOthers, of: pid)
             }
-            guard let leader = sampler.sample(pid, secondsSinceBoot: bootNow, findingSockets: findingSockets) else { continue }
-            let otherSamples = others.isEmpty ? [] : others.compactMap {
-                sampler.sample($0, secondsSinceBoot: bootNow, findingSockets: findingSockets)
-            }
+            othersOf.append(listedOthers)
+            others += listedOthers
+        }
+        let processSamples = sampler.sample(pids + others, secondsSinceBoot: bootNow, findingSockets: findingSockets)
+        var samples: [TreeSample] = []
+        samples.reserveCapacity(pids.count)
+        var nextOther = pids.count
+        for (index, listedOthers) in othersOf.enumerated() {
+            let otherSamples = processSamples[nextOther..<nextOther + listedOthers.count].compactMap { $0 }
+            nextOther += listedOthers.count
+            guard let leader = processSamples[index] else { continue }
             samples.append(TreeSample(leader: leader, others: otherSamples))
         }
         return samples

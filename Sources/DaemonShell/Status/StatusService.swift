@@ -30,10 +30,16 @@ final class StatusService {
     private var statsCollector: WorkerStatsCollector
     private var jobs: [StatusJob] = []
 
+    /// Reads the held files of the sampler and of the workers' cgroup.procs.
+    private let fileReads: ParallelFileReader?
+
     /// `sampler`: shared with `MetricsService`, so each process's /proc
-    /// files are held open once.
-    init(sampler: ProcessSampler = ProcessSampler()) {
+    /// files are held open once. `fileReads`: the reader of `sampler` and of
+    /// the workers' cgroup.procs, whose helper thread the one-shot
+    /// snapshots use (nil: none).
+    init(sampler: ProcessSampler = ProcessSampler(), fileReads: ParallelFileReader? = nil) {
         statsCollector = WorkerStatsCollector(sampler: sampler)
+        self.fileReads = fileReads
     }
 
     var hasWork: Bool { !jobs.isEmpty }
@@ -77,7 +83,15 @@ final class StatusService {
     /// all (fewer when its time is up); a finished snapshot gets its end marker.
     func continueWork(supervisor: Supervisor, reports: [Int32: WorkerReport]) {
         var slice = TurnSlice(items: Self.processesPerTurn / Self.processesPerStep, seconds: TurnSlice.standardSeconds)
+        // A one-shot status is read on two CPUs: someone waits for it. A
+        // watch tick is not: nobody waits for it (it is due again in a
+        // moment), and ten watchers' ticks on two CPUs would take a second
+        // CPU from the workers and from respawns ten times a second
+        // (bench/RESULTS-load.md: the respawns measured so far do not tell
+        // whether that cost shows).
+        defer { fileReads?.sharesWithHelper = false }
         while !jobs.isEmpty, slice.takeOne() {
+            fileReads?.sharesWithHelper = jobs[0].isOneShot
             let slots = jobs[0].walk.nextSlots(limit: Self.processesPerStep, in: supervisor)
             let rows = self.rows(for: slots, round: &jobs[0].walk.round, reports: reports)
             jobs[0].sent += rows.count

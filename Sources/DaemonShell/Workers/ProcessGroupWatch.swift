@@ -38,12 +38,14 @@ final class ProcessGroupWatch {
     private var workerCgroups: [Int32: WorkerCgroup] = [:]
     /// Live workers' cgroup.procs, held open for `members` (a `status`
     /// lists every worker's) and closed when the leader is reaped.
-    private let procsFiles = CgroupProcsFiles()
+    private let procsFiles: CgroupProcsFiles
     /// Without a cgroup: what an exited leader left outside its process
     /// group (`StrayProcesses`), stopped and waited for with the group.
     private var strays: [Int32: [Int32]] = [:]
 
-    init(orphanGuard: OrphanGuard, cgroups: CgroupTree?, log: DaemonLog) {
+    /// `fileReads`: shared with the status's `ProcessSampler` (one helper thread).
+    init(orphanGuard: OrphanGuard, cgroups: CgroupTree?, log: DaemonLog, fileReads: ParallelFileReader = ParallelFileReader()) {
+        self.procsFiles = CgroupProcsFiles(fileReads: fileReads)
         self.orphanGuard = orphanGuard
         self.cgroups = cgroups
         self.log = log
@@ -101,14 +103,18 @@ final class ProcessGroupWatch {
     /// per slice of 128 workers: the walk reads every process of the host).
     func members(ofWorkers pids: [Int32], tree: inout ProcessTree?) -> [Int32: [Int32]] {
         var result: [Int32: [Int32]] = [:]
+        var contained: [(leader: Int32, cgroup: WorkerCgroup)] = []
         for pid in pids {
             if let cgroup = workerCgroups[pid] {
-                let listed = procsFiles.processes(ofWorker: pid, in: cgroup)
-                result[pid] = listed.count == 1 && listed[0] == pid ? listed : [pid] + listed.filter { $0 != pid }
+                contained.append((pid, cgroup))
             } else {
                 if tree == nil { tree = ProcessTree.read() }
                 result[pid] = tree?.members(of: pid)
             }
+        }
+        for (worker, listed) in zip(contained, procsFiles.processes(ofWorkers: contained)) {
+            let pid = worker.leader
+            result[pid] = listed.count == 1 && listed[0] == pid ? listed : [pid] + listed.filter { $0 != pid }
         }
         return result
     }

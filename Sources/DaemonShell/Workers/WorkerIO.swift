@@ -32,13 +32,13 @@ final class WorkerIO {
     private let inheritedEnvironment: [String: String] = ProcessEnvironment.current().filter { $0.key != "NOTIFY_SOCKET" }
 
     init(loop: EventLoop, logs: GroupLogs, notifyChannels: NotifyChannels, listeners: ListenerRegistry, orphanGuard: OrphanGuard,
-         cgroups: CgroupTree?) {
+         cgroups: CgroupTree?, fileReads: ParallelFileReader = ParallelFileReader()) {
         self.loop = loop
         self.log = logs.daemonLog
         self.notifyChannels = notifyChannels
         self.listeners = listeners
         self.outputs = WorkerOutputs(loop: loop, logs: logs)
-        self.groups = ProcessGroupWatch(orphanGuard: orphanGuard, cgroups: cgroups, log: log)
+        self.groups = ProcessGroupWatch(orphanGuard: orphanGuard, cgroups: cgroups, log: log, fileReads: fileReads)
     }
 
     var notifyChannelCount: Int { notifyChannels.count }
