@@ -73,9 +73,14 @@ print(json.dumps(sorted(lines.values())))
                 }
                 let result = try await watchers
                 #expect(result.exited(0), "\(result)")
-                // Ten snapshots a second for over 10 s, a thousand lines each.
+                // Every watcher kept getting snapshots (a thousand lines each), none starved by the others.
                 let counts = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [Int] ?? []
-                #expect(counts.count == 10 && counts.allSatisfy { $0 >= 20_000 }, "lines each watcher read: \(counts)")
+                #expect(counts.count == 10 && counts.allSatisfy { $0 >= 5_000 } && 2 * (counts.min() ?? 0) >= (counts.max() ?? 0),
+                        "lines each watcher read: \(counts)")
+                // And at the pace asked, ten a second for over 10 s (a throughput bound: a sanitizer's build is slower).
+                if EndToEnd.LatencyBounds.checked("lines each watcher read: \(counts)") {
+                    #expect(counts.allSatisfy { $0 >= 20_000 }, "lines each watcher read: \(counts)")
+                }
                 let sorted = respawns.sorted()
                 let measured = "respawns under the watchers: \(sorted.map { String(format: "%.1f ms", $0 * 1000) })"
                 print(measured)
