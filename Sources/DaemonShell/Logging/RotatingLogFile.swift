@@ -82,10 +82,7 @@ final class RotatingLogFile {
         while !rest.isEmpty {
             let count = rotation.bytesToWrite(of: rest, intoFileOf: size)
             guard count > 0 else {
-                if let failure = rotate() {
-                    problem = "cannot rotate \(handle.path): \(failure); writing on without rotating"
-                    rotation.maxBytes = 0
-                }
+                problem = rotateOrStopRotating() ?? problem
                 continue
             }
             Self.writeFully(handle.fd, rest.prefix(count))
@@ -116,20 +113,15 @@ final class RotatingLogFile {
     /// `problem`: why a rotation failed (the file is then written on without rotation).
     func splice(from pipe: Int32, maximum: Int) -> (Spliced, problem: String?) {
         var problem: String?
-        var offset = handle.end.map(Int64.init)
-        size = offset.map(Int.init) ?? size
-        if rotation.maxBytes > 0, size >= rotation.maxBytes {
-            if let failure = rotate() {
-                problem = "cannot rotate \(handle.path): \(failure); writing on without rotating"
-                rotation.maxBytes = 0
-            }
-            offset = offset == nil ? nil : Int64(size)
+        // nil: a FIFO or a device, written as a stream, without an offset.
+        let end = handle.end
+        if let end { size = end }
+        if rotation.maxBytes > 0, size >= rotation.maxBytes { problem = rotateOrStopRotating() }
+        let length = rotation.maxBytes > 0 ? min(maximum, rotation.maxBytes - size) : maximum
+        var at = Int64(size)
+        let moved = withUnsafeMutablePointer(to: &at) { at in
+            cs_splice_from_pipe(pipe, handle.fd, end == nil ? nil : at, length)
         }
-        let room = rotation.maxBytes > 0 ? rotation.maxBytes - size : maximum
-        var at = offset ?? 0
-        let moved = offset == nil
-            ? cs_splice_from_pipe(pipe, handle.fd, nil, min(maximum, room))
-            : cs_splice_from_pipe(pipe, handle.fd, &at, min(maximum, room))
         switch moved {
         case 0:
             return (.endOfFile, problem)
@@ -139,6 +131,15 @@ final class RotatingLogFile {
         default:
             return (errno == EINVAL ? .unsupported : .failed(errno), problem)
         }
+    }
+
+    /// Rotates the file; when that fails, the file is written on without
+    /// rotation (until a reopen or a reload sets it again), and what to say
+    /// about it is returned, once.
+    private func rotateOrStopRotating() -> String? {
+        guard let failure = rotate() else { return nil }
+        rotation.maxBytes = 0
+        return "cannot rotate \(handle.path): \(failure); writing on without rotating"
     }
 
     /// Renames the copies up and the file to `.1` (`LogRotation.steps`), then

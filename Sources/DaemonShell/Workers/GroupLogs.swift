@@ -120,9 +120,8 @@ final class GroupLogs {
                                            rawOutput: rawOutput, rawErrors: rawErrors)
         }
         groups = configured
-        let named = configs.map { ($0.path, $0.format == .raw) }
-        let namedLines = Set(named.filter { !$0.1 }.map(\.0))
-        let namedRaw = Set(named.filter(\.1).map(\.0))
+        let namedLines = Set(configs.filter { $0.format != .raw }.map(\.path))
+        let namedRaw = Set(configs.filter { $0.format == .raw }.map(\.path))
         for (path, file) in files where !namedLines.contains(path) {
             file.feed.close()
             files[path] = nil
