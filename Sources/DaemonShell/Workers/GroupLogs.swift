@@ -55,7 +55,7 @@ final class GroupLogs {
     let daemonLog: DaemonLog
     private var groups: [String: Group] = [:]
     /// The groups' open log files, by path, with the settings they were opened or last configured with.
-    private var files: [String: (feed: LogFeed, config: LogFileConfig)] = [:]
+    private var files: [String: (file: LogFeed, config: LogFileConfig)] = [:]
     /// The groups' open raw log files, the same way.
     private var rawFiles: [String: (file: RawLogFile, config: LogFileConfig)] = [:]
     /// Orders lines across groups (`GroupHistory.Line.sequence`); 0 is
@@ -122,8 +122,8 @@ final class GroupLogs {
         groups = configured
         let namedLines = Set(configs.filter { $0.format != .raw }.map(\.path))
         let namedRaw = Set(configs.filter { $0.format == .raw }.map(\.path))
-        for (path, file) in files where !namedLines.contains(path) {
-            file.feed.close()
+        for (path, lines) in files where !namedLines.contains(path) {
+            lines.file.close()
             files[path] = nil
         }
         for (path, raw) in rawFiles where !namedRaw.contains(path) {
@@ -142,30 +142,30 @@ final class GroupLogs {
 
     /// Lines each open group log file dropped since it was opened, by path
     /// (its sink's count: it only goes up while the file is configured).
-    var fileLinesDropped: [String: Int] { files.mapValues { $0.feed.sink.droppedLinesTotal } }
+    var fileLinesDropped: [String: Int] { files.mapValues { $0.file.sink.droppedLinesTotal } }
 
-    /// The open file at `config.path`, reconfigured when its settings
-    /// changed; nil for a raw file (`rawFile(configuredAs:)`).
+    /// The open file of lines at `config.path`, reconfigured when its
+    /// settings changed; nil for a raw file (`rawFile(configuredAs:)`).
     private func file(configuredAs config: LogFileConfig) -> LogFeed? {
-        guard config.format != .raw else { return nil }
-        let file = files[config.path]!
-        if file.config != config {
-            file.feed.reconfigure(config)
-            files[config.path] = (file.feed, config)
-        }
-        return file.feed
+        config.format == .raw ? nil : Self.open(config, in: &files, reconfigure: LogFeed.reconfigure)
     }
 
     /// The open raw file at `config.path`, reconfigured when its settings
     /// changed; nil for a file of lines.
     private func rawFile(configuredAs config: LogFileConfig) -> RawLogFile? {
-        guard config.format == .raw else { return nil }
-        let raw = rawFiles[config.path]!
-        if raw.config != config {
-            raw.file.reconfigure(config)
-            rawFiles[config.path] = (raw.file, config)
+        config.format == .raw ? Self.open(config, in: &rawFiles, reconfigure: RawLogFile.reconfigure) : nil
+    }
+
+    /// The file at `config.path` among `open` (opened by `openFiles`),
+    /// given `config` first when its settings changed (a reload).
+    private static func open<File>(_ config: LogFileConfig, in open: inout [String: (file: File, config: LogFileConfig)],
+                                   reconfigure: (File) -> (LogFileConfig) -> Void) -> File {
+        let opened = open[config.path]!
+        if opened.config != config {
+            reconfigure(opened.file)(config)
+            open[config.path] = (opened.file, config)
         }
-        return raw.file
+        return opened.file
     }
 
     // MARK: - Recording
@@ -259,7 +259,7 @@ final class GroupLogs {
     func reopenAll() -> (reopened: Int, failures: [String]) {
         var reopened = 0
         var failures: [String] = []
-        for feed in [daemonLog.feed] + files.keys.sorted().map({ files[$0]!.feed }) {
+        for feed in [daemonLog.feed] + files.keys.sorted().map({ files[$0]!.file }) {
             do {
                 if try feed.reopen() { reopened += 1 }
             } catch {
@@ -280,10 +280,10 @@ final class GroupLogs {
     /// At exit: what is queued for the groups' files is written, within
     /// `timeout` seconds in all (the daemon's log is finished last, by its owner).
     func finish(timeout: Double) {
-        for file in files.values { file.feed.close() }
+        for lines in files.values { lines.file.close() }
         for raw in rawFiles.values { raw.file.close() }
         let deadline = MonotonicInstant.now().adding(seconds: timeout)
-        for file in files.values { file.feed.finish(timeout: max(0, deadline.seconds(since: .now()))) }
+        for lines in files.values { lines.file.finish(timeout: max(0, deadline.seconds(since: .now()))) }
         for raw in rawFiles.values { raw.file.finish(timeout: max(0, deadline.seconds(since: .now()))) }
     }
 }
